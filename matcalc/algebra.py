@@ -1,0 +1,605 @@
+"""The core algebra: leaves, sums, products, Hadamard products, transposes, inverses.
+
+Every constructor returns the canonical form of what it is asked to build, so
+equal expressions are the same node and results come out short:
+constants are folded, zeros and identities vanish, like terms are collected,
+scalar factors gather in front of a product with their exponents merged
+(so ‖x‖·‖x‖⁻¹ cancels), transposes are pushed down to the leaves, and a
+1×1 piece of a matrix product (xᵀy) becomes a scalar factor. Each rule
+shrinks the expression or moves it towards a fixed order, so building
+always terminates.
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+
+from .expr import Expr, frac
+from .ops.base import CHECK, Op
+from .shapes import SCALAR, is_column, is_row, is_scalar
+
+ONE, ZERO_F = Fraction(1), Fraction(0)
+
+
+def _need(ok, message, hint=None):
+    if not ok:
+        from .errors import ShapeError
+        raise ShapeError(message, hint=hint)
+
+
+# ======================================================================= leaves
+
+class SymOp(Op):
+    """A named variable. attrs = (name, kind)."""
+
+    def evaluate(self, node, vals, dims):
+        return dims["@" + node.attrs[0]]
+
+
+class ConstOp(Op):
+    """A scalar number. attrs = (Fraction,)."""
+
+    def evaluate(self, node, vals, dims):
+        return np.array([[float(node.attrs[0])]])
+
+
+class FilledOp(Op):
+    """Zero, identity and ones matrices of a given shape."""
+
+    def evaluate(self, node, vals, dims):
+        r, c = (dims[d] if isinstance(d, str) else d for d in node.shape)
+        return {"zero": np.zeros, "ones": np.ones}[self.name]((r, c)) if self.name != "identity" \
+            else np.eye(r)
+
+    def jvp(self, node, dargs):
+        return None
+
+
+SYM = SymOp(name="sym", temp="x")
+CONST = ConstOp(name="const")
+ZERO = FilledOp(name="zero")
+IDENTITY = FilledOp(name="identity")
+ONES = FilledOp(name="ones")
+SymOp.jvp = lambda self, node, dargs: None
+ConstOp.jvp = lambda self, node, dargs: None
+
+
+def sym(name: str, shape, kind: str = "matrix") -> Expr:
+    return Expr(SYM, (), (name, kind), shape)
+
+
+def const(value) -> Expr:
+    return Expr(CONST, (), (frac(value),), SCALAR)
+
+
+def zero(shape) -> Expr:
+    return const(0) if is_scalar(shape) else Expr(ZERO, (), (), shape)
+
+
+def identity(n) -> Expr:
+    return const(1) if n == 1 else Expr(IDENTITY, (), (), (n, n))
+
+
+def ones(shape) -> Expr:
+    return const(1) if is_scalar(shape) else Expr(ONES, (), (), shape)
+
+
+def is_zero(e: Expr) -> bool:
+    return e.op is ZERO or (e.op is CONST and e.attrs[0] == 0)
+
+
+def is_const(e: Expr, value=None) -> bool:
+    return e.op is CONST and (value is None or e.attrs[0] == value)
+
+
+def is_ones(e: Expr) -> bool:
+    return e.op is ONES or is_const(e, 1)
+
+
+# ======================================================================= sums
+
+class AddOp(Op):
+    def infer(self, shapes, u):
+        for s in shapes[1:]:
+            _need(u.shape_eq(shapes[0], s), "terms of a sum must have the same shape")
+        return shapes[0]
+
+    def evaluate(self, node, vals, dims):
+        return sum(vals[1:], vals[0])
+
+    def jvp(self, node, dargs):
+        return add(*[d for d in dargs if d is not None]) if any(d is not None for d in dargs) else None
+
+    rule = "d(A + B) = dA + dB"
+
+
+ADD = AddOp(name="add")
+
+
+def split_coef(e: Expr) -> tuple[Fraction, Expr]:
+    """e = c · rest with c a number."""
+    if e.op is CONST:
+        return e.attrs[0], const(1)
+    if e.op is MUL and e.attrs[0] != 1:
+        return e.attrs[0], _mul_node(ONE, e.attrs[1], e.args)
+    return ONE, e
+
+
+def add(*terms: Expr) -> Expr:
+    assert terms, "add() of nothing"
+    shape = terms[0].shape
+    coefs: dict[Expr, Fraction] = {}
+    stack = list(reversed(terms))
+    while stack:
+        t = stack.pop()
+        assert t.shape == shape, f"add: shapes {t.shape} and {shape}"
+        if t.op is ADD:
+            stack.extend(reversed(t.args))
+            continue
+        if is_zero(t):
+            continue
+        c, rest = split_coef(t)
+        coefs[rest] = coefs.get(rest, ZERO_F) + c
+    out = [scale(c, rest) for rest, c in coefs.items() if c != 0]
+    if not out:
+        return zero(shape)
+    if len(out) == 1:
+        return out[0]
+    out.sort(key=_term_order)
+    return Expr(ADD, tuple(out), (), shape)
+
+
+def _term_order(t: Expr):
+    c, rest = split_coef(t)
+    return (c < 0, rest.key)
+
+
+def neg(e: Expr) -> Expr:
+    return scale(-1, e)
+
+
+def sub(a: Expr, b: Expr) -> Expr:
+    return add(a, neg(b))
+
+
+# ======================================================================= products
+
+class MulOp(Op):
+    """coef · Π scalar_atom^exp · (matrix chain). attrs = (coef, exps); args = atoms + chain."""
+
+    def infer(self, shapes, u):
+        chain = [s for s in shapes if not (s[0] == 1 and s[1] == 1)]
+        if not chain:
+            return SCALAR
+        for a, b in zip(chain, chain[1:]):
+            _need(u.eq(a[1], b[0]), "inner sizes of a product must agree")
+        return (chain[0][0], chain[-1][1])
+
+    def evaluate(self, node, vals, dims):
+        coef, exps = node.attrs
+        k = len(exps)
+        out = float(coef)
+        for v, e in zip(vals[:k], exps):
+            out = out * float(v[0, 0]) ** float(e)
+        if len(vals) == k:
+            return np.array([[out]])
+        prod = vals[k]
+        for v in vals[k + 1:]:
+            prod = prod @ v
+        return out * prod
+
+    def jvp(self, node, dargs):
+        coef, exps = node.attrs
+        k = len(exps)
+        atoms, chain = node.args[:k], node.args[k:]
+        terms = []
+        for i, d in enumerate(dargs[:k]):
+            if d is not None:   # d(a^e) = e a^(e-1) da
+                others = [(a, e) for j, (a, e) in enumerate(zip(atoms, exps)) if j != i]
+                terms.append(mul_parts(coef * exps[i], others + [(atoms[i], exps[i] - 1), (d, ONE)],
+                                       list(chain)))
+        for i, d in enumerate(dargs[k:]):
+            if d is not None:   # product rule along the chain
+                terms.append(mul_parts(coef, list(zip(atoms, exps)), list(chain[:i]) + [d] + list(chain[i + 1:])))
+        return add(*terms) if terms else None
+
+    rule = "d(AB) = dA B + A dB"
+
+
+MUL = MulOp(name="mul", temp="t")
+
+
+def mul(*factors: Expr) -> Expr:
+    return mul_parts(ONE, [], list(factors))
+
+
+def scale(c, e: Expr) -> Expr:
+    c = frac(c)
+    if c == 1:
+        return e
+    return mul_parts(c, [], [e])
+
+
+def power(e: Expr, p) -> Expr:
+    """A scalar to a numeric power."""
+    assert e.is_scalar
+    return mul_parts(ONE, [(e, frac(p))], [])
+
+
+def mul_parts(coef, atoms, factors) -> Expr:
+    """Build coef · Π atoms[i][0]^atoms[i][1] · Π factors (factors in order, any shapes)."""
+    coef = frac(coef)
+    exps: dict[Expr, Fraction] = {}
+
+    def add_atom(a: Expr, e: Fraction):
+        nonlocal coef
+        if a.op is CONST:
+            v = a.attrs[0]
+            if v == 0 and e < 0:
+                raise ZeroDivisionError("division by zero in a constant")
+            if e.denominator == 1 or v > 0 and _exact_root(v, e) is not None:
+                coef *= v ** int(e) if e.denominator == 1 else _exact_root(v, e)
+                return
+        if a.op is MUL and not _is_pure_chain(a):
+            c, aexps = a.attrs
+            k = len(aexps)
+            if e.denominator == 1 or c > 0:
+                r = c ** int(e) if e.denominator == 1 else _exact_root(c, e)
+                if r is not None:
+                    coef *= r
+                    for b, f in zip(a.args[:k], aexps):
+                        add_atom(b, f * e)
+                    if len(a.args) > k:
+                        add_atom(_mul_node(ONE, (), a.args[k:]), e)
+                    return
+        exps[a] = exps.get(a, ZERO_F) + e
+
+    chain: list[Expr] = []
+    for a, e in atoms:
+        add_atom(a, frac(e))
+    for f in factors:
+        if f.op is MUL and not (f.is_scalar and _is_pure_chain(f)):
+            c, fexps = f.attrs
+            k = len(fexps)
+            coef *= c
+            for a, e in zip(f.args[:k], fexps):
+                add_atom(a, e)
+            chain.extend(f.args[k:])
+        elif f.is_scalar:
+            add_atom(f, ONE)
+        else:
+            chain.append(f)
+    shape = _chain_shape(chain)
+    if coef == 0 or any(is_zero(f) for f in chain) or any(is_zero(a) and e > 0 for a, e in exps.items()):
+        return zero(shape)
+    chain = _simplify_chain(chain)
+    # a 1×1 piece inside the chain is a scalar factor: x yᵀ z → (yᵀz) x
+    chain, pulled = _pull_scalars(chain)
+    for a in pulled:
+        add_atom(a, ONE)
+    if chain and is_scalar(_chain_shape(chain)) and (exps or coef != 1):
+        add_atom(_mul_node(ONE, (), tuple(chain)), ONE)
+        chain = []
+    items = sorted(((a, e) for a, e in exps.items() if e != 0), key=lambda ae: ae[0].key)
+    if not items and not chain:
+        return const(coef)
+    if not items and coef == 1 and len(chain) == 1:
+        return chain[0]
+    return _mul_node(coef, tuple(e for _, e in items), tuple(a for a, _ in items) + tuple(chain))
+
+
+def _exact_root(v: Fraction, e: Fraction):
+    """v**e when it is rational (e.g. 4**(1/2) = 2), else None."""
+    try:
+        r = Fraction(round(float(v) ** float(e), 12)).limit_denominator(10 ** 6)
+    except (OverflowError, ZeroDivisionError):
+        return None
+    return r if r ** e.denominator == v ** e.numerator else None
+
+
+def _is_pure_chain(m: Expr) -> bool:
+    return m.attrs[0] == 1 and not m.attrs[1]
+
+
+def _chain_shape(chain):
+    return (chain[0].shape[0], chain[-1].shape[1]) if chain else SCALAR
+
+
+def _mul_node(coef, exps, args) -> Expr:
+    if not exps and coef == 1 and len(args) == 1:
+        return args[0]
+    k = len(exps)
+    return Expr(MUL, tuple(args), (frac(coef), tuple(exps)), _chain_shape(list(args[k:])))
+
+
+def _simplify_chain(chain: list[Expr]) -> list[Expr]:
+    """Drop identities, cancel X X⁻¹, merge A A into A²."""
+    out: list[Expr] = []
+    for f in chain:
+        if f.op is IDENTITY and (out or len(chain) > 1):
+            continue
+        if out and _inverse_pair(out[-1], f):
+            n = f.shape[1]
+            out.pop()
+            out.append(identity(n))
+            continue
+        if out and _base(out[-1])[0] is _base(f)[0] and out[-1].shape[0] == out[-1].shape[1]:
+            b, k1 = _base(out.pop())
+            out.append(matpow(b, k1 + _base(f)[1]))
+            continue
+        out.append(f)
+    if len(out) > 1:
+        out = [f for f in out if f.op is not IDENTITY] or [out[0]]
+    return out
+
+
+def _base(f: Expr):
+    return (f.args[0], f.attrs[0]) if f.op is MATPOW else (f, 1)
+
+
+def _inverse_pair(a: Expr, b: Expr) -> bool:
+    if b.op is INV and b.args[0] is a or a.op is INV and a.args[0] is b:
+        return True
+    return a.op is TRANSPOSE and b.op is TRANSPOSE and _inverse_pair(a.args[0], b.args[0])
+
+
+def _pull_scalars(chain):
+    pulled = []
+    changed = True
+    while changed and len(chain) > 1:
+        changed = False
+        for i, f in enumerate(chain):
+            if f.shape[0] != 1:
+                continue
+            for j in range(i, len(chain)):
+                if chain[j].shape[1] == 1:
+                    if (i, j) != (0, len(chain) - 1):
+                        pulled.append(_scalar_segment(chain[i:j + 1]))
+                        chain = chain[:i] + chain[j + 1:]
+                        changed = True
+                    break
+            if changed:
+                break
+    return chain, pulled
+
+
+def _scalar_segment(seg):
+    """A 1×1 product; 1ᵀu and uᵀ1 are sums."""
+    if len(seg) >= 2 and seg[0].op is ONES:
+        return call("sum", mul(*seg[1:]))
+    if len(seg) >= 2 and seg[-1].op is ONES:
+        return call("sum", mul(*seg[:-1]))
+    if len(seg) == 1:
+        return seg[0]
+    return _mul_node(ONE, (), tuple(seg))
+
+
+def mul_split(m: Expr):
+    """(coef, [(atom, exp)], chain) of any expression."""
+    if m.op is MUL:
+        c, exps = m.attrs
+        k = len(exps)
+        return c, list(zip(m.args[:k], exps)), list(m.args[k:])
+    if m.op is CONST:
+        return m.attrs[0], [], []
+    if m.is_scalar:
+        return ONE, [(m, ONE)], []
+    return ONE, [], [m]
+
+
+# ======================================================================= Hadamard
+
+class HadOp(Op):
+    """Π factor^∘exp elementwise. attrs = (exps,)."""
+
+    def infer(self, shapes, u):
+        for s in shapes[1:]:
+            _need(u.shape_eq(shapes[0], s), "factors of an elementwise product must have the same shape")
+        return shapes[0]
+
+    def evaluate(self, node, vals, dims):
+        out = np.ones_like(vals[0])
+        for v, e in zip(vals, node.attrs[0]):
+            out = out * (v if e == 1 else v ** float(e))
+        return out
+
+    def jvp(self, node, dargs):
+        exps = node.attrs[0]
+        terms = []
+        for i, d in enumerate(dargs):
+            if d is not None:
+                fs = [(a, e) for j, (a, e) in enumerate(zip(node.args, exps)) if j != i]
+                fs.append((node.args[i], exps[i] - 1))
+                terms.append(scale(exps[i], had_parts(fs + [(d, ONE)])))
+        return add(*terms) if terms else None
+
+    rule = "d(a ⊙ b) = da ⊙ b + a ⊙ db;  d(a^∘p) = p a^∘(p−1) ⊙ da"
+    cite = "seed 000: Jacobian table (y = a ⊙ x)"
+
+
+HAD = HadOp(name="had", temp="t")
+
+
+def had(*factors: Expr) -> Expr:
+    return had_parts([(f, ONE) for f in factors])
+
+
+def hadpow(e: Expr, p) -> Expr:
+    return had_parts([(e, frac(p))])
+
+
+def had_parts(parts) -> Expr:
+    shape = parts[0][0].shape
+    if is_scalar(shape):
+        return mul_parts(ONE, [(f, e) for f, e in parts], [])
+    coef = ONE
+    exps: dict[Expr, Fraction] = {}
+    stack = [(f, frac(e)) for f, e in reversed(parts)]
+    while stack:
+        f, e = stack.pop()
+        assert f.shape == shape, f"had: shapes {f.shape} and {shape}"
+        if f.op is HAD:
+            stack.extend((g, e * ge) for g, ge in zip(f.args, f.attrs[0]))
+            continue
+        if f.op is ONES:
+            continue
+        if f.op is MUL and e.denominator == 1:
+            c, atoms, chain = mul_split(f)
+            if c != 1 or atoms:     # scalar factors leave the Hadamard product
+                coef *= c ** int(e)
+                rest = mul_parts(ONE, [], chain)
+                exps[rest] = exps.get(rest, ZERO_F) + e
+                for a, ae in atoms:
+                    exps[a] = exps.get(a, ZERO_F) + ae * e
+                continue
+        if is_zero(f) and e > 0:
+            return zero(shape)
+        exps[f] = exps.get(f, ZERO_F) + e
+    scal = [(a, e) for a, e in exps.items() if a.is_scalar and e != 0]
+    items = sorted(((a, e) for a, e in exps.items() if not a.is_scalar and e != 0), key=lambda ae: ae[0].key)
+    if not items:
+        body = ones(shape)
+    elif len(items) == 1 and items[0][1] == 1:
+        body = items[0][0]
+    else:
+        body = Expr(HAD, tuple(a for a, _ in items), (tuple(e for _, e in items),), shape)
+    return mul_parts(coef, scal, [body])
+
+
+# ======================================================================= transpose, inverse, powers
+
+class TransposeOp(Op):
+    def infer(self, shapes, u):
+        return (shapes[0][1], shapes[0][0])
+
+    def evaluate(self, node, vals, dims):
+        return vals[0].T
+
+    def jvp(self, node, dargs):
+        return transpose(dargs[0])
+
+    rule = "d(Aᵀ) = (dA)ᵀ"
+    cite = "seed 004: common patterns (the backward pass of a transpose is a transpose)"
+
+
+TRANSPOSE = TransposeOp(name="transpose", names=("transpose",), temp="t")
+
+
+def transpose(e: Expr) -> Expr:
+    if e.is_scalar:
+        return e
+    op = e.op
+    if op is TRANSPOSE:
+        return e.args[0]
+    if op in (ZERO, ONES):
+        return Expr(op, (), (), (e.shape[1], e.shape[0]))
+    if op is IDENTITY:
+        return e
+    hook = getattr(op, "transposed", None)
+    if hook is not None and hook(e) is not None:
+        return hook(e)
+    if op is ADD:
+        return add(*[transpose(t) for t in e.args])
+    if op is MUL:
+        c, atoms, chain = mul_split(e)
+        return mul_parts(c, atoms, [transpose(f) for f in reversed(chain)])
+    if op is HAD:
+        return had_parts([(transpose(f), x) for f, x in zip(e.args, e.attrs[0])])
+    if op is MATPOW:
+        return matpow(transpose(e.args[0]), e.attrs[0])
+    if getattr(op, "elementwise", False):
+        return op.build(transpose(e.args[0]))
+    return Expr(TRANSPOSE, (e,), (), (e.shape[1], e.shape[0]))
+
+
+class InvOp(Op):
+    def infer(self, shapes, u):
+        _need(u.eq(shapes[0][0], shapes[0][1]), "inv needs a square matrix",
+              "for a least-squares solution write inv(A'*A)*A'")
+        return shapes[0]
+
+    def evaluate(self, node, vals, dims):
+        return np.linalg.inv(vals[0])
+
+    def jvp(self, node, dargs):
+        return neg(mul(node, dargs[0], node))
+
+    rule = "d(X⁻¹) = −X⁻¹ dX X⁻¹"
+    cite = "Matrix Cookbook eq. (59)"
+    names = ("inv",)
+    domain = ("invertible",)
+    temp = "Xi"
+
+
+INV = InvOp(name="inv", names=("inv",))
+
+
+def inv(e: Expr) -> Expr:
+    if e.is_scalar:
+        return power(e, -1)
+    op = e.op
+    if op is INV:
+        return e.args[0]
+    if op is IDENTITY:
+        return e
+    if op is TRANSPOSE:
+        return transpose(inv(e.args[0]))
+    if op is MUL:
+        c, atoms, chain = mul_split(e)
+        if c != 1 or atoms:
+            return mul_parts(1 / c, [(a, -x) for a, x in atoms], [inv(mul(*chain))])
+    return Expr(INV, (e,), (), e.shape)
+
+
+class MatPowOp(Op):
+    """X^k for an integer k ≥ 2. attrs = (k,)."""
+
+    def infer(self, shapes, u):
+        _need(u.eq(shapes[0][0], shapes[0][1]), "a matrix power needs a square matrix")
+        return shapes[0]
+
+    def evaluate(self, node, vals, dims):
+        return np.linalg.matrix_power(vals[0], node.attrs[0])
+
+    def jvp(self, node, dargs):
+        x, k = node.args[0], node.attrs[0]
+        return add(*[mul(matpow(x, i), dargs[0], matpow(x, k - 1 - i)) for i in range(k)])
+
+    rule = "d(Xᵏ) = Σᵢ Xⁱ dX Xᵏ⁻¹⁻ⁱ"
+    cite = "Matrix Cookbook eq. (91)"
+
+
+MATPOW = MatPowOp(name="matpow")
+
+
+def matpow(x: Expr, k: int) -> Expr:
+    k = int(k)
+    if k == 0:
+        return identity(x.shape[0])
+    if k == 1:
+        return x
+    if k < 0:
+        return inv(matpow(x, -k))
+    if x.op is MATPOW:
+        return matpow(x.args[0], x.attrs[0] * k)
+    return Expr(MATPOW, (x,), (k,), x.shape)
+
+
+# ======================================================================= function ops
+
+def call(name: str, *args: Expr) -> Expr:
+    """Build a registered function op by its name in the language."""
+    from .ops.base import FUNCTIONS
+    return FUNCTIONS[name].build(*args)
+
+
+def inner(u: Expr, c: Expr) -> Expr:
+    """⟨U, C⟩ = Σ U∘C as a scalar in matrix notation: uᵀc for vectors, tr(UᵀC) for matrices."""
+    if u.is_scalar:
+        return mul(u, c)
+    if is_column(u.shape):
+        return mul(transpose(u), c)
+    if is_row(u.shape):
+        return mul(u, transpose(c))
+    return call("tr", mul(transpose(u), c))

@@ -1,0 +1,117 @@
+"""The expression graph: immutable, hash-consed nodes.
+
+Two structurally equal expressions are the same Python object, so a shared
+subexpression is one node however often it is used, `is` compares
+expressions, and dictionaries keyed by nodes memoise every graph walk
+(derivation, evaluation, printing) in time linear in the graph's size.
+Nodes are built only through the canonicalising constructors in
+`algebra.py` and the op registry in `ops/`.
+"""
+from __future__ import annotations
+
+import hashlib
+import weakref
+from fractions import Fraction
+
+_TABLE: "weakref.WeakValueDictionary[tuple, Expr]" = weakref.WeakValueDictionary()
+
+
+class Expr:
+    __slots__ = ("op", "args", "attrs", "shape", "digest", "height", "size", "__weakref__")
+
+    op: object          # an Op from the registry
+    args: tuple         # child Exprs
+    attrs: tuple        # hashable parameters (a name, a coefficient, exponents)
+    shape: tuple        # resolved (rows, cols): each an int or a size name
+
+    def __new__(cls, op, args=(), attrs=(), shape=(1, 1)):
+        key = (op.name, args, attrs, shape)
+        node = _TABLE.get(key)
+        if node is not None:
+            return node
+        node = object.__new__(cls)
+        node.op, node.args, node.attrs, node.shape = op, tuple(args), tuple(attrs), tuple(shape)
+        h = hashlib.blake2b(repr((op.name, attrs, shape)).encode(), digest_size=8)
+        for a in args:
+            h.update(a.digest)
+        node.digest = h.digest()
+        node.height = 1 + max((a.height for a in args), default=-1)
+        node.size = 1 + sum(a.size for a in args) if args else 1
+        _TABLE[key] = node
+        return node
+
+    # identity equality and a stable hash: nodes are interned
+    def __hash__(self) -> int:
+        return int.from_bytes(self.digest, "little")
+
+    def __eq__(self, other) -> bool:
+        return self is other
+
+    def __reduce__(self):
+        return (Expr, (self.op, self.args, self.attrs, self.shape))
+
+    @property
+    def key(self) -> tuple:
+        """Canonical sort key: shallow before deep, then by op and name, then structure."""
+        return (self.height, self.op.order, str(self.attrs[:1]) if not self.args else "", self.digest)
+
+    @property
+    def is_scalar(self) -> bool:
+        return self.shape == (1, 1)
+
+    def depends_on(self, leaf: "Expr") -> bool:
+        return leaf in free_leaves(self)
+
+    def __repr__(self) -> str:
+        from .printing import source
+        return f"<{source(self)} : {self.shape}>"
+
+    def __str__(self) -> str:
+        from .printing import text
+        return text(self)
+
+
+_FREE: "weakref.WeakKeyDictionary[Expr, frozenset]" = weakref.WeakKeyDictionary()
+
+
+def free_leaves(e: Expr) -> frozenset:
+    """The named leaves (variables) an expression depends on, memoised per node."""
+    got = _FREE.get(e)
+    if got is not None:
+        return got
+    order = postorder(e)
+    for node in order:
+        if node in _FREE:
+            continue
+        if node.op.name == "sym":
+            _FREE[node] = frozenset([node])
+        else:
+            acc = frozenset()
+            for a in node.args:
+                acc = acc | _FREE[a]
+            _FREE[node] = acc
+    return _FREE[e]
+
+
+def postorder(root: Expr) -> list[Expr]:
+    """Every node of the DAG once, children before parents (iterative: deep graphs are fine)."""
+    seen: set[int] = set()
+    out: list[Expr] = []
+    stack = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            out.append(node)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        for a in reversed(node.args):
+            if id(a) not in seen:
+                stack.append((a, False))
+    return out
+
+
+def frac(x) -> Fraction:
+    return x if isinstance(x, Fraction) else Fraction(x)

@@ -1,0 +1,5 @@
+"""The op registry. `matcalc.ops.load()` registers every op (matcalc/__init__ calls it)."""
+
+
+def load():
+    from . import elementwise, linalg, nn  # noqa: F401  (importing registers the ops)

@@ -1,0 +1,201 @@
+"""Trace, determinant, log-determinant, norms, sum, diag, dot."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..algebra import (ADD, IDENTITY, MUL, TRANSPOSE, _need, add, call, const, identity, inner, inv, mul,
+                       mul_parts, mul_split, ones, transpose)
+from ..shapes import is_column
+from .function import FunctionOp
+
+
+# ---------------------------------------------------------------- trace
+
+def _tr_canon(x):
+    if x.is_scalar:
+        return x
+    if x.op is TRANSPOSE:
+        return call("tr", x.args[0])
+    if x.op is ADD:
+        return add(*[call("tr", t) for t in x.args])
+    if x.op is MUL:
+        c, atoms, chain = mul_split(x)
+        if c != 1 or atoms:
+            return mul_parts(c, atoms, [call("tr", mul(*chain))])
+        for i, f in enumerate(chain):       # tr(A x yᵀ) = yᵀ A x: rotate a row factor to the front
+            if f.shape[0] == 1:
+                return mul(*chain[i:], *chain[:i])
+    if x.op.name == "zero":
+        return const(0)
+    if x.op.name == "diag" and is_column(x.args[0].shape):
+        return call("sum", x.args[0])
+    return None
+
+
+TR = FunctionOp(
+    name="tr", names=("tr", "trace"), shape="scalar-of-square", scalar_ok=False,
+    np=lambda X: np.array([[np.trace(X)]]),
+    d=lambda node, d: call("tr", d[0]),
+    canon=_tr_canon,
+    text="tr({0})", latex=r"\operatorname{{tr}}\left({0}\right)", source="tr({0})", code="np.trace({0})",
+    rule="d tr(X) = tr(dX)", cite="Matrix Cookbook eq. (100)")
+
+
+# ---------------------------------------------------------------- determinants
+
+def _det_canon(x):
+    if x.is_scalar:
+        return x
+    if x.op is TRANSPOSE:
+        return call("det", x.args[0])
+    if x.op is IDENTITY:
+        return const(1)
+    return None
+
+
+DET = FunctionOp(
+    name="det", names=("det",), shape="scalar-of-square", scalar_ok=False, domain=("invertible",),
+    np=lambda X: np.array([[np.linalg.det(X)]]),
+    d=lambda node, d: mul(node, call("tr", mul(inv(node.args[0]), d[0]))),
+    canon=_det_canon,
+    text="det({0})", latex=r"\det\left({0}\right)", source="det({0})", code="np.linalg.det({0})",
+    rule="d det(X) = det(X) tr(X⁻¹ dX)", cite="Matrix Cookbook eq. (46); seed 004: trace and determinant")
+
+
+def _logdet_np(X):
+    sign, val = np.linalg.slogdet(X)
+    return np.array([[val if sign > 0 else np.nan]])
+
+
+def _logdet_canon(x):
+    if x.op is TRANSPOSE:
+        return call("logdet", x.args[0])
+    if x.op is IDENTITY:
+        return const(0)
+    if x.is_scalar:
+        return call("log", x)
+    return None
+
+
+LOGDET = FunctionOp(
+    name="logdet", names=("logdet",), shape="scalar-of-square", scalar_ok=False, domain=("spd",),
+    np=_logdet_np,
+    d=lambda node, d: call("tr", mul(inv(node.args[0]), d[0])),
+    canon=_logdet_canon,
+    text="log det({0})", latex=r"\log\det\left({0}\right)", source="logdet({0})",
+    code="np.linalg.slogdet({0})[1]",
+    rule="d log det(X) = tr(X⁻¹ dX)", cite="Matrix Cookbook eq. (57); seed 004: trace and determinant")
+
+
+# ---------------------------------------------------------------- norms and sums
+
+def _norm_canon(x):
+    if x.op is TRANSPOSE:
+        return call("norm", x.args[0])
+    if x.is_scalar:
+        return call("abs", x)
+    return None
+
+
+NORM = FunctionOp(
+    name="norm", names=("norm",), shape="scalar-of-any",
+    np=lambda X: np.array([[np.linalg.norm(X)]]),
+    d=lambda node, d: mul(inner(node.args[0], d[0]), _recip(node)),
+    canon=_norm_canon, domain=("away-from-zero",),
+    text="‖{0}‖", latex=r"\left\|{0}\right\|", source="norm({0})", code="np.linalg.norm({0})",
+    rule="d‖x‖ = xᵀdx / ‖x‖ (Frobenius: tr(XᵀdX) / ‖X‖)", cite="Matrix Cookbook eq. (129)")
+
+
+def _recip(e):
+    return mul_parts(1, [(e, -1)], [])
+
+
+def _norm1_canon(x):
+    if x.op is TRANSPOSE:
+        return call("norm1", x.args[0])
+    return None
+
+
+NORM1 = FunctionOp(
+    name="norm1", names=("norm1",), shape="scalar-of-any", domain=("away-from-kinks",),
+    np=lambda X: np.array([[np.abs(X).sum()]]),
+    d=lambda node, d: inner(call("sign", node.args[0]), d[0]),
+    canon=_norm1_canon,
+    text="‖{0}‖₁", latex=r"\left\|{0}\right\|_1", source="norm1({0})", code="np.abs({0}).sum()",
+    rule="d‖x‖₁ = sign(x)ᵀ dx", cite="Matrix Cookbook eq. (131) (for x away from 0)")
+
+
+def _sum_canon(x):
+    if x.is_scalar:
+        return x
+    if x.op is TRANSPOSE:
+        return call("sum", x.args[0])
+    if x.op is ADD:
+        return add(*[call("sum", t) for t in x.args])
+    if x.op is MUL:
+        c, atoms, chain = mul_split(x)
+        if c != 1 or atoms:
+            return mul_parts(c, atoms, [call("sum", mul(*chain))])
+    if x.op.name == "zero":
+        return const(0)
+    return None
+
+
+SUM = FunctionOp(
+    name="sum", names=("sum",), shape="scalar-of-any",
+    np=lambda X: np.array([[X.sum()]]),
+    d=lambda node, d: call("sum", d[0]),
+    canon=_sum_canon,
+    text="sum({0})", latex=r"\mathbf{{1}}^\top {0}", source="sum({0})", code="np.sum({0})",
+    rule="d sum(X) = sum(dX)", cite="seed 000: Jacobian table (y = sum(x))")
+
+
+# ---------------------------------------------------------------- diag
+
+def _diag_shape(shapes, u):
+    s = shapes[0]
+    if s[1] == 1 and s[0] != 1:
+        return (s[0], s[0])
+    _need(s[0] != 1 and s[1] != 1 and u.eq(s[0], s[1]),
+          f"diag takes a column vector or a square matrix, got {u.describe(s)}")
+    return (s[0], 1)
+
+
+def _diag_np(X):
+    return np.diagflat(X) if X.shape[1] == 1 else np.diag(X).reshape(-1, 1)
+
+
+def _diag_canon(x):
+    if x.op.name == "diag" and is_column(x.args[0].shape):
+        return x.args[0]          # diag(diag(v)) = v
+    if x.op is TRANSPOSE and not is_column(x.shape):
+        return call("diag", x.args[0])
+    if x.op.name == "ones" and is_column(x.shape):
+        return identity(x.shape[0])
+    if x.op is IDENTITY:
+        return ones((x.shape[0], 1))
+    return None
+
+
+DIAG = FunctionOp(
+    name="diag", names=("diag",), shape=_diag_shape, np=_diag_np,
+    d=lambda node, d: call("diag", d[0]),
+    canon=_diag_canon,
+    text="diag({0})", latex=r"\operatorname{{diag}}\left({0}\right)", source="diag({0})",
+    code=lambda a, node: f"np.diag({a[0]})",
+    rule="d diag(X) = diag(dX)", cite="linear in its argument")
+DIAG.transposed = lambda node: node if is_column(node.args[0].shape) else None
+
+
+# ---------------------------------------------------------------- dot: sugar for a'*b
+
+def _dot_shape(shapes, u):
+    a, b = shapes
+    _need(a[1] == 1 and a[0] != 1 and u.shape_eq(a, b),
+          f"dot needs two column vectors of the same size, got {u.describe(a)} and {u.describe(b)}",
+          "for matrices write tr(A'*B)")
+    return (1, 1)
+
+
+DOT = FunctionOp(name="dot", names=("dot",), arity=(2, 2), shape=_dot_shape)
+DOT.build = lambda a, b, attrs=(): mul(transpose(a), b)

@@ -1,0 +1,63 @@
+"""Softmax, log-softmax, log-sum-exp and cross-entropy (seed 000, 002, 004)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..algebra import call, had, mul, ones, scale, sub, transpose, add
+from .function import FunctionOp
+
+
+def _softmax_np(z):
+    e = np.exp(z - z.max())
+    return e / e.sum()
+
+
+def _lse_np(z):
+    m = z.max()
+    return np.array([[m + np.log(np.exp(z - m).sum())]])
+
+
+SOFTMAX = FunctionOp(
+    name="softmax", names=("softmax",), shape="vector-to-vector", np=_softmax_np, temp="s",
+    # ds = s ⊙ dz − s (sᵀdz): the Jacobian diag(s) − s sᵀ applied to dz
+    d=lambda s, d: sub(had(s, d[0]), mul(s, transpose(s), d[0])),
+    text="softmax({0})", latex=r"\operatorname{{softmax}}\left({0}\right)", source="softmax({0})",
+    code="(lambda e: e / e.sum())(np.exp({0} - np.max({0})))",
+    rule="d softmax(z) = (diag(s) − s sᵀ) dz,  s = softmax(z)",
+    cite="seed 000: Jacobian table; seed 004: softmax and cross-entropy")
+
+LOG_SOFTMAX = FunctionOp(
+    name="log_softmax", names=("log_softmax",), shape="vector-to-vector",
+    np=lambda z: z - _lse_np(z), temp="l",
+    d=lambda node, d: sub(d[0], mul(ones(node.shape), transpose(call("softmax", node.args[0])), d[0])),
+    text="log softmax({0})", latex=r"\log\operatorname{{softmax}}\left({0}\right)", source="log_softmax({0})",
+    code="({0} - np.max({0}) - np.log(np.sum(np.exp({0} - np.max({0})))))",
+    rule="d log softmax(z) = dz − 𝟏 (sᵀdz)", cite="log softmax(z) = z − logsumexp(z)")
+
+LOGSUMEXP = FunctionOp(
+    name="logsumexp", names=("logsumexp",), shape="scalar-of-vector", np=_lse_np,
+    d=lambda node, d: mul(transpose(call("softmax", node.args[0])), d[0]),
+    text="logsumexp({0})", latex=r"\operatorname{{logsumexp}}\left({0}\right)", source="logsumexp({0})",
+    code="(np.max({0}) + np.log(np.sum(np.exp({0} - np.max({0})))))",
+    rule="d logsumexp(z) = softmax(z)ᵀ dz", cite="seed 004: softmax and cross-entropy")
+
+
+def _ce_d(node, d):
+    z, y = node.args
+    terms = []
+    if d[0] is not None:   # (sum(y) s − y)ᵀ dz; sum(y) = 1 for a probability target
+        g = sub(mul(call("sum", y), call("softmax", z)), y)
+        terms.append(mul(transpose(g), d[0]))
+    if d[1] is not None:
+        terms.append(scale(-1, mul(transpose(call("log_softmax", z)), d[1])))
+    return add(*terms)
+
+
+CROSS_ENTROPY = FunctionOp(
+    name="cross_entropy", names=("cross_entropy",), arity=(2, 2), shape="vectors-to-scalar",
+    np=lambda z, y: -(y.T @ (z - _lse_np(z))),
+    d=_ce_d, domain=(None, "probability"),
+    text="CE({0}, {1})", latex=r"\operatorname{{CE}}\left({0}, {1}\right)", source="cross_entropy({0}, {1})",
+    code="(-({1} @ ({0} - np.max({0}) - np.log(np.sum(np.exp({0} - np.max({0})))))))",
+    rule="d CE(z, y) = (softmax(z) − y)ᵀ dz − log softmax(z)ᵀ dy  (target y sums to 1)",
+    cite="seed 002: softmax + cross-entropy VJP; seed 000: the p − y cancellation")

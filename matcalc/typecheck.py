@@ -1,0 +1,396 @@
+"""From syntax tree to typed expression graph.
+
+Pass 1 infers every node's shape with symbolic sizes (unification), raising
+a ShapeError that points at the operator or call at fault. Pass 2 names the
+sizes (m, n, ...) and builds the canonical graph through the constructors.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from . import algebra as alg
+from .errors import MatcalcError, ParseError, ShapeError, UnsupportedError
+from .ops.base import FUNCTIONS
+from .shapes import SCALAR, Namer, Unifier, fmt_shape
+from .syntax import Binary, Call, Name, Num, Postfix, Unary, parse_syntax
+
+KINDS = ("scalar", "vector", "matrix", "symmetric", "spd", "diagonal")
+GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "eta", "kappa", "lambda", "mu", "nu", "rho",
+         "sigma", "tau", "omega", "theta", "phi", "psi", "xi", "zeta", "chi", "pi"}
+RESERVED = {"I", "eye", "ones"}
+MAX_MATRIX_POWER = 64
+_DECL = re.compile(r"^\s*(scalar|vector|matrix|symmetric|spd|diagonal)\s*(?:\(\s*([A-Za-z0-9_]+)\s*"
+                   r"(?:,\s*([A-Za-z0-9_]+)\s*)?\))?\s*$")
+
+
+@dataclass(frozen=True)
+class Decl:
+    kind: str
+    sizes: tuple = ()
+
+
+def default_kind(name: str) -> str:
+    if name.lower() in GREEK:
+        return "scalar"
+    return "matrix" if name[0].isupper() else "vector"
+
+
+def parse_decl(name: str, text: str) -> Decl:
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name or ""):
+        raise MatcalcError(f"cannot declare {name!r}: a name is a letter followed by letters, digits or _")
+    m = _DECL.match(text or "")
+    if not m:
+        raise MatcalcError(f"unknown kind {text!r} for {name}",
+                           hint="kinds: " + ", ".join(KINDS) + "; with sizes: matrix(m,n), vector(n), spd(n)")
+    kind, a, b = m.groups()
+    sizes = tuple(int(s) if s.isdigit() else s for s in (a, b) if s is not None)
+    want = {"scalar": 0, "vector": 1, "matrix": 2}.get(kind, 1)
+    if sizes and len(sizes) != want:
+        raise MatcalcError(f"{kind} takes {want} size{'s' if want != 1 else ''}, got {len(sizes)} in {text!r}")
+    if any(isinstance(s, int) and s < 1 for s in sizes):
+        raise MatcalcError(f"sizes must be positive in {text!r}")
+    return Decl(kind, sizes)
+
+
+def parse_lets(items) -> dict[str, Decl]:
+    """'S:spd,t:scalar' strings (CLI) or {'S': 'spd'} mappings (API) -> declarations."""
+    out: dict[str, Decl] = {}
+    if items is None:
+        return out
+    if isinstance(items, dict):
+        pairs = list(items.items())
+    else:
+        if isinstance(items, str):
+            items = [items]
+        pairs = []
+        for item in items:
+            for part in re.split(r",(?![^()]*\))", item):
+                if not part.strip():
+                    continue
+                if ":" not in part:
+                    raise MatcalcError(f"cannot read the declaration {part.strip()!r}",
+                                       hint="write NAME:KIND, for example --let S:spd or --let 'A:matrix(m,n)'")
+                n, k = part.split(":", 1)
+                pairs.append((n.strip(), k.strip()))
+    for n, k in pairs:
+        out[n] = k if isinstance(k, Decl) else parse_decl(n, str(k))
+    return out
+
+
+@dataclass
+class Symbol:
+    name: str
+    kind: str
+    shape: tuple            # Dim shape during typing, resolved after
+    first: int = 0          # position of first use
+
+
+class _Unify(Unifier):
+    """The typing unifier, with a shape formatter for messages."""
+
+    def fmt(self, shape) -> str:
+        return fmt_shape(tuple(self.show(d) for d in shape))
+
+    def show(self, d):
+        d = self.size(d)
+        if isinstance(d, int):
+            return d
+        return d.name if d.name is not None else _provisional(self, d)
+
+
+def _provisional(u, d):
+    # name sizes in messages as they will be named in the answer
+    roots = sorted({id(x.find()): x.find() for x in u.all if x.find().value is None and x.find().name is None}
+                   .values(), key=lambda r: r.order)
+    from .shapes import _LETTERS
+    letters = [c for c in (["n"] if len(roots) == 1 else _LETTERS) if c not in u.named]
+    idx = [r is d for r in roots].index(True) if d in roots else 0
+    return letters[idx] if idx < len(letters) else f"d{idx}"
+
+
+@dataclass
+class Typed:
+    """A parsed and typed expression: the graph plus its symbol table."""
+    source: str
+    expr: object
+    symbols: dict[str, Symbol] = field(default_factory=dict)
+
+    @property
+    def shape(self):
+        return self.expr.shape
+
+
+class Typer:
+    def __init__(self, text: str, lets: dict[str, Decl]):
+        self.text = text
+        self.lets = lets
+        self.u = _Unify()
+        self.u.all = []
+        self.symbols: dict[str, Symbol] = {}
+        self.shapes: dict[int, tuple] = {}
+
+    # ------------------------------------------------------------ helpers
+    def fresh(self, name=None):
+        d = self.u.fresh(name)
+        self.u.all.append(d)
+        return d
+
+    def size(self, s):
+        return self.fresh(s) if isinstance(s, str) else s
+
+    def desc(self, node) -> str:
+        src = self.text[node.span[0]:node.span[1]].strip()
+        if len(src) > 24:
+            src = src[:21] + "..."
+        shape = self.u.fmt(self.shapes[id(node)])
+        return f"{src} ({shape})" if shape != "scalar" else f"{src} (scalar)"
+
+    def fail(self, message, span, hint=None, cls=ShapeError):
+        raise cls(message, span, hint, self.text)
+
+    def symbol(self, node: Name) -> Symbol:
+        sym = self.symbols.get(node.id)
+        if sym is not None:
+            return sym
+        decl = self.lets.get(node.id)
+        kind = decl.kind if decl else default_kind(node.id)
+        sizes = [self.size(s) for s in (decl.sizes if decl else ())]
+        if kind == "scalar":
+            shape = SCALAR
+        elif kind == "vector":
+            shape = (sizes[0] if sizes else self.fresh(), 1)
+        elif kind == "matrix":
+            shape = tuple(sizes) if sizes else (self.fresh(), self.fresh())
+        else:   # symmetric, spd, diagonal: square
+            n = sizes[0] if sizes else self.fresh()
+            shape = (n, n)
+        sym = Symbol(node.id, kind, shape, node.span[0])
+        self.symbols[node.id] = sym
+        return sym
+
+    # ------------------------------------------------------------ pass 1: shapes
+    def infer(self, node):
+        s = self._infer(node)
+        self.shapes[id(node)] = s
+        return s
+
+    def _infer(self, node):
+        u = self.u
+        if isinstance(node, Num):
+            return SCALAR
+        if isinstance(node, Name):
+            if node.id == "I":
+                n = self.fresh()
+                return (n, n)
+            if node.id in ("eye", "ones"):
+                self.fail(f"{node.id} needs a size: write {node.id}(n)", node.span, cls=ParseError)
+            return self.symbol(node).shape
+        if isinstance(node, Unary):
+            return self.infer(node.operand)
+        if isinstance(node, Postfix):
+            s = self.infer(node.operand)
+            return (s[1], s[0])
+        if isinstance(node, Binary):
+            return self._binary(node)
+        if isinstance(node, Call):
+            return self._call(node)
+        raise AssertionError(node)
+
+    def _binary(self, node: Binary):
+        u, op = self.u, node.op
+        a, b = self.infer(node.left), self.infer(node.right)
+        sa, sb = a == SCALAR, b == SCALAR
+        if op in ("+", "-"):
+            if sa != sb:
+                self.fail(f"cannot {'add' if op == '+' else 'subtract'} {self.desc(node.left)} and "
+                          f"{self.desc(node.right)}: a scalar and a {'vector or matrix'}",
+                          node.op_span, "there is no broadcasting: write s*ones(n) or s*eye(n)")
+            if not u.shape_eq(a, b):
+                self.fail(f"cannot {'add' if op == '+' else 'subtract'} {self.desc(node.left)} and "
+                          f"{self.desc(node.right)}: the shapes differ", node.op_span)
+            return a
+        if op in ("*", "@"):
+            if sa or sb:
+                return b if sa else a
+            if not u.eq(a[1], b[0]):
+                hint, why = None, f"inner sizes {u.show(a[1])} and {u.show(b[0])} differ"
+                if a[1] == 1 and b[1] == 1:
+                    l_, r_ = self.src(node.left), self.src(node.right)
+                    why = "both are column vectors"
+                    hint = f"for the inner product write {l_}'*{r_}, for the elementwise product {l_}.*{r_}"
+                self.fail(f"cannot multiply {self.desc(node.left)} by {self.desc(node.right)}: {why}",
+                          node.op_span, hint)
+            return (a[0], b[1])
+        if op == "/":
+            if not sb:
+                self.fail(f"cannot divide by {self.desc(node.right)}: '/' divides by a scalar only",
+                          node.op_span, "use ./ for elementwise division or inv(B) for a matrix inverse")
+            return a
+        if op in (".*", "./"):
+            if sa or sb:
+                return b if sa else a
+            if not u.shape_eq(a, b):
+                self.fail(f"elementwise {'product' if op == '.*' else 'division'} of {self.desc(node.left)} and "
+                          f"{self.desc(node.right)}: the shapes differ", node.op_span)
+            return a
+        if op in ("**", "^", ".^"):
+            if not sb:
+                self.fail(f"the exponent {self.desc(node.right)} must be a number", node.right.span,
+                          cls=UnsupportedError)
+            if op == ".^" or sa:
+                return a
+            if a[1] == 1 or a[0] == 1:
+                name = self.src(node.left)
+                self.fail(f"cannot raise the vector {self.desc(node.left)} to a power", node.op_span,
+                          f"for its squared norm write norm({name})**2 or {name}'*{name}; "
+                          f"elementwise: {name}.^2")
+            if not u.eq(a[0], a[1]):
+                self.fail(f"a matrix power needs a square matrix, got {self.desc(node.left)}", node.op_span)
+            return a
+        raise AssertionError(op)
+
+    def src(self, node) -> str:
+        s = self.text[node.span[0]:node.span[1]].strip()
+        return s if isinstance(node, (Name, Call, Num)) or s.startswith("(") else f"({s})"
+
+    def _call(self, node: Call):
+        name = node.func
+        if name in ("eye", "ones"):
+            want = (1, 1) if name == "eye" else (1, 2)
+            if not want[0] <= len(node.args) <= want[1]:
+                self.fail(f"{name} takes {'1 size' if name == 'eye' else '1 or 2 sizes'}, got {len(node.args)}",
+                          node.name_span, cls=ParseError)
+            dims = []
+            for arg in node.args:
+                if isinstance(arg, Num) and arg.value.denominator == 1 and arg.value >= 1:
+                    dims.append(int(arg.value))
+                elif isinstance(arg, Name):
+                    dims.append(self.fresh(arg.id))
+                else:
+                    self.fail(f"a size is a name such as n or a positive whole number", arg.span, cls=ParseError)
+                self.shapes[id(arg)] = SCALAR
+            if name == "eye":
+                return (dims[0], dims[0])
+            return (dims[0], 1) if len(dims) == 1 else tuple(dims)
+        op = FUNCTIONS.get(name)
+        if op is None:
+            import difflib
+            close = difflib.get_close_matches(name, list(FUNCTIONS) + ["eye", "ones"], n=1)
+            self.fail(f"unknown function {name!r}", node.name_span,
+                      f"did you mean {close[0]}?" if close else "see matcalc --help for the functions",
+                      cls=ParseError)
+        lo, hi = op.arity
+        if not lo <= len(node.args) <= hi:
+            n = "1 argument" if lo == 1 and hi == 1 else f"{lo} arguments"
+            self.fail(f"{name} takes {n}, got {len(node.args)}", node.name_span, cls=ParseError)
+        shapes = [self.infer(a) for a in node.args]
+        try:
+            return op.infer(shapes, self.u)
+        except ShapeError as err:
+            raise ShapeError(err.message, node.name_span, err.hint, self.text) from None
+
+    # ------------------------------------------------------------ pass 2: graph
+    def build(self, node, namer: Namer):
+        s = tuple(namer.name(d) for d in self.shapes[id(node)])
+        if isinstance(node, Num):
+            return alg.const(node.value)
+        if isinstance(node, Name):
+            if node.id == "I":
+                return alg.identity(s[0])
+            sym = self.symbols[node.id]
+            return alg.sym(node.id, s, sym.kind)
+        if isinstance(node, Unary):
+            return alg.neg(self.build(node.operand, namer))
+        if isinstance(node, Postfix):
+            return alg.transpose(self.build(node.operand, namer))
+        if isinstance(node, Call):
+            if node.func == "eye":
+                return alg.identity(s[0])
+            if node.func == "ones":
+                return alg.ones(s)
+            args = [self.build(a, namer) for a in node.args]
+            return FUNCTIONS[node.func].build(*args)
+        a, b = self.build(node.left, namer), self.build(node.right, namer)
+        op = node.op
+        if op == "+":
+            return alg.add(a, b)
+        if op == "-":
+            return alg.sub(a, b)
+        if op in ("*", "@"):
+            return alg.mul(a, b)
+        if op == "/":
+            return alg.mul(a, self._recip(b, node))
+        if op == ".*":
+            return alg.mul(a, b) if a.is_scalar or b.is_scalar else alg.had(a, b)
+        if op == "./":
+            if b.is_scalar:
+                return alg.mul(a, self._recip(b, node))
+            return alg.mul(a, alg.hadpow(b, -1)) if a.is_scalar else alg.had(a, alg.hadpow(b, -1))
+        p = self._exponent(b, node.right)
+        if op == ".^" and not a.is_scalar:
+            return alg.hadpow(a, p)
+        if a.is_scalar:
+            if alg.is_const(a, 0) and p < 0:
+                self.fail("division by zero", node.op_span, cls=MatcalcError)
+            return alg.power(a, p)
+        if p.denominator != 1:
+            self.fail(f"a matrix power must be a whole number, got {p}", node.right.span, cls=UnsupportedError)
+        if abs(p) > MAX_MATRIX_POWER:
+            from .errors import LimitError
+            self.fail(f"matrix powers are limited to ±{MAX_MATRIX_POWER}, got {p}", node.right.span,
+                      cls=LimitError)
+        return alg.matpow(a, int(p))
+
+    def _recip(self, b, node):
+        if alg.is_const(b, 0):
+            self.fail("division by zero", node.op_span, cls=MatcalcError)
+        return alg.power(b, -1)
+
+    def _exponent(self, b, node) -> Fraction:
+        if b.op is not alg.CONST:
+            self.fail("an exponent must be a number", node.span, cls=UnsupportedError)
+        p = b.attrs[0]
+        if abs(p) > 10 ** 6 or p.denominator > 10 ** 6:
+            from .errors import LimitError
+            self.fail(f"the exponent {p} is out of range (at most 10^6)", node.span, cls=LimitError)
+        return p
+
+
+def typecheck(text: str, let=None, extra: tuple[str, ...] = ()) -> tuple[Typed, ...]:
+    """Parse and type `text` (and `extra` expressions sharing its names and sizes)."""
+    lets = parse_lets(let)
+    typed = []
+    typer = Typer(text, lets)
+    trees = []
+    for t in (text,) + tuple(extra):
+        tree = parse_syntax(t)
+        typer.text = t
+        try:
+            typer.infer(tree)
+        except MatcalcError as err:
+            raise err.with_source(t)
+        trees.append((t, tree))
+    for name, decl in lets.items():
+        if name not in typer.symbols and not extra:
+            pass   # a declaration of an unused name is harmless
+    namer = typer.u.namer()
+    for sym in sorted(typer.symbols.values(), key=lambda s: s.first):
+        for d in sym.shape:
+            namer.resolve(d)
+    for shape in typer.shapes.values():
+        for d in shape:
+            namer.resolve(d)
+    roots = {id(typer.u.size(d)) for d in typer.u.all if not isinstance(typer.u.size(d), int)}
+    namer.finish(len(roots))
+    for sym in typer.symbols.values():
+        sym.shape = tuple(namer.name(d) for d in sym.shape)
+    for t, tree in trees:
+        typer.text = t
+        try:
+            expr = typer.build(tree, namer)
+        except MatcalcError as err:
+            raise err.with_source(t)
+        typed.append(Typed(t, expr, dict(typer.symbols)))
+    return tuple(typed)
