@@ -1,0 +1,216 @@
+"""Derivatives: one differential (JVP) rule per op; everything else follows.
+
+- jvp: forward mode, J·v, memoised on the DAG.
+- vjp / grad: reverse mode over the DAG. Each node's VJP is its differential
+  transposed locally (JAX's linearise-then-transpose): only the few linear
+  ops (sum, product, Hadamard product, transpose, trace, sum, diag) need a
+  transpose rule. Adjoints of a node used twice are summed, so the result
+  grows linearly with the expression.
+- jacobian: the JVP written as a matrix (diag(f'(x)) for elementwise ops).
+- hessian: the Jacobian of the gradient.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import algebra as alg
+from .errors import UnsupportedError
+from .expr import Expr, free_leaves, postorder
+from .shapes import is_column, is_row
+
+
+@dataclass
+class Step:
+    """One rule application, for --steps."""
+    rule: str
+    cite: str
+    node: Expr          # the subexpression
+    adjoint: Expr       # ∂f/∂node (reverse) or its differential (forward)
+    parts: list         # [(argument, contribution)]
+
+
+def _tangent(i: int, shape) -> Expr:
+    return alg.sym(f"∂{i}", shape, "tangent")
+
+
+def _depends(node: Expr, leaf: Expr) -> bool:
+    return leaf in free_leaves(node)
+
+
+# ------------------------------------------------------------------ forward mode
+
+def jvp(f: Expr, wrt: Expr, v: Expr) -> Expr:
+    tangents: dict[Expr, Expr | None] = {}
+    for node in postorder(f):
+        if node is wrt:
+            tangents[node] = v
+        elif not _depends(node, wrt):
+            continue
+        else:
+            tangents[node] = node.op.jvp(node, [tangents.get(a) for a in node.args])
+    out = tangents.get(f)
+    return alg.zero(f.shape) if out is None else out
+
+
+# ------------------------------------------------------------------ reverse mode
+
+def vjp(f: Expr, wrt: Expr, seed: Expr, steps: list | None = None) -> Expr:
+    """∂⟨seed, f⟩/∂wrt: the adjoint of wrt when f's adjoint is seed."""
+    order = [n for n in postorder(f) if _depends(n, wrt)]
+    adjoints: dict[Expr, list[Expr]] = {f: [seed]}
+    result = alg.zero(wrt.shape)
+    for node in reversed(order):
+        pending = adjoints.pop(node, None)
+        if pending is None:
+            continue
+        ct = alg.add(*pending)
+        if node is wrt:
+            result = ct
+            continue
+        dargs = [_tangent(i, a.shape) if _depends(a, wrt) else None for i, a in enumerate(node.args)]
+        local = node.op.jvp(node, dargs)
+        parts = []
+        for arg, d in zip(node.args, dargs):
+            if d is None:
+                continue
+            contribution = transpose_linear(local, d, ct) if local is not None else alg.zero(arg.shape)
+            parts.append((arg, contribution))
+            adjoints.setdefault(arg, []).append(contribution)
+        if steps is not None:
+            steps.append(Step(node.op.rule, node.op.cite, node, ct, parts))
+    return result
+
+
+def transpose_linear(t: Expr, leaf: Expr, ct: Expr) -> Expr:
+    """The adjoint of `leaf` in the expression t, linear in leaf, when t's adjoint is ct."""
+    order = [n for n in postorder(t) if _depends(n, leaf)]
+    cts: dict[Expr, list[Expr]] = {t: [ct]}
+    for node in reversed(order):
+        pending = cts.pop(node, None)
+        if pending is None:
+            continue
+        c = alg.add(*pending)
+        if node is leaf:
+            return c
+        for child, child_ct in _transpose_rule(node, c, leaf):
+            cts.setdefault(child, []).append(child_ct)
+    return alg.zero(leaf.shape)
+
+
+def _transpose_rule(node: Expr, c: Expr, leaf: Expr):
+    """Transpose rules of the linear ops: how an adjoint flows back to the linear argument."""
+    op = node.op
+    if op is alg.ADD:
+        return [(t, c) for t in node.args if _depends(t, leaf)]
+    if op is alg.MUL:
+        coef, atoms, chain = alg.mul_split(node)
+        for i, (a, e) in enumerate(atoms):
+            if _depends(a, leaf):
+                assert e == 1, "differential is not linear"
+                rest = alg.mul_parts(coef, atoms[:i] + atoms[i + 1:], chain)
+                return [(a, alg.inner(rest, c))]
+        for i, f in enumerate(chain):
+            if _depends(f, leaf):
+                before = [alg.transpose(alg.mul(*chain[:i]))] if i else []
+                after = [alg.transpose(alg.mul(*chain[i + 1:]))] if i + 1 < len(chain) else []
+                return [(f, alg.mul_parts(coef, atoms, before + [c] + after))]
+    if op is alg.HAD:
+        parts = list(zip(node.args, node.attrs[0]))
+        for i, (a, e) in enumerate(parts):
+            if _depends(a, leaf):
+                assert e == 1, "differential is not linear"
+                return [(a, alg.had_parts(parts[:i] + parts[i + 1:] + [(c, 1)]))]
+    if op is alg.TRANSPOSE:
+        return [(node.args[0], alg.transpose(c))]
+    if op.name == "tr":
+        return [(node.args[0], alg.mul(c, alg.identity(node.args[0].shape[0])))]
+    if op.name == "sum":
+        return [(node.args[0], alg.mul(c, alg.ones(node.args[0].shape)))]
+    if op.name == "diag":
+        return [(node.args[0], alg.call("diag", c))]
+    raise AssertionError(f"{op.name} is not linear: it cannot appear in a differential")
+
+
+def grad(f: Expr, wrt: Expr, steps: list | None = None) -> Expr:
+    return vjp(f, wrt, alg.const(1), steps)
+
+
+# ------------------------------------------------------------------ Jacobians
+
+def jacobian(f: Expr, wrt: Expr) -> Expr:
+    """The m×n Jacobian (numerator layout) of a vector or scalar f w.r.t. a vector wrt."""
+    d = _tangent(0, wrt.shape)
+    return _Linear(d).matrix(jvp(f, wrt, d))
+
+
+def hessian(f: Expr, wrt: Expr) -> Expr:
+    return jacobian(grad(f, wrt), wrt)
+
+
+class _Linear:
+    """Writes a vector expression t, linear in the column vector d, as M·d."""
+
+    def __init__(self, d: Expr):
+        self.d = d
+        self.memo: dict[Expr, Expr] = {}
+
+    def matrix(self, t: Expr) -> Expr:
+        got = self.memo.get(t)
+        if got is None:
+            got = self.memo[t] = self._matrix(t)
+        return got
+
+    def _matrix(self, t: Expr) -> Expr:
+        d = self.d
+        if t is d:
+            return alg.identity(d.shape[0])
+        if not _depends(t, d):
+            return alg.zero((t.shape[0], d.shape[0]))
+        if is_row(t.shape):
+            return self.matrix(alg.transpose(t))
+        op = t.op
+        if op is alg.ADD:
+            return alg.add(*[self.matrix(a) for a in t.args if _depends(a, d)])
+        if op is alg.HAD:
+            parts = list(zip(t.args, t.attrs[0]))
+            for i, (a, e) in enumerate(parts):
+                if _depends(a, d) and e == 1:
+                    others = alg.had_parts(parts[:i] + parts[i + 1:])
+                    return alg.mul(alg.call("diag", others), self.matrix(a))
+        if op is alg.MUL:
+            return self._product(t)
+        if op.name == "sum" and is_column(t.args[0].shape):
+            return alg.mul(alg.ones((1, t.args[0].shape[0])), self.matrix(t.args[0]))
+        if op.name == "diag" and is_column(t.shape):
+            inner = t.args[0]
+            if inner.op is alg.MUL and len(alg.mul_split(inner)[2]) == 2:
+                c, atoms, (p, q) = alg.mul_split(inner)
+                col, row = (p, alg.transpose(q)) if _depends(p, d) else (alg.transpose(q), p)
+                if is_column(col.shape) and not _depends(row, d):
+                    return alg.mul_parts(c, atoms, [alg.call("diag", row), self.matrix(col)])
+        raise UnsupportedError("this Jacobian has no form in matrix notation that matcalc can write",
+                               hint="use vjp or jvp, which never form the Jacobian")
+
+    def _product(self, t: Expr) -> Expr:
+        d = self.d
+        coef, atoms, chain = alg.mul_split(t)
+        for i, (a, e) in enumerate(atoms):
+            if _depends(a, d):
+                rest = alg.mul_parts(coef, atoms[:i] + atoms[i + 1:], chain)
+                return alg.mul(rest, self.matrix(a))
+        for i, f in enumerate(chain):
+            if not _depends(f, d):
+                continue
+            before, after = chain[:i], chain[i + 1:]
+            if is_column(f.shape) and not after:
+                return alg.mul_parts(coef, atoms, before + [self.matrix(f)])
+            if is_row(f.shape) and not before:       # t = f·q = qᵀ fᵀ, a scalar
+                return alg.mul_parts(coef, atoms, [alg.transpose(alg.mul(*after)), self.matrix(alg.transpose(f))])
+            if f.op is alg.ADD:
+                return self.matrix(alg.add(*[alg.mul_parts(coef, atoms, before + [g] + after) for g in f.args]))
+            if f.op.name == "diag" and is_column(f.args[0].shape) and after:
+                q = alg.mul(*after)
+                if is_column(q.shape):                # P diag(l) q = P diag(q) l
+                    return alg.mul_parts(coef, atoms, before + [alg.call("diag", q), self.matrix(f.args[0])])
+        raise UnsupportedError("this Jacobian has no form in matrix notation that matcalc can write",
+                               hint="use vjp or jvp, which never form the Jacobian")
