@@ -603,3 +603,34 @@ def inner(u: Expr, c: Expr) -> Expr:
     if is_row(u.shape):
         return mul(u, transpose(c))
     return call("tr", mul(transpose(u), c))
+
+
+def rebuild(node: Expr, args) -> Expr:
+    """The canonical node of node's op with new arguments."""
+    op = node.op
+    if not node.args:
+        return node
+    if op is ADD:
+        return add(*args)
+    if op is MUL:
+        exps = node.attrs[1]
+        return mul_parts(node.attrs[0], list(zip(args[:len(exps)], exps)), list(args[len(exps):]))
+    if op is HAD:
+        return had_parts(list(zip(args, node.attrs[0])))
+    if op is TRANSPOSE:
+        return transpose(args[0])
+    if op is INV:
+        return inv(args[0])
+    if op is MATPOW:
+        return matpow(args[0], node.attrs[0])
+    return op.build(*args)
+
+
+def rewrite(root: Expr, visit) -> Expr:
+    """Rebuild the DAG bottom-up; visit(node) may return a replacement for the rebuilt node."""
+    from .expr import postorder
+    done: dict[Expr, Expr] = {}
+    for node in postorder(root):
+        new = rebuild(node, [done[a] for a in node.args]) if node.args else node
+        done[node] = visit(new) or new
+    return done[root]

@@ -39,7 +39,7 @@ def _depends(node: Expr, leaf: Expr) -> bool:
 
 # ------------------------------------------------------------------ forward mode
 
-def jvp(f: Expr, wrt: Expr, v: Expr) -> Expr:
+def jvp(f: Expr, wrt: Expr, v: Expr, steps: list | None = None) -> Expr:
     tangents: dict[Expr, Expr | None] = {}
     for node in postorder(f):
         if node is wrt:
@@ -47,7 +47,10 @@ def jvp(f: Expr, wrt: Expr, v: Expr) -> Expr:
         elif not _depends(node, wrt):
             continue
         else:
-            tangents[node] = node.op.jvp(node, [tangents.get(a) for a in node.args])
+            dargs = [tangents.get(a) for a in node.args]
+            tangents[node] = t = node.op.jvp(node, dargs)
+            if steps is not None and t is not None:
+                steps.append(Step(node.op.rule, node.op.cite, node, t, []))
     out = tangents.get(f)
     return alg.zero(f.shape) if out is None else out
 
@@ -137,14 +140,14 @@ def grad(f: Expr, wrt: Expr, steps: list | None = None) -> Expr:
 
 # ------------------------------------------------------------------ Jacobians
 
-def jacobian(f: Expr, wrt: Expr) -> Expr:
+def jacobian(f: Expr, wrt: Expr, steps: list | None = None) -> Expr:
     """The m×n Jacobian (numerator layout) of a vector or scalar f w.r.t. a vector wrt."""
-    d = _tangent(0, wrt.shape)
-    return _Linear(d).matrix(jvp(f, wrt, d))
+    d = alg.sym("d" + wrt.attrs[0], wrt.shape, "tangent")
+    return _Linear(d).matrix(jvp(f, wrt, d, steps))
 
 
-def hessian(f: Expr, wrt: Expr) -> Expr:
-    return jacobian(grad(f, wrt), wrt)
+def hessian(f: Expr, wrt: Expr, steps: list | None = None) -> Expr:
+    return jacobian(grad(f, wrt, steps), wrt, steps)
 
 
 class _Linear:

@@ -39,10 +39,16 @@ class Printer:
         self.defs: list[tuple[str, str]] = []
 
     # ------------------------------------------------------------ entry point
-    def run(self, e: Expr) -> str:
-        if self.share:
+    def run(self, e: Expr, shared: dict | None = None) -> str:
+        """Print e; `shared` (node -> name) fixes which nodes are named, as another printer chose."""
+        if shared is not None:
+            self.candidates = set(shared)
+            self.forced = shared
+        elif self.share:
             self._plan(e)
         return self.p(e, 0)
+
+    forced: dict | None = None
 
     def _plan(self, root: Expr):
         """Choose the nodes to name: non-trivial ones used more than once in the printed tree."""
@@ -63,8 +69,9 @@ class Printer:
         if e in self.names:
             return self.names[e]
         s, own = self.render(e)
-        if self.share and e in getattr(self, "candidates", ()) and len(s) >= self.min_share_len:
-            name = self.new_name(e)
+        if self.share and e in getattr(self, "candidates", ()) and (self.forced is not None or
+                                                                      len(s) >= self.min_share_len):
+            name = self.shared_name(self.forced[e]) if self.forced is not None else self.new_name(e)
             self.defs.append((name, s))
             self.names[e] = name
             return name
@@ -80,6 +87,9 @@ class Printer:
 
     def temp_name(self, base, i):
         return f"{base}{i}"
+
+    def shared_name(self, name: str) -> str:
+        return name
 
     def paren(self, s: str) -> str:
         return f"({s})"
@@ -152,9 +162,9 @@ class SourcePrinter(Printer):
 
     def mul(self, e):
         coef, atoms, chain = alg.mul_split(e)
-        num = [self.p(a, POW_P + 1) + ("" if x == 1 else f"^{self.p(alg.const(x), ATOM_P + 1)}" if x > 0 else "")
+        num = [self.p(a, POW_P + 1) + ("" if x == 1 else f"^{self.p(alg.const(x), ATOM_P)}" if x > 0 else "")
                for a, x in atoms if x > 0]
-        den = [self.p(a, POW_P + 1) + ("" if x == -1 else f"^{self.p(alg.const(-x), ATOM_P + 1)}")
+        den = [self.p(a, POW_P + 1) + ("" if x == -1 else f"^{self.p(alg.const(-x), ATOM_P)}")
                for a, x in atoms if x < 0]
         factors = num + [self.p(f, MUL_P + 1) for f in chain]
         c = abs(coef)
@@ -172,7 +182,7 @@ class SourcePrinter(Printer):
         for f, x in zip(e.args, e.attrs[0]):
             power = abs(x)
             base = self.p(f, POW_P + 1)
-            (num if x > 0 else den).append(base if power == 1 else f"{base}.^{self.p(alg.const(power), ATOM_P + 1)}")
+            (num if x > 0 else den).append(base if power == 1 else f"{base}.^{self.p(alg.const(power), ATOM_P)}")
         if not num:
             num = [self.filled(alg.ones(e.shape))]
         return ".*".join(num) + "".join("./" + d for d in den), MUL_P
@@ -189,3 +199,350 @@ class SourcePrinter(Printer):
 
 def source(e: Expr) -> str:
     return SourcePrinter().run(e)
+
+
+# =============================================================== unicode text
+
+def _sup(x: Fraction) -> str:
+    return _fmt_num(x).translate(_SUP) if x.denominator == 1 else f"^({_fmt_num(x)})"
+
+
+class TextPrinter(Printer):
+    """Textbook notation: 2Aᵀ(Ax − b), ‖x‖², σ(z) ⊙ (𝟏 − σ(z)), X⁻ᵀ."""
+
+    template = "text"
+    plus, minus, neg = "+", "−", "−"
+
+    def __init__(self, reserved=()):
+        super().__init__()
+        self.reserved = set(reserved)
+
+    def temp_name(self, base, i):
+        same = [n for n in self.candidates if n.op.temp == base]
+        plain = base if len(same) == 1 and base not in self.reserved else None
+        return plain or f"{base}{str(i).translate(_SUB)}"
+
+    def sym(self, e):
+        return pretty_name(e.attrs[0])
+
+    def number(self, c):
+        return _fmt_num(c)
+
+    def filled(self, e):
+        return {"zero": "0", "identity": "I", "ones": "𝟏"}[e.op.name]
+
+    def mul(self, e):
+        coef, atoms, chain = alg.mul_split(e)
+        num = [self.p(a, POW_P + 1) + ("" if x == 1 else _sup(x)) for a, x in atoms if x > 0]
+        den = [self.p(a, POW_P + 1) + ("" if x == -1 else _sup(-x)) for a, x in atoms if x < 0]
+        factors = num + [self.p(f, MUL_P + 1) for f in chain]
+        c = abs(coef)
+        lead = "" if c.numerator == 1 and factors else str(c.numerator)
+        s = _juxtapose([lead] + factors if lead else factors)
+        if c.denominator != 1:
+            den.insert(0, str(c.denominator))
+        if den:
+            d = den[0] if len(den) == 1 else "(" + " ".join(den) + ")"
+            s = f"{s or '1'}/{d}"
+        if coef < 0:
+            return self.neg + s, NEG_P
+        return s, MUL_P
+
+    def had(self, e):
+        num, den = [], []
+        for f, x in zip(e.args, e.attrs[0]):
+            base = self.p(f, POW_P + 1)
+            power = abs(x)
+            mark = "" if power == 1 else (_sup(power) if is_vector(f.shape) else "∘" + _sup(power))
+            (num if x > 0 else den).append(base + mark)
+        s = " ⊙ ".join(num) if num else "𝟏"
+        return s + "".join(" ⊘ " + d for d in den), MUL_P
+
+    def transpose(self, e):
+        a = e.args[0]
+        if a.op is alg.INV:
+            return self.p(a.args[0], POST_P + 1) + "⁻ᵀ"
+        return self.p(a, POST_P + 1) + "ᵀ"
+
+    def inv(self, e):
+        return self.p(e.args[0], POST_P + 1) + "⁻¹"
+
+    def matpow(self, e):
+        return self.p(e.args[0], POST_P + 1) + str(e.attrs[0]).translate(_SUP)
+
+
+def _simple(tok: str) -> bool:
+    core = tok.rstrip("ᵀ⁻¹²³⁴⁵⁶⁷⁸⁹⁰₀₁₂₃₄₅₆₇₈₉")
+    return len(core) <= 1 or core.startswith("(") and core.endswith(")") or tok.startswith("‖")
+
+
+def _juxtapose(parts) -> str:
+    """2Aᵀ(Ax − b), xᵀAx; a space only around multi-letter factors (Aᵀ diag(s) A)."""
+    out, last = "", None
+    for tok in parts:
+        if last is not None and not (_simple(tok) and (_simple(last) or last.isdigit())):
+            out += " "
+        out += tok
+        last = tok
+    return out
+
+
+def pretty_name(name: str) -> str:
+    if name in GREEK:
+        return GREEK[name]
+    head = name.rstrip("0123456789")
+    if head != name and head and "_" not in name:
+        return pretty_name(head) + name[len(head):].translate(_SUB)
+    return name
+
+
+def text(e: Expr, reserved=()) -> str:
+    pr = TextPrinter(reserved)
+    main = pr.run(e)
+    if pr.defs:
+        main += "  where " + ", ".join(f"{n} = {s}" for n, s in pr.defs)
+    return main
+
+
+def shared_names(e: Expr, reserved=()) -> dict:
+    """The subexpressions the text printer names, with their names: every printer names the same."""
+    pr = TextPrinter(reserved)
+    pr.run(e)
+    return dict(pr.names)
+
+
+# =============================================================== LaTeX
+
+_LGREEK = {k: "\\" + k if k[0].islower() else "\\" + k for k in GREEK}
+_LGREEK["epsilon"] = r"\varepsilon"
+_LGREEK["phi"] = r"\phi"
+
+
+class LatexPrinter(Printer):
+    """A^\\top(Ax - b) with bold vectors and matrices (style 'bold') or plain letters."""
+
+    template = "latex"
+    plus, minus, neg = "+", "-", "-"
+
+    def __init__(self, style="bold", reserved=()):
+        super().__init__()
+        self.style = style
+        self.reserved = set(reserved)
+
+    def paren(self, s):
+        return rf"\left({s}\right)"
+
+    def shared_name(self, name: str) -> str:
+        plain = name.translate(str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789"))
+        return latex_name(plain, ("n", 1), self.style)
+
+    def sym(self, e):
+        return latex_name(e.attrs[0], e.shape, self.style)
+
+    def number(self, c):
+        return str(c.numerator) if c.denominator == 1 else rf"\frac{{{c.numerator}}}{{{c.denominator}}}"
+
+    def filled(self, e):
+        letter = {"zero": "0", "identity": "I", "ones": "1"}[e.op.name]
+        return rf"\mathbf{{{letter}}}" if self.style == "bold" else letter
+
+    def mul(self, e):
+        coef, atoms, chain = alg.mul_split(e)
+        num = [self.p(a, POW_P + 1) + ("" if x == 1 else f"^{{{_fmt_num(x)}}}") for a, x in atoms if x > 0]
+        den = [self.p(a, POW_P + 1) + ("" if x == -1 else f"^{{{_fmt_num(-x)}}}") for a, x in atoms if x < 0]
+        factors = num + [self.p(f, MUL_P + 1) for f in chain]
+        c = abs(coef)
+        s = " ".join(factors)
+        if c.numerator != 1 or not factors:
+            s = f"{c.numerator} {s}".strip()
+        if c.denominator != 1:
+            den.insert(0, str(c.denominator))
+        if den:
+            s = rf"\frac{{{s if num or chain or c.numerator != 1 else '1'}}}{{{' '.join(den)}}}" if not chain \
+                else rf"\frac{{{' '.join(num) or (str(c.numerator) if c.numerator != 1 else '1')}}}" \
+                     rf"{{{' '.join(den)}}} {' '.join(self.p(f, MUL_P + 1) for f in chain)}"
+        return ("-" + s, NEG_P) if coef < 0 else (s, MUL_P)
+
+    def had(self, e):
+        num, den = [], []
+        for f, x in zip(e.args, e.attrs[0]):
+            base = self.p(f, POW_P + 1)
+            power = abs(x)
+            (num if x > 0 else den).append(base if power == 1 else f"{base}^{{\\circ {_fmt_num(power)}}}")
+        s = r" \odot ".join(num) if num else self.filled(alg.ones(e.shape))
+        return s + "".join(r" \oslash " + d for d in den), MUL_P
+
+    def transpose(self, e):
+        a = e.args[0]
+        if a.op is alg.INV:
+            return "{" + self.p(a.args[0], POST_P + 1) + r"}^{-\top}"
+        return "{" + self.p(a, POST_P + 1) + r"}^\top"
+
+    def inv(self, e):
+        return "{" + self.p(e.args[0], POST_P + 1) + "}^{-1}"
+
+    def matpow(self, e):
+        return "{" + self.p(e.args[0], POST_P + 1) + f"}}^{{{e.attrs[0]}}}"
+
+
+def latex_name(name: str, shape=(1, 1), style="bold") -> str:
+    """x -> \\mathbf{x}, W1 -> \\mathbf{W}_{1}, lambda -> \\lambda, y_hat -> \\mathbf{y}_{\\mathrm{hat}}."""
+    base, sub = name, ""
+    if "_" in name:
+        base, sub = name.split("_", 1)
+        sub = r"\mathrm{" + sub.replace("_", r"\_") + "}"
+    else:
+        head = name.rstrip("0123456789")
+        if head and head != name:
+            base, sub = head, name[len(head):]
+    if base in _LGREEK:
+        core = _LGREEK[base]
+        if style == "bold" and shape != (1, 1):
+            core = rf"\boldsymbol{{{core}}}"
+    else:
+        core = base if len(base) == 1 else rf"\mathrm{{{base}}}"
+        if style == "bold" and shape != (1, 1):
+            core = rf"\mathbf{{{base}}}"
+    return core + (f"_{{{sub}}}" if sub else "")
+
+
+def latex(e: Expr, style="bold", reserved=()) -> str:
+    pr = LatexPrinter(style, reserved)
+    main = pr.run(e, shared_names(e, reserved))
+    if pr.defs:
+        main += r",\quad \text{where } " + ",\\; ".join(f"{n} = {s}" for n, s in pr.defs)
+    return main
+
+
+# =============================================================== NumPy code (1-D vectors)
+
+class NumpyPrinter(Printer):
+    """One Python expression over np and the variables; vectors are 1-D arrays."""
+
+    template = "code"
+    min_share_len = 12
+    plus, minus, neg = "+", "-", "-"
+
+    def __init__(self, dims: dict):
+        super().__init__()
+        self.dims = dims      # size name -> code giving it at run time, e.g. "A.shape[0]"
+
+    def p(self, e, prec):
+        if e in self.names:
+            return self.names[e]
+        s, own = self.render(e)
+        if self.share and e in getattr(self, "candidates", ()) and len(s) >= self.min_share_len:
+            name = f"_{e.op.temp.lower()}{len(self.defs) + 1}"
+            self.defs.append((name, s))
+            self.names[e] = name
+            return f"({name} := {s})"
+        return self.paren(s) if own < prec else s
+
+    def dim(self, d) -> str:
+        return str(d) if isinstance(d, int) else self.dims[d]
+
+    def sym(self, e):
+        return code_name(e.attrs[0])
+
+    def number(self, c):
+        return str(c.numerator) if c.denominator == 1 else f"({c.numerator} / {c.denominator})"
+
+    def filled(self, e):
+        r, c = e.shape
+        if e.op is alg.IDENTITY:
+            return f"np.eye({self.dim(r)})"
+        fn = "np.ones" if e.op is alg.ONES else "np.zeros"
+        if is_vector(e.shape):
+            return f"{fn}({self.dim(r if c == 1 else c)})"
+        return f"{fn}(({self.dim(r)}, {self.dim(c)}))"
+
+    def mul(self, e):
+        coef, atoms, chain = alg.mul_split(e)
+        parts = []
+        c = abs(coef)
+        if c != 1 or (not atoms and not chain):
+            parts.append(self.number(c))
+        for a, x in atoms:
+            base = self.p(a, POW_P + 1)
+            parts.append(base if x == 1 else f"{base} ** {self.number(x) if x > 0 else '(' + self.number(x) + ')'}"
+                         if x.denominator == 1 or x > 0 else f"{base} ** ({_fmt_num(x)})")
+        if chain:
+            parts.append(self.chain(chain, bool(parts)))
+        s = " * ".join(parts)
+        return ("-" + s, NEG_P) if coef < 0 else (s, MUL_P)
+
+    def chain(self, chain, scaled) -> str:
+        """The cheapest evaluation order of a matrix product (sizes taken as large, vectors as 1)."""
+        n = len(chain)
+        if n == 1:
+            return self.p(chain[0], MUL_P + 1 if scaled else MUL_P)
+        size = lambda d: 1 if d == 1 else 1000  # noqa: E731
+        dims = [size(chain[0].shape[0])] + [size(f.shape[1]) for f in chain]
+        cost = {(i, i): 0 for i in range(n)}
+        split = {}
+        for length in range(2, n + 1):
+            for i in range(n - length + 1):
+                j = i + length - 1
+                cost[i, j], split[i, j] = min(
+                    (cost[i, k] + cost[k + 1, j] + dims[i] * dims[k + 1] * dims[j + 1], k) for k in range(i, j))
+
+        def build(i, j):
+            if i == j:
+                return self.p(chain[i], POST_P)
+            k = split[i, j]
+            left, right = build(i, k), build(k + 1, j)
+            lshape = (chain[i].shape[0], chain[k].shape[1])
+            rshape = (chain[k + 1].shape[0], chain[j].shape[1])
+            if is_column(lshape) and is_row(rshape):
+                return f"np.outer({left}, {right})"
+            return f"({left} @ {right})"
+        out = build(0, n - 1)
+        return out[1:-1] if out.startswith("(") and not scaled and _balanced(out[1:-1]) else out
+
+    def had(self, e):
+        num, den = [], []
+        for f, x in zip(e.args, e.attrs[0]):
+            base = self.p(f, POW_P + 1)
+            power = abs(x)
+            (num if x > 0 else den).append(base if power == 1 else f"{base} ** {self.number(power)}")
+        s = " * ".join(num) if num else "1"
+        return s + "".join(" / " + (d if " " not in d else f"({d})") for d in den), MUL_P
+
+    def transpose(self, e):
+        if is_vector(e.shape):
+            return self.p(e.args[0], POST_P)
+        return self.p(e.args[0], POST_P) + ".T"
+
+    def inv(self, e):
+        return f"np.linalg.inv({self.p(e.args[0], 0)})"
+
+    def matpow(self, e):
+        return f"np.linalg.matrix_power({self.p(e.args[0], 0)}, {e.attrs[0]})"
+
+    def function(self, e):
+        tpl = e.op.code
+        args = [self.p(a, 0) for a in e.args]
+        if callable(tpl):
+            return tpl(args, e)
+        if any(tpl.count("{%d}" % i) > 1 and not args[i].isidentifier() for i in range(len(args))):
+            params = [f"_a{i}" for i in range(len(args))]
+            body = tpl.format(*params)
+            return f"(lambda {', '.join(params)}: {body})({', '.join(args)})"
+        return tpl.format(*args)
+
+
+def _balanced(s: str) -> bool:
+    depth = 0
+    for ch in s:
+        depth += (ch == "(") - (ch == ")")
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def code_name(name: str) -> str:
+    return name + "_" if keyword.iskeyword(name) or name in ("np",) else name
+
+
+def numpy_code(e: Expr, dims: dict) -> str:
+    return NumpyPrinter(dims).run(e)

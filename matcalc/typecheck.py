@@ -32,7 +32,7 @@ class Decl:
 
 
 def default_kind(name: str) -> str:
-    if name.lower() in GREEK:
+    if name in GREEK:          # lowercase Greek names only: Sigma is a matrix
         return "scalar"
     return "matrix" if name[0].isupper() else "vector"
 

@@ -1,0 +1,247 @@
+"""The Python API the command line sits on.
+
+    >>> import matcalc
+    >>> r = matcalc.grad("norm(A*x - b)**2", "x")
+    >>> r.text
+    '2Aᵀ(Ax − b)'
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from . import algebra as alg
+from . import derive, simplify
+from .errors import MatcalcError, ShapeError, UnsupportedError, UsageError
+from .expr import Expr
+from .printing import latex, numpy_code, shared_names, source, text
+from .shapes import fmt_shape, is_column, is_scalar
+from .typecheck import Symbol, typecheck
+
+KINDS = ("grad", "jacobian", "hessian", "vjp", "jvp")
+
+
+@dataclass
+class Parsed:
+    """A typed expression: `expr` is the graph; `symbols` every name with its kind and shape."""
+
+    source: str
+    expr: Expr
+    symbols: dict[str, Symbol]
+
+    @property
+    def shape(self) -> tuple:
+        return self.expr.shape
+
+    @property
+    def text(self) -> str:
+        return text(self.expr, self.symbols)
+
+    def latex(self, style: str = "bold") -> str:
+        return latex(self.expr, style, self.symbols)
+
+    @property
+    def canonical(self) -> str:
+        """The expression in matcalc's own syntax (parses back to the same graph)."""
+        return source(self.expr)
+
+    @cached_property
+    def sympy(self):
+        from .to_sympy import to_sympy
+        return to_sympy(self.expr)
+
+    def names(self) -> list[dict]:
+        return [{"name": s.name, "kind": s.kind, "shape": fmt_shape(s.shape)} for s in self.symbols.values()]
+
+
+def parse(expr: str, let=None) -> Parsed:
+    t, = typecheck(expr, let)
+    return Parsed(expr, t.expr, t.symbols)
+
+
+@dataclass
+class Result:
+    """A derivative: the result graph, how to print it and how to check it."""
+
+    kind: str                 # grad | jacobian | hessian | vjp | jvp
+    function: Parsed
+    wrt: str
+    expr: Expr
+    aux: str | None = None    # the upstream gradient (vjp) or direction (jvp) named in the result
+    aux_shape: tuple | None = None
+    steps: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+
+    @property
+    def shape(self) -> tuple:
+        return self.expr.shape
+
+    @property
+    def symbols(self) -> dict:
+        """name -> (kind, shape) for every name the result may use."""
+        out = {n: (s.kind, s.shape) for n, s in self.function.symbols.items()}
+        if self.aux:
+            out[self.aux] = ("matrix" if not is_column(self.aux_shape) else "vector", self.aux_shape)
+        return out
+
+    @cached_property
+    def text(self) -> str:
+        return text(self.expr, self.symbols)
+
+    def latex_of(self, style: str = "bold") -> str:
+        return latex(self.expr, style, self.symbols)
+
+    @property
+    def latex(self) -> str:
+        return self.latex_of("bold")
+
+    @property
+    def source(self) -> str:
+        return source(self.expr)
+
+    @cached_property
+    def numpy(self) -> str:
+        """One Python expression over `np` and the variables (vectors as 1-D arrays)."""
+        return numpy_code(self.expr, self.size_code())
+
+    def size_code(self) -> dict:
+        dims = {}
+        for name, (_, shape) in self.symbols.items():
+            for axis, d in enumerate(shape):
+                if isinstance(d, str) and d not in dims:
+                    dims[d] = f"{name}.shape[0]" if shape[1] == 1 else f"{name}.shape[{axis}]"
+        return dims
+
+    @cached_property
+    def sympy(self):
+        from .to_sympy import to_sympy
+        return to_sympy(self.expr)
+
+    def verify(self, trials: int = 5, seed: int = 0):
+        from .verify import check
+        return check(self.kind, self.function.expr, self.wrt, self.expr, self.symbols,
+                     simplify.domains(self.function.expr), trials=trials, seed=seed, aux=self.aux)
+
+    def shapes_line(self) -> str:
+        names = ", ".join(f"{n}: {fmt_shape(s.shape)}" for n, s in self.function.symbols.items())
+        if self.aux:
+            names += f", {self.aux}: {fmt_shape(self.aux_shape)}"
+        return f"shape {fmt_shape(self.shape)}; {names}"
+
+    def _repr_latex_(self) -> str:
+        return f"$${self.latex}$$"
+
+    def _repr_markdown_(self) -> str:
+        return f"$${self.latex}$$\n\n*{self.shapes_line()}*"
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _variable(p: Parsed, wrt: str) -> Expr:
+    if not isinstance(wrt, str) or not wrt.isidentifier():
+        raise UsageError(f"the variable must be a name, got {wrt!r}")
+    sym = p.symbols.get(wrt)
+    if sym is None:
+        return None
+    return alg.sym(wrt, sym.shape, sym.kind)
+
+
+def _fresh(p: Parsed, base: str) -> str:
+    name, i = base, 2
+    while name in p.symbols:
+        name, i = f"{base}{i}", i + 1
+    return name
+
+
+def derivative(kind: str, expr: str, wrt: str, let=None, steps: bool = False) -> Result:
+    if kind not in KINDS:
+        raise UsageError(f"unknown derivative {kind!r}; one of {', '.join(KINDS)}")
+    p = parse(expr, let) if isinstance(expr, str) else expr
+    x = _variable(p, wrt)
+    f = p.expr
+    notes = []
+    if x is None:
+        # w.r.t. a name that does not occur: zero of the declared or default shape
+        shape = _absent_shape(wrt, let)
+        notes.append(f"{wrt} does not occur in the expression: the derivative is zero")
+        x = alg.sym(wrt, shape, "matrix")
+    _check_kind(kind, f, x, p.source, wrt)
+    record = [] if steps else None
+    aux = aux_shape = None
+    if kind == "grad":
+        out = derive.grad(f, x, record)
+    elif kind == "vjp":
+        aux, aux_shape = _fresh(p, "g" if is_column(f.shape) or is_scalar(f.shape) else "G"), f.shape
+        out = derive.vjp(f, x, alg.sym(aux, f.shape, "vector"), record)
+    elif kind == "jvp":
+        aux, aux_shape = _fresh(p, "v" if is_column(x.shape) or is_scalar(x.shape) else "V"), x.shape
+        out = derive.jvp(f, x, alg.sym(aux, x.shape, "vector"), record)
+    elif kind == "jacobian":
+        out = derive.jacobian(f, x, record)
+    else:
+        out = derive.hessian(f, x, record)
+    kinds = {n: s.kind for n, s in p.symbols.items()}
+    out = simplify.finish(out, kinds, simplify.domains(f))
+    return Result(kind, p, wrt, out, aux, aux_shape, record or [], notes)
+
+
+def _absent_shape(wrt, let):
+    from .typecheck import default_kind, parse_lets
+    decl = parse_lets(let).get(wrt)
+    kind = decl.kind if decl else default_kind(wrt)
+    sizes = list(decl.sizes) if decl else []
+    if kind == "scalar":
+        return (1, 1)
+    if kind == "vector":
+        return (sizes[0] if sizes else "n", 1)
+    return tuple(sizes) if len(sizes) == 2 else (sizes[0], sizes[0]) if sizes else ("m", "n")
+
+
+def _check_kind(kind, f, x, src, wrt):
+    span = (0, len(src))
+    fdesc = f"the expression is {_describe(f.shape)}"
+    if kind == "grad" and not is_scalar(f.shape):
+        raise ShapeError(f"grad needs a scalar function; {fdesc}", span,
+                         "use jacobian for a vector function, or vjp with an upstream gradient", src)
+    if kind == "hessian" and not is_scalar(f.shape):
+        raise ShapeError(f"hessian needs a scalar function; {fdesc}", span, None, src)
+    if kind in ("jacobian", "hessian") and not (is_column(x.shape) or is_scalar(x.shape)):
+        raise UnsupportedError(f"the {kind} with respect to the matrix {wrt} is a 4-way tensor",
+                               None, "use grad for a scalar function, or vjp / jvp", src)
+    if kind == "jacobian" and not (is_column(f.shape) or is_scalar(f.shape)):
+        raise UnsupportedError(f"the Jacobian of a matrix-valued function is a 4-way tensor; {fdesc}",
+                               None, "use vjp or jvp, which never form it", src)
+
+
+def _describe(shape):
+    from .shapes import describe_shape
+    return describe_shape(shape)
+
+
+def grad(expr: str, wrt: str, let=None, steps: bool = False) -> Result:
+    """The gradient of a scalar expression, shaped like wrt (denominator layout)."""
+    return derivative("grad", expr, wrt, let, steps)
+
+
+def jacobian(expr: str, wrt: str, let=None, steps: bool = False) -> Result:
+    """The m×n Jacobian (numerator layout) of a vector expression w.r.t. a vector."""
+    return derivative("jacobian", expr, wrt, let, steps)
+
+
+def hessian(expr: str, wrt: str, let=None, steps: bool = False) -> Result:
+    """The n×n Hessian of a scalar expression w.r.t. a vector."""
+    return derivative("hessian", expr, wrt, let, steps)
+
+
+def vjp(expr: str, wrt: str, let=None, steps: bool = False) -> Result:
+    """Jᵀg for an upstream gradient g (named g in the result), without forming J."""
+    return derivative("vjp", expr, wrt, let, steps)
+
+
+def jvp(expr: str, wrt: str, let=None, steps: bool = False) -> Result:
+    """J·v for a direction v (named v in the result), without forming J."""
+    return derivative("jvp", expr, wrt, let, steps)
+
+
+__all__ = ["MatcalcError", "Parsed", "Result", "parse", "grad", "jacobian", "hessian", "vjp", "jvp", "derivative"]

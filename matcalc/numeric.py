@@ -1,0 +1,35 @@
+"""Numeric evaluation of an expression graph with the ops' NumPy implementations.
+
+Internally every value is a 2-D array (vectors (n, 1), scalars (1, 1)) so that
+each op's implementation is one line; `to_user` / `from_user` convert to the
+public convention of 1-D vectors and float scalars.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .expr import Expr, postorder
+
+
+def evaluate(expr: Expr, values: dict[str, np.ndarray], sizes: dict[str, int]) -> np.ndarray:
+    """Evaluate expr; values are 2-D arrays by name, sizes the numbers of the size names."""
+    env = dict(sizes)
+    env.update({"@" + k: v for k, v in values.items()})
+    memo: dict[Expr, np.ndarray] = {}
+    with np.errstate(all="ignore"):
+        for node in postorder(expr):
+            memo[node] = np.asarray(node.op.evaluate(node, [memo[a] for a in node.args], env), dtype=float)
+    return memo[expr]
+
+
+def from_user(value, shape) -> np.ndarray:
+    a = np.asarray(value, dtype=float)
+    return a.reshape(shape)
+
+
+def to_user(a: np.ndarray, shape):
+    if shape == (1, 1):
+        return float(a[0, 0])
+    if shape[1] == 1 or shape[0] == 1:
+        return a.reshape(-1)
+    return a

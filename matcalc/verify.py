@@ -1,0 +1,240 @@
+"""The numeric judge: finite differences on random distinct sizes and random inputs.
+
+It shares nothing with the derivative engine but the ops' NumPy
+implementations: it evaluates the *function* at perturbed points and compares
+with the candidate derivative evaluated at the point.
+
+- Sizes: a distinct random size for every symbolic dimension (2 to 7), so a
+  missing transpose cannot hide behind a square matrix.
+- Inputs: drawn from each name's kind and domain (symmetric, SPD with
+  eigenvalues in [0.5, 2], well-conditioned invertible matrices with singular
+  values in [1, 2], positive entries for log and sqrt, probability vectors for
+  cross-entropy targets, entries at least 0.2 away from the kinks of relu/abs).
+  A point where the function or the candidate is not finite is drawn again.
+- Checks: directional derivatives ⟨G, V⟩ against central differences with
+  Richardson extrapolation, for every trial; the full entry-by-entry
+  comparison when the variable has at most 36 entries.
+- Tolerance: relative error at most 1e-6 (1e-5 for Hessians, which use second
+  differences), relative to the size of the quantities compared.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .expr import Expr
+from .numeric import evaluate
+
+TOLERANCE = {"grad": 1e-6, "jacobian": 1e-6, "vjp": 1e-6, "jvp": 1e-6, "hessian": 1e-5}
+_DRAWS = 20
+
+
+@dataclass
+class Report:
+    passed: bool
+    max_error: float
+    trials: int
+    sizes: dict
+    seed: int
+    message: str = ""
+    failures: list = field(default_factory=list)
+
+    def summary(self) -> str:
+        sizes = " ".join(f"{k}={v}" for k, v in sorted(self.sizes.items())) or "no symbolic sizes"
+        if self.passed:
+            return f"✓ verified (max rel. error {self.max_error:.1e} over {self.trials} trials, sizes {sizes})"
+        return f"✗ verification FAILED: {self.message} (max rel. error {self.max_error:.1e}, sizes {sizes}, " \
+               f"seed {self.seed})"
+
+    def as_dict(self) -> dict:
+        return {"passed": self.passed, "max_rel_error": self.max_error, "trials": self.trials,
+                "sizes": dict(self.sizes), "seed": self.seed, "message": self.message}
+
+
+# ------------------------------------------------------------------ sampling
+
+def draw_sizes(names, rng) -> dict[str, int]:
+    pool = list(range(2, 8))
+    rng.shuffle(pool)
+    names = sorted(names)
+    while len(pool) < len(names):
+        pool.append(len(pool) + 2)
+    return {n: int(pool[i]) for i, n in enumerate(names)}
+
+
+def _orthogonal(n, rng):
+    q, r = np.linalg.qr(rng.standard_normal((n, n)))
+    return q * np.sign(np.diag(r))
+
+
+def draw_value(kind: str, shape, domains: set, rng) -> np.ndarray:
+    r, c = shape
+    if "probability" in domains:
+        p = rng.uniform(0.1, 1.0, (r, c))
+        return p / p.sum()
+    if kind in ("spd",) or "spd" in domains and r == c and r > 1:
+        q = _orthogonal(r, rng)
+        return (q * rng.uniform(0.5, 2.0, r)) @ q.T
+    if kind == "symmetric":
+        m = rng.standard_normal((r, r))
+        return (m + m.T) / 2 + (2 * np.eye(r) if "invertible" in domains else 0)
+    if kind == "diagonal":
+        d = rng.uniform(0.5, 2.0, r) * (rng.choice([-1, 1], r) if "positive" not in domains else 1)
+        return np.diag(d)
+    if "positive" in domains:
+        return rng.uniform(0.5, 2.0, (r, c))
+    if "invertible" in domains and r == c and r > 1:
+        u, v = _orthogonal(r, rng), _orthogonal(r, rng)
+        return (u * rng.uniform(1.0, 2.0, r)) @ v.T
+    x = rng.standard_normal((r, c))
+    if "away-from-kinks" in domains:
+        x = np.sign(x) * (0.2 + np.abs(x))
+    if "moderate" in domains:
+        x = np.clip(x, -3, 3)
+    return x
+
+
+# ------------------------------------------------------------------ checking
+
+class _Problem:
+    """A function, its variable, and a point where everything is finite."""
+
+    def __init__(self, f: Expr, wrt: str, symbols: dict, domains: dict, sizes: dict, rng):
+        self.f, self.wrt, self.symbols, self.domains, self.sizes, self.rng = f, wrt, symbols, domains, sizes, rng
+
+    def shape(self, name):
+        return tuple(d if isinstance(d, int) else self.sizes[d] for d in self.symbols[name][1])
+
+    def point(self, extra=()):
+        vals = {}
+        for name, (kind, _) in self.symbols.items():
+            vals[name] = draw_value(kind, self.shape(name), self.domains.get(name, set()), self.rng)
+        return vals
+
+    def f_at(self, vals, x):
+        return evaluate(self.f, {**vals, self.wrt: x}, self.sizes)
+
+
+def _rel(a, b) -> float:
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    scale = max(np.linalg.norm(a), np.linalg.norm(b), 1e-6)
+    return float(np.linalg.norm(a - b) / scale)
+
+
+def _directional(fun, x, v, t):
+    """Central difference of fun along v, Richardson-extrapolated: error O(t⁴)."""
+    d1 = (fun(x + t * v) - fun(x - t * v)) / (2 * t)
+    d2 = (fun(x + t / 2 * v) - fun(x - t / 2 * v)) / t
+    return (4 * d2 - d1) / 3
+
+
+def check(kind: str, f: Expr, wrt: str, candidate: Expr, symbols: dict, domains: dict,
+          trials: int = 5, seed: int = 0, aux: str | None = None) -> Report:
+    """Check candidate = kind-derivative of f w.r.t. wrt.
+
+    symbols: name -> (kind, shape) for every name in f (and aux: the upstream
+    gradient g of a vjp or the direction v of a jvp, with its shape).
+    """
+    rng = np.random.default_rng(seed)
+    dims = {d for _, shape in symbols.values() for d in shape if isinstance(d, str)}
+    sizes = draw_sizes(dims, rng)
+    prob = _Problem(f, wrt, {k: v for k, v in symbols.items() if k != aux}, domains, sizes, rng)
+    tol = TOLERANCE[kind]
+    worst = 0.0
+    for trial in range(trials):
+        for _ in range(_DRAWS):
+            vals = prob.point()
+            if aux is not None:
+                vals[aux] = rng.standard_normal(tuple(d if isinstance(d, int) else sizes[d]
+                                                      for d in symbols[aux][1]))
+            fx = prob.f_at(vals, vals[wrt])
+            cand = evaluate(candidate, vals, sizes)
+            if np.all(np.isfinite(fx)) and _finite_nearby(prob, vals):
+                break
+        else:
+            return Report(False, float("nan"), trial, sizes, seed,
+                          "no point found where the function is finite")
+        if not np.all(np.isfinite(cand)):
+            return Report(False, float("inf"), trial + 1, sizes, seed,
+                          "the result is not finite at a point where the function is")
+        err = _one_trial(kind, prob, vals, cand, aux, full=(trial == 0))
+        worst = max(worst, err)
+        if not err <= tol:
+            return Report(False, worst, trial + 1, sizes, seed,
+                          f"differs from finite differences (relative error {err:.1e} > {tol:.0e})")
+    return Report(True, worst, trials, sizes, seed)
+
+
+def _finite_nearby(prob, vals) -> bool:
+    x = vals[prob.wrt]
+    v = prob.rng.standard_normal(x.shape)
+    for t in (1e-3, -1e-3):
+        if not np.all(np.isfinite(prob.f_at(vals, x + t * v))):
+            return False
+    return True
+
+
+def _one_trial(kind, prob, vals, cand, aux, full) -> float:
+    x = vals[prob.wrt]
+    rng = prob.rng
+    t = 1e-3 * max(1.0, float(np.abs(x).max()))
+    fun = lambda xx: prob.f_at(vals, xx)  # noqa: E731
+    if kind == "hessian":
+        return _hessian_error(fun, x, cand, rng, full)
+    if kind == "vjp":
+        g = vals[aux]
+        fun_s = lambda xx: float(np.sum(g * fun(xx)))  # noqa: E731
+        return _gradient_error(fun_s, x, cand, rng, t, full)
+    if kind == "grad":
+        fun_s = lambda xx: float(fun(xx)[0, 0])  # noqa: E731
+        return _gradient_error(fun_s, x, cand, rng, t, full)
+    # jacobian and jvp: the derivative applied to a direction
+    directions = [vals[aux]] if kind == "jvp" else [rng.standard_normal(x.shape) for _ in range(2)]
+    err = 0.0
+    for v in directions:
+        want = _directional(fun, x, v, t)
+        got = cand if kind == "jvp" else cand @ v.reshape(-1, 1)
+        err = max(err, _rel(got.reshape(-1), want.reshape(-1)))
+    if kind == "jacobian" and full and x.size <= 36:
+        cols = []
+        for i in range(x.size):
+            e = np.zeros(x.size)
+            e[i] = 1
+            cols.append(_directional(fun, x, e.reshape(x.shape), t).reshape(-1))
+        err = max(err, _rel(cand, np.array(cols).T))
+    return err
+
+
+def _gradient_error(fun_s, x, g, rng, t, full) -> float:
+    err = 0.0
+    for _ in range(2):
+        v = rng.standard_normal(x.shape)
+        err = max(err, _rel(np.sum(g * v), _directional(fun_s, x, v, t)))
+    if full and x.size <= 36:
+        fd = np.zeros(x.shape)
+        for idx in np.ndindex(x.shape):
+            e = np.zeros(x.shape)
+            e[idx] = 1
+            fd[idx] = _directional(fun_s, x, e, t)
+        err = max(err, _rel(g, fd))
+    return err
+
+
+def _hessian_error(fun, x, h, rng, full) -> float:
+    t = 1e-3 * max(1.0, float(np.abs(x).max()))
+    f = lambda xx: float(fun(xx)[0, 0])  # noqa: E731
+
+    def second(v, w, s):
+        return (f(x + s * v + s * w) - f(x + s * v - s * w) - f(x - s * v + s * w) + f(x - s * v - s * w)) / (4 * s * s)
+
+    err = 0.0
+    pairs = [(rng.standard_normal(x.shape), rng.standard_normal(x.shape)) for _ in range(2)]
+    if full and x.size <= 16:
+        basis = [np.eye(x.size)[i].reshape(x.shape) for i in range(x.size)]
+        fd = np.array([[(4 * second(a, b, t / 2) - second(a, b, t)) / 3 for b in basis] for a in basis])
+        err = _rel(h, fd)
+    for v, w in pairs:
+        want = (4 * second(v, w, t / 2) - second(v, w, t)) / 3
+        err = max(err, _rel(v.reshape(1, -1) @ h @ w.reshape(-1, 1), want))
+    return err
