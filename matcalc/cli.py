@@ -1,0 +1,195 @@
+"""The command line: a thin layer over the Python API.
+
+Errors a user can make are MatcalcErrors: they print the expression with a
+caret under the fault on stderr and exit with code 2. Exit codes: 0 success,
+1 a verification failed, 2 bad input or usage.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from typing import List, Optional
+
+import typer
+
+from . import __version__
+
+EXAMPLES = """
+[bold]Examples[/]
+
+  matcalc show "norm(A*x - b)**2"
+  matcalc grad "norm(A*x - b)**2" x
+  matcalc grad "x'*S*x" x --let S:symmetric
+  matcalc grad "logdet(X)" X --format latex
+  matcalc jacobian "softmax(z)" z
+  matcalc hessian "sum(softplus(X*w)) - y'*X*w" w
+  matcalc vjp "W*x" W --steps
+  matcalc grad "cross_entropy(W*x, y)" W --format numpy
+  echo "tr(A*X*B)" | matcalc grad - X
+"""
+
+app = typer.Typer(
+    name="matcalc",
+    help="Symbolic matrix calculus: gradients, Jacobians and Hessians in textbook notation, checked "
+         "numerically.\n" + EXAMPLES,
+    rich_markup_mode="rich",
+    no_args_is_help=True,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+LET_HELP = "Declare a name's kind: NAME:KIND, KIND one of scalar vector matrix symmetric spd diagonal, " \
+           "optionally sized: 'A:matrix(m,n)'. Repeat or separate with commas."
+EXPR_HELP = "The expression, in matcalc syntax (see README). '-' reads it from standard input."
+FORMATS = ("text", "latex", "numpy", "torch", "jax", "json")
+
+
+def _version(value: bool):
+    if value:
+        typer.echo(f"matcalc {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(version: Optional[bool] = typer.Option(None, "--version", callback=_version, is_eager=True,
+                                                help="Show the version and exit.")):
+    """matcalc"""
+
+
+def _read_expr(expr: str) -> str:
+    if expr == "-":
+        data = sys.stdin.buffer.read(256 * 1024 + 1)
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            from .errors import ParseError
+            raise ParseError("standard input is not UTF-8 text") from None
+        return text.strip()
+    return expr
+
+
+def _fail(err) -> "typer.Exit":
+    sys.stderr.write(err.render() + "\n")
+    return typer.Exit(err.exit_code)
+
+
+def _run(action):
+    """Run an action; user errors become messages with exit code 2, never tracebacks."""
+    from .errors import MatcalcError
+    try:
+        return action()
+    except MatcalcError as err:
+        raise _fail(err)
+    except RecursionError:
+        sys.stderr.write("limit exceeded: the expression is too deeply nested\n")
+        raise typer.Exit(2)
+    except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        raise
+    except Exception as exc:   # a bug: say so plainly, without a traceback
+        sys.stderr.write(f"internal error: {type(exc).__name__}: {exc}\n"
+                         "This is a bug in matcalc; please report it with the command you ran.\n")
+        raise typer.Exit(3)
+
+
+def _console(plain: bool = False):
+    from rich.console import Console
+    return Console(highlight=False, no_color=plain, soft_wrap=True)
+
+
+# ----------------------------------------------------------------------------- show
+
+@app.command()
+def show(expr: str = typer.Argument(..., help=EXPR_HELP),
+         let: List[str] = typer.Option([], "--let", "-l", help=LET_HELP),
+         format: str = typer.Option("text", "--format", "-f", help="text, latex or json."),
+         plain: bool = typer.Option(False, "--plain", help="Only the expression: no colour, no table.")):
+    """Parse an expression and print it with its shape and the kind and shape of every name."""
+    def action():
+        from .api import parse
+        from .shapes import fmt_shape
+        p = parse(_read_expr(expr), let)
+        if format == "json":
+            typer.echo(json.dumps({"input": p.source, "text": p.text, "latex": p.latex(),
+                                   "canonical": p.canonical, "shape": fmt_shape(p.shape),
+                                   "names": p.names()}, ensure_ascii=False, indent=2))
+            return
+        if format == "latex":
+            typer.echo(p.latex())
+            return
+        _check_format(format, ("text", "latex", "json"))
+        con = _console(plain)
+        if plain:
+            con.print(p.text)
+            return
+        from rich.table import Table
+        con.print(f"[bold]{_esc(p.text)}[/]   [dim](shape {fmt_shape(p.shape)})[/]")
+        table = Table(box=None, show_header=True, header_style="dim", pad_edge=False)
+        for col in ("name", "kind", "shape"):
+            table.add_column(col)
+        for row in p.names():
+            table.add_row(row["name"], row["kind"], row["shape"])
+        con.print(table)
+    _run(action)
+
+
+def _esc(s: str) -> str:
+    from rich.markup import escape
+    return escape(s)
+
+
+def _check_format(fmt, allowed):
+    if fmt not in allowed:
+        from .errors import UsageError
+        raise UsageError(f"unknown format {fmt!r}; choose one of {', '.join(allowed)}")
+
+
+# ----------------------------------------------------------------------------- derivatives
+
+def _derivative_command(kind: str, doc: str):
+    def command(expr: str = typer.Argument(..., help=EXPR_HELP),
+                var: str = typer.Argument(..., help="The variable to differentiate with respect to."),
+                let: List[str] = typer.Option([], "--let", "-l", help=LET_HELP),
+                format: str = typer.Option("text", "--format", "-f", help=", ".join(FORMATS) + "."),
+                verify: Optional[bool] = typer.Option(None, "--verify/--no-verify",
+                                                      help="Check the result by finite differences "
+                                                           "(on by default for text output)."),
+                steps: bool = typer.Option(False, "--steps", help="Show the derivation, rule by rule."),
+                plain: bool = typer.Option(False, "--plain", help="Only the result: no colour, no shapes."),
+                seed: int = typer.Option(0, "--seed", help="Random seed of the numeric check."),
+                trials: int = typer.Option(5, "--trials", min=1, max=100, help="Random points to check."),
+                latex_style: str = typer.Option("bold", "--latex-style", help="bold or plain letters in LaTeX."),
+                equation: bool = typer.Option(False, "--equation",
+                                              help="With --format latex: a full display equation.")):
+        def action():
+            from .api import derivative
+            _check_format(format, FORMATS)
+            result = derivative(kind, _read_expr(expr), var, let, steps=steps)
+            check = verify if verify is not None else (format == "text" and not plain)
+            report = result.verify(trials=trials, seed=seed) if check else None
+            from .output import render
+            render(result, format, report=report, steps=steps, plain=plain, latex_style=latex_style,
+                   equation=equation)
+            if report is not None and not report.passed:
+                raise typer.Exit(1)
+        _run(action)
+    command.__doc__ = doc
+    command.__name__ = kind
+    return command
+
+
+for _kind, _doc in [
+    ("grad", "The gradient of a scalar expression, shaped like VAR (denominator layout)."),
+    ("jacobian", "The Jacobian of a vector expression w.r.t. a vector: m×n, numerator layout."),
+    ("hessian", "The Hessian of a scalar expression w.r.t. a vector: n×n."),
+    ("vjp", "The vector-Jacobian product Jᵀg for an upstream gradient g, without forming J."),
+    ("jvp", "The Jacobian-vector product J·v for a direction v, without forming J."),
+]:
+    app.command(name=_kind)(_derivative_command(_kind, _doc))
+
+
+def run():
+    app()
+
+
+if __name__ == "__main__":
+    run()
