@@ -78,12 +78,11 @@ class Printer:
         return self.paren(s) if own < prec else s
 
     def new_name(self, e: Expr) -> str:
-        base = e.op.temp
         used = {n for n, _ in self.defs} | getattr(self, "reserved", set())
         i = 1
-        while f"{base}{i}" in used or (i == 1 and base in used and False):
+        while self.temp_name(e.op.temp, i) in used:
             i += 1
-        return self.temp_name(base, i)
+        return self.temp_name(e.op.temp, i)
 
     def temp_name(self, base, i):
         return f"{base}{i}"
