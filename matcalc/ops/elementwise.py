@@ -21,11 +21,17 @@ class Elementwise(FunctionOp):
     shape = "elementwise"
 
     def __init__(self, name, np_fn, deriv, text, latex, code, cite="", rule="", domain=(None,),
-                 temp="t", canon=None, names=None):
+                 temp="t", canon=None, names=None, sp=None):
         super().__init__(name=name, names=names or (name,), np=np_fn, text=text + "({0})",
                          latex=latex + r"\left({0}\right)", source=name + "({0})", code=code,
                          cite=cite, rule=rule, domain=domain, temp=temp, canon=canon)
         self.deriv = deriv
+        self._sp = sp
+
+    def sp(self, t):
+        """The scalar function in SymPy (imported only when asked for); by default SymPy's of the same name."""
+        import sympy
+        return self._sp(sympy, t) if self._sp else getattr(sympy, self.name)(t)
 
     def d(self, node, dargs):
         fprime = self.deriv(node.args[0], node)
@@ -77,36 +83,36 @@ SIGMOID = Elementwise("sigmoid", lambda x: 0.5 * (1 + np.tanh(0.5 * x)),
                       lambda x, y: had(y, sub(_ones(x), y)), "σ", r"\sigma",
                       "(0.5 * (1 + np.tanh(0.5 * {0})))",
                       rule="d σ(x) = σ(x) ⊙ (1 − σ(x)) ⊙ dx", cite="seed 004: activation derivatives",
-                      temp="p")
+                      temp="p", sp=lambda S, t: 1 / (1 + S.exp(-t)))
 RELU = Elementwise("relu", lambda x: np.maximum(x, 0), lambda x, y: call("step", x), "relu",
                    r"\operatorname{ReLU}", "np.maximum({0}, 0)",
                    rule="d relu(x) = 𝟙[x > 0] ⊙ dx (0 at the kink, as frameworks do)",
-                   cite="seed 004: activation derivatives; seed 002: ReLU VJP", domain=("away-from-kinks",))
+                   cite="seed 004: activation derivatives; seed 002: ReLU VJP", domain=("away-from-kinks",), sp=lambda S, t: S.Max(0, t))
 SOFTPLUS = Elementwise("softplus", lambda x: np.logaddexp(0, x), lambda x, y: call("sigmoid", x), "softplus",
                        r"\operatorname{softplus}", "np.logaddexp(0, {0})",
-                       rule="d softplus(x) = σ(x) ⊙ dx", cite="softplus(x) = log(1 + eˣ)")
+                       rule="d softplus(x) = σ(x) ⊙ dx", cite="softplus(x) = log(1 + eˣ)", sp=lambda S, t: S.log(1 + S.exp(t)))
 GELU = Elementwise("gelu", lambda x: x * 0.5 * (1 + _erf(x / math.sqrt(2))),
                    lambda x, y: _gelu_deriv(x), "gelu", r"\operatorname{GELU}",
                    "({0} * 0.5 * (1 + np.vectorize(__import__('math').erf)({0} / 2 ** 0.5)))",
                    rule="d gelu(x) = (Φ(x) + x ⊙ φ(x)) ⊙ dx (exact GELU x·Φ(x))",
-                   cite="Hendrycks & Gimpel 2016, exact form")
+                   cite="Hendrycks & Gimpel 2016, exact form", sp=lambda S, t: t * (1 + S.erf(t / S.sqrt(2))) / 2)
 ABS = Elementwise("abs", np.abs, lambda x, y: call("sign", x), "abs", r"\operatorname{abs}", "np.abs({0})",
                   rule="d |x| = sign(x) ⊙ dx", cite="elementwise calculus (x away from 0)",
-                  domain=("away-from-kinks",), canon=_abs_canon)
+                  domain=("away-from-kinks",), canon=_abs_canon, sp=lambda S, t: S.Abs(t))
 
 # Derivative helpers: they appear in results, and may be typed too.
 STEP = Elementwise("step", lambda x: (x > 0).astype(float), lambda x, y: None, "𝟙", r"\mathbb{1}",
-                   "({0} > 0).astype(float)", rule="constant away from 0", domain=("away-from-kinks",))
+                   "({0} > 0).astype(float)", rule="constant away from 0", domain=("away-from-kinks",), sp=lambda S, t: S.Heaviside(t, 0))
 STEP.text, STEP.latex = "𝟙[{0} > 0]", r"\mathbb{{1}}\left[{0} > 0\right]"
 SIGN = Elementwise("sign", np.sign, lambda x, y: None, "sign", r"\operatorname{sign}", "np.sign({0})",
                    rule="constant away from 0", domain=("away-from-kinks",))
 NORMCDF = Elementwise("normcdf", lambda x: 0.5 * (1 + _erf(x / math.sqrt(2))), lambda x, y: call("normpdf", x),
                       "Φ", r"\Phi", "(0.5 * (1 + np.vectorize(__import__('math').erf)({0} / 2 ** 0.5)))",
-                      rule="d Φ(x) = φ(x) ⊙ dx", cite="standard normal CDF")
+                      rule="d Φ(x) = φ(x) ⊙ dx", cite="standard normal CDF", sp=lambda S, t: (1 + S.erf(t / S.sqrt(2))) / 2)
 NORMPDF = Elementwise("normpdf", lambda x: np.exp(-0.5 * x * x) / _SQRT2PI,
                       lambda x, y: scale(-1, had(x, y)), "φ", r"\phi",
                       "(np.exp(-0.5 * {0} ** 2) / (2 * np.pi) ** 0.5)",
-                      rule="d φ(x) = −x ⊙ φ(x) ⊙ dx", cite="standard normal PDF")
+                      rule="d φ(x) = −x ⊙ φ(x) ⊙ dx", cite="standard normal PDF", sp=lambda S, t: S.exp(-t ** 2 / 2) / S.sqrt(2 * S.pi))
 
 
 def _gelu_deriv(x):

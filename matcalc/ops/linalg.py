@@ -38,7 +38,12 @@ TR = FunctionOp(
     d=lambda node, d: call("tr", d[0]),
     canon=_tr_canon,
     text="tr({0})", latex=r"\operatorname{{tr}}\left({0}\right)", source="tr({0})", code="np.trace({0})",
-    rule="d tr(X) = tr(dX)", cite="Matrix Cookbook eq. (100)")
+    rule="d tr(X) = tr(dX)", cite="Matrix Cookbook eq. (100)", sp=lambda X: _sympy().Trace(X))
+
+
+def _sympy():
+    import sympy
+    return sympy
 
 
 # ---------------------------------------------------------------- determinants
@@ -59,7 +64,8 @@ DET = FunctionOp(
     d=lambda node, d: mul(node, call("tr", mul(inv(node.args[0]), d[0]))),
     canon=_det_canon,
     text="det({0})", latex=r"\det\left({0}\right)", source="det({0})", code="np.linalg.det({0})",
-    rule="d det(X) = det(X) tr(X⁻¹ dX)", cite="Matrix Cookbook eq. (46); seed 004: trace and determinant")
+    rule="d det(X) = det(X) tr(X⁻¹ dX)", cite="Matrix Cookbook eq. (46); seed 004: trace and determinant",
+    sp=lambda X: _sympy().Determinant(X))
 
 
 def _logdet_np(X):
@@ -84,7 +90,8 @@ LOGDET = FunctionOp(
     canon=_logdet_canon,
     text="log det({0})", latex=r"\log\det\left({0}\right)", source="logdet({0})",
     code="np.linalg.slogdet({0})[1]",
-    rule="d log det(X) = tr(X⁻¹ dX)", cite="Matrix Cookbook eq. (57); seed 004: trace and determinant")
+    rule="d log det(X) = tr(X⁻¹ dX)", cite="Matrix Cookbook eq. (57); seed 004: trace and determinant",
+    sp=lambda X: _sympy().log(_sympy().Determinant(X)))
 
 
 # ---------------------------------------------------------------- norms and sums
@@ -103,7 +110,8 @@ NORM = FunctionOp(
     d=lambda node, d: mul(inner(node.args[0], d[0]), _recip(node)),
     canon=_norm_canon, domain=("away-from-zero",),
     text="‖{0}‖", latex=r"\left\|{0}\right\|", source="norm({0})", code="np.linalg.norm({0})",
-    rule="d‖x‖ = xᵀdx / ‖x‖ (Frobenius: tr(XᵀdX) / ‖X‖)", cite="Matrix Cookbook eq. (129)")
+    rule="d‖x‖ = xᵀdx / ‖x‖ (Frobenius: tr(XᵀdX) / ‖X‖)", cite="Matrix Cookbook eq. (129)",
+    sp=lambda X: _sympy().sqrt(_sympy().Trace(X.T * X)))
 
 
 def _recip(e):
@@ -147,7 +155,8 @@ SUM = FunctionOp(
     d=lambda node, d: call("sum", d[0]),
     canon=_sum_canon,
     text="sum({0})", latex=r"\mathbf{{1}}^\top {0}", source="sum({0})", code="np.sum({0})",
-    rule="d sum(X) = sum(dX)", cite="seed 000: Jacobian table (y = sum(x))")
+    rule="d sum(X) = sum(dX)", cite="seed 000: Jacobian table (y = sum(x))",
+    sp=lambda X: (_sympy().OneMatrix(1, X.shape[0]) * X * _sympy().OneMatrix(X.shape[1], 1))[0, 0])
 
 
 # ---------------------------------------------------------------- diag
@@ -183,7 +192,8 @@ DIAG = FunctionOp(
     canon=_diag_canon,
     text="diag({0})", latex=r"\operatorname{{diag}}\left({0}\right)", source="diag({0})",
     code=lambda a, node: f"np.diag({a[0]})",
-    rule="d diag(X) = diag(dX)", cite="linear in its argument")
+    rule="d diag(X) = diag(dX)", cite="linear in its argument",
+    sp=lambda X: _sympy().DiagMatrix(X) if X.shape[1] == 1 else _sympy().DiagonalOf(X))
 DIAG.transposed = lambda node: node if is_column(node.args[0].shape) else None
 
 
