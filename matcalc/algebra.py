@@ -151,8 +151,9 @@ def add(*terms: Expr) -> Expr:
 
 
 def _term_order(t: Expr):
+    """Positive terms first, deeper terms first, a term before its transpose: Wx + b, A + Aᵀ, 𝟏 − h²."""
     c, rest = split_coef(t)
-    return (c < 0, rest.key)
+    return (c < 0, -rest.rank, rest.op is TRANSPOSE, rest.key)
 
 
 def neg(e: Expr) -> Expr:
@@ -484,6 +485,7 @@ class TransposeOp(Op):
 
 
 TRANSPOSE = TransposeOp(name="transpose", names=("transpose",), temp="t")
+TRANSPOSE.build = lambda a, attrs=(): transpose(a)
 
 
 def transpose(e: Expr) -> Expr:
@@ -533,6 +535,7 @@ class InvOp(Op):
 
 
 INV = InvOp(name="inv", names=("inv",))
+INV.build = lambda a, attrs=(): inv(a)
 
 
 def inv(e: Expr) -> Expr:

@@ -50,6 +50,15 @@ class Parsed:
         from .to_sympy import to_sympy
         return to_sympy(self.expr)
 
+    def declarations(self) -> dict[str, str]:
+        """Every name's kind with its sizes, as `let` takes them: re-parsing with these gives the same graph."""
+        out = {}
+        for s in self.symbols.values():
+            sizes = [str(d) for d in s.shape if d != 1] if s.kind in ("vector", "matrix") else \
+                [str(s.shape[0])] if s.kind != "scalar" else []
+            out[s.name] = f"{s.kind}({','.join(sizes)})" if sizes else s.kind
+        return out
+
     def names(self) -> list[dict]:
         return [{"name": s.name, "kind": s.kind, "shape": fmt_shape(s.shape)} for s in self.symbols.values()]
 

@@ -17,7 +17,7 @@ _TABLE: "weakref.WeakValueDictionary[tuple, Expr]" = weakref.WeakValueDictionary
 
 
 class Expr:
-    __slots__ = ("op", "args", "attrs", "shape", "digest", "height", "size", "__weakref__")
+    __slots__ = ("op", "args", "attrs", "shape", "digest", "height", "rank", "size", "__weakref__")
 
     op: object          # an Op from the registry
     args: tuple         # child Exprs
@@ -36,6 +36,8 @@ class Expr:
             h.update(a.digest)
         node.digest = h.digest()
         node.height = 1 + max((a.height for a in args), default=-1)
+        # depth not counting transposes: orders sums as textbooks do (Wx + b, A + Aᵀ)
+        node.rank = max((a.rank for a in args), default=-1) + (0 if op.name == "transpose" else 1)
         node.size = 1 + sum(a.size for a in args) if args else 1
         _TABLE[key] = node
         return node
