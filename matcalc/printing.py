@@ -54,10 +54,9 @@ class Printer:
         """Choose the nodes to name: non-trivial ones used more than once in the printed tree."""
         uses: dict[Expr, int] = {root: 1}
         order = postorder(root)
-        for node in reversed(order):
-            n = uses.get(node, 0)
+        for node in order:          # in-degree in the DAG: a node inside a named one counts once
             for a in node.args:
-                uses[a] = min(uses.get(a, 0) + n, 10 ** 6)
+                uses[a] = uses.get(a, 0) + 1
         self.candidates = {node for node in order if uses.get(node, 0) >= 2 and self._worth(node)}
 
     def _worth(self, node: Expr) -> bool:
