@@ -279,8 +279,8 @@ def mul_parts(coef, atoms, factors) -> Expr:
     chain, pulled = _pull_scalars(chain)
     for a in pulled:
         add_atom(a, ONE)
-    if chain and is_scalar(_chain_shape(chain)) and (exps or coef != 1):
-        add_atom(_mul_node(ONE, (), tuple(chain)), ONE)
+    if chain and is_scalar(_chain_shape(chain)) and (exps or coef != 1 or _scalar_segment(chain).op is not MUL):
+        add_atom(_scalar_segment(chain), ONE)
         chain = []
     items = sorted(((a, e) for a, e in exps.items() if e != 0), key=lambda ae: ae[0].key)
     if not items and not chain:
@@ -510,8 +510,6 @@ def transpose(e: Expr) -> Expr:
         return had_parts([(transpose(f), x) for f, x in zip(e.args, e.attrs[0])])
     if op is MATPOW:
         return matpow(transpose(e.args[0]), e.attrs[0])
-    if getattr(op, "elementwise", False):
-        return op.build(transpose(e.args[0]))
     return Expr(TRANSPOSE, (e,), (), (e.shape[1], e.shape[0]))
 
 

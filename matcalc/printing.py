@@ -24,6 +24,13 @@ GREEK = {"alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "
          "Psi": "Ψ", "Pi": "Π"}
 
 
+def _untranspose_sum(e: Expr):
+    terms = [alg.split_coef(t) for t in e.args]
+    if all(rest.op is alg.TRANSPOSE for _, rest in terms):
+        return alg.add(*[alg.scale(c, rest.args[0]) for c, rest in terms])
+    return None
+
+
 def _fmt_num(c: Fraction) -> str:
     return str(c.numerator) if c.denominator == 1 else f"{c.numerator}/{c.denominator}"
 
@@ -103,6 +110,9 @@ class Printer:
         if op in (alg.ZERO, alg.IDENTITY, alg.ONES):
             return self.filled(e), ATOM_P
         if op is alg.ADD:
+            untransposed = _untranspose_sum(e)
+            if untransposed is not None:      # xᵀ − mᵀ prints as (x − m)ᵀ
+                return self.transpose(Expr(alg.TRANSPOSE, (untransposed,), (), e.shape)), POST_P
             return self.add(e), ADD_P
         if op is alg.MUL:
             return self.mul(e)
@@ -227,6 +237,8 @@ class TextPrinter(Printer):
         return _fmt_num(c)
 
     def filled(self, e):
+        if e.op is alg.ONES and e.shape[0] == 1:
+            return "𝟏ᵀ"
         return {"zero": "0", "identity": "I", "ones": "𝟏"}[e.op.name]
 
     def mul(self, e):

@@ -25,9 +25,20 @@ def domains(expr: Expr) -> dict[str, set[str]]:
 
 def assume(expr: Expr, kinds: dict[str, str], doms: dict[str, set[str]]) -> Expr:
     """Use declared symmetry (Sᵀ = S) and probability targets (sum(y) = 1)."""
+    symmetric: dict[Expr, bool] = {}
+
+    def is_symmetric(n: Expr) -> bool:
+        if n not in symmetric:
+            op = n.op
+            symmetric[n] = (
+                op is alg.SYM and kinds.get(n.attrs[0]) in ("symmetric", "spd", "diagonal")
+                or op is alg.IDENTITY
+                or op in (alg.INV, alg.MATPOW, alg.ADD) and all(is_symmetric(a) for a in n.args)
+                or op.name == "diag" and n.args[0].shape[1] == 1)
+        return symmetric[n]
+
     def visit(node: Expr):
-        if node.op is alg.TRANSPOSE and node.args[0].op is alg.SYM \
-                and kinds.get(node.args[0].attrs[0]) in ("symmetric", "spd", "diagonal"):
+        if node.op is alg.TRANSPOSE and is_symmetric(node.args[0]):
             return node.args[0]
         if node.op.name == "sum" and node.args[0].op is alg.SYM \
                 and "probability" in doms.get(node.args[0].attrs[0], ()):
@@ -51,7 +62,9 @@ def _factor_sum(terms: list[Expr]) -> Expr:
             chain = alg.mul_split(t)[2]
             if chain:
                 groups.setdefault(chain[side], []).append(i)
-        best = max((f for f in groups if len(groups[f]) >= 2), key=lambda f: (len(groups[f]), f.key), default=None)
+        # a factor is pulled out only where no term would be left with an identity: not Ax + x → (A + I)x
+        best = max((f for f in groups if len(groups[f]) >= 2 and _clean(groups[f], terms, side)),
+                   key=lambda f: (len(groups[f]), f.key), default=None)
         if best is None:
             continue
         idx = groups[best]
@@ -63,14 +76,19 @@ def _factor_sum(terms: list[Expr]) -> Expr:
     return alg.add(*terms)
 
 
+def _clean(idx, terms, side) -> bool:
+    """No remainder may need an identity: every term keeps a matrix factor, or (a vector factored out
+    on the right) every remainder is a scalar: 3x + (aᵀb)x → (3 + aᵀb)x."""
+    lengths = [len(alg.mul_split(terms[i])[2]) for i in idx]
+    if all(n > 1 for n in lengths):
+        return True
+    return side == -1 and all(n == 1 for n in lengths) and terms[idx[0]].shape[1] == 1
+
+
 def _remainder(t: Expr, side: int, idx, terms) -> Expr:
     coef, atoms, chain = alg.mul_split(t)
     rest = chain[:-1] if side == -1 else chain[1:]
-    if rest or all(len(alg.mul_split(terms[i])[2]) == 1 for i in idx):
-        return alg.mul_parts(coef, atoms, rest)
-    f = chain[side]
-    n = f.shape[0] if side == -1 else f.shape[1]
-    return alg.mul_parts(coef, atoms, [alg.identity(n)])
+    return alg.mul_parts(coef, atoms, rest)
 
 
 def _common_coef(terms) -> Fraction:

@@ -130,6 +130,7 @@ class Typer:
         self.u.all = []
         self.symbols: dict[str, Symbol] = {}
         self.shapes: dict[int, tuple] = {}
+        self.built: dict[int, object] = {}      # syntax node id -> graph node (pass 2)
 
     # ------------------------------------------------------------ helpers
     def fresh(self, name=None):
@@ -172,6 +173,14 @@ class Typer:
 
     # ------------------------------------------------------------ pass 1: shapes
     def infer(self, node):
+        got = self.shapes.get(id(node))
+        if got is not None:
+            return got
+        # A left-associative chain (x + x + ... + x, or x followed by many transposes) is as deep
+        # as it is long, but the parser builds it with a loop: type its left spine bottom-up with
+        # a loop too, so a long chain needs no recursion (issue 7: RecursionError on long sums).
+        for n in reversed(_left_spine(node)):
+            self.shapes[id(n)] = self._infer(n)
         s = self._infer(node)
         self.shapes[id(node)] = s
         return s
@@ -293,6 +302,16 @@ class Typer:
 
     # ------------------------------------------------------------ pass 2: graph
     def build(self, node, namer: Namer):
+        memo = self.built
+        got = memo.get(id(node))
+        if got is not None:
+            return got
+        for n in reversed(_left_spine(node)):    # iteratively, as in infer
+            memo[id(n)] = self._build(n, namer)
+        memo[id(node)] = e = self._build(node, namer)
+        return e
+
+    def _build(self, node, namer: Namer):
         s = tuple(namer.name(d) for d in self.shapes[id(node)])
         if isinstance(node, Num):
             return alg.const(node.value)
@@ -356,6 +375,15 @@ class Typer:
             from .errors import LimitError
             self.fail(f"the exponent {p} is out of range (at most 10^6)", node.span, cls=LimitError)
         return p
+
+
+def _left_spine(node) -> list:
+    """The left operands below node along a chain of binary operators and postfix transposes."""
+    out = []
+    while isinstance(node, (Binary, Postfix)):
+        node = node.left if isinstance(node, Binary) else node.operand
+        out.append(node)
+    return out
 
 
 def typecheck(text: str, let=None, extra: tuple[str, ...] = ()) -> tuple[Typed, ...]:

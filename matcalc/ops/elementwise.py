@@ -86,7 +86,7 @@ SIGMOID = Elementwise("sigmoid", lambda x: 0.5 * (1 + np.tanh(0.5 * x)),
                       temp="p", sp=lambda S, t: 1 / (1 + S.exp(-t)))
 RELU = Elementwise("relu", lambda x: np.maximum(x, 0), lambda x, y: call("step", x), "relu",
                    r"\operatorname{ReLU}", "np.maximum({0}, 0)",
-                   rule="d relu(x) = 𝟙[x > 0] ⊙ dx (0 at the kink, as frameworks do)",
+                   rule="d relu(x) = 𝟙[x > 0] ⊙ dx (0 at the kink, as frameworks do)", temp="a",
                    cite="seed 004: activation derivatives; seed 002: ReLU VJP", domain=("away-from-kinks",), sp=lambda S, t: S.Max(0, t))
 SOFTPLUS = Elementwise("softplus", lambda x: np.logaddexp(0, x), lambda x, y: call("sigmoid", x), "softplus",
                        r"\operatorname{softplus}", "np.logaddexp(0, {0})",

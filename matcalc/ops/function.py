@@ -50,6 +50,9 @@ class FunctionOp(Op):
     scalar_ok = True
 
     def build(self, *args, attrs=()):
+        from ..algebra import TRANSPOSE, transpose
+        if getattr(self, "elementwise", False) and args[0].op is TRANSPOSE:
+            return transpose(self.build(args[0].args[0]))      # f(Xᵀ) = f(X)ᵀ: one form only
         if self.canon is not None:
             got = self.canon(*args)
             if got is not None:

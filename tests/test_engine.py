@@ -1,0 +1,245 @@
+"""The derivative engine: a catalogue of textbook results, each checked by finite differences and by its printed form."""
+import time
+
+import numpy as np
+import pytest
+
+import matcalc
+from matcalc.errors import MatcalcError, ShapeError, UnsupportedError
+from matcalc.expr import postorder
+from matcalc.ops.base import REGISTRY
+
+# (derivative, expression, variable, declarations, the result as matcalc prints it)
+CATALOGUE = [
+    ('grad', "a'*x", 'x', None, 'a'),
+    ('grad', "x'*a", 'x', None, 'a'),
+    ('grad', "x'*A*x", 'x', None, '(A + Aᵀ)x'),
+    ('grad', "x'*S*x", 'x', {'S': 'symmetric'}, '2Sx'),
+    ('grad', 'norm(x)**2', 'x', None, '2x'),
+    ('grad', "x'*x", 'x', None, '2x'),
+    ('grad', 'norm(A*x - b)**2', 'x', None, '2Aᵀ(Ax − b)'),
+    ('grad', 'norm(A*x - b)**2', 'A', None, '2(Ax − b)xᵀ'),
+    ('grad', 'norm(A*x - b)**2 + lambda*norm(x)**2', 'x', None, '2(Aᵀ(Ax − b) + λx)'),
+    ('grad', 'tr(X)', 'X', None, 'I'),
+    ('grad', 'tr(A*X)', 'X', None, 'Aᵀ'),
+    ('grad', 'tr(X*A)', 'X', None, 'Aᵀ'),
+    ('grad', 'tr(A*X*B)', 'X', None, 'AᵀBᵀ'),
+    ('grad', "tr(X'*A*X)", 'X', None, '(A + Aᵀ)X'),
+    ('grad', "tr(X*A*X')", 'X', None, 'X(A + Aᵀ)'),
+    ('grad', "tr(X'*X)", 'X', None, '2X'),
+    ('grad', 'tr(X^2)', 'X', None, '2Xᵀ'),
+    ('grad', 'logdet(X)', 'X', None, 'X⁻ᵀ'),
+    ('grad', 'log(det(X))', 'X', None, 'X⁻ᵀ'),
+    ('grad', 'det(X)', 'X', None, 'det(X) X⁻ᵀ'),
+    ('grad', 'logdet(S)', 'S', {'S': 'spd'}, 'S⁻¹'),
+    ('grad', "a'*inv(X)*b", 'X', None, '−X⁻ᵀabᵀX⁻ᵀ'),
+    ('grad', 'tr(inv(X)*A)', 'X', None, '−X⁻ᵀAᵀX⁻ᵀ'),
+    ('grad', "x'*inv(S)*x", 'S', {'S': 'spd'}, '−S⁻¹xxᵀS⁻¹'),
+    ('grad', "x'*inv(S)*x", 'x', {'S': 'spd'}, '2S⁻¹x'),
+    ('grad', 'norm(x)', 'x', None, 'x/‖x‖'),
+    ('grad', 'norm(X)**2', 'X', None, '2X'),
+    ('grad', 'norm(A*X - B)**2', 'X', None, '2Aᵀ(AX − B)'),
+    ('grad', 'norm1(x)', 'x', None, 'sign(x)'),
+    ('grad', 'sum(x)', 'x', None, '𝟏'),
+    ('grad', 'sum(exp(x))', 'x', None, 'exp(x)'),
+    ('grad', 'sum(log(x))', 'x', None, '𝟏 ⊘ x'),
+    ('grad', 'sum(sqrt(x))', 'x', None, '(𝟏 ⊘ √(x))/2'),
+    ('grad', 'sum(sigmoid(x))', 'x', None, 'σ(x) ⊙ (𝟏 − σ(x))'),
+    ('grad', 'sum(tanh(x))', 'x', None, '𝟏 − tanh(x)²'),
+    ('grad', 'sum(relu(x))', 'x', None, '𝟙[x > 0]'),
+    ('grad', 'sum(softplus(x))', 'x', None, 'σ(x)'),
+    ('grad', 'sum(gelu(x))', 'x', None, 'x ⊙ φ(x) + Φ(x)'),
+    ('grad', 'sum(sin(x))', 'x', None, 'cos(x)'),
+    ('grad', 'sum(cos(x))', 'x', None, '−sin(x)'),
+    ('grad', 'sum(abs(x))', 'x', None, 'sign(x)'),
+    ('grad', 'logsumexp(z)', 'z', None, 'softmax(z)'),
+    ('grad', 'cross_entropy(z, y)', 'z', None, 'softmax(z) − y'),
+    ('grad', 'cross_entropy(W*x, y)', 'W', None, '(softmax(Wx) − y)xᵀ'),
+    ('grad', 'cross_entropy(W*x + b, y)', 'b', None, 'softmax(Wx + b) − y'),
+    ('grad', "-y'*log_softmax(z)", 'z', None, 'sum(y) softmax(z) − y'),
+    ('grad', "sum(softplus(X*w)) - y'*X*w", 'w', None, 'Xᵀ(σ(Xw) − y)'),
+    ('grad', 'norm(tanh(W*x + b) - y)**2', 'W', None, '2((h − y) ⊙ (𝟏 − h²))xᵀ  where h = tanh(Wx + b)'),
+    ('grad', 'norm(W2*relu(W1*x) - y)**2', 'W2', None, '2(W₂a − y)aᵀ  where a = relu(W₁x)'),
+    ('grad', 'cross_entropy(W2*tanh(W1*x), y)', 'W1', None, '((𝟏 − h²) ⊙ (W₂ᵀ(softmax(W₂h) − y)))xᵀ  where h = tanh(W₁x)'),
+    ('grad', "a'*X*b", 'X', None, 'abᵀ'),
+    ('grad', "a'*X'*b", 'X', None, 'baᵀ'),
+    ('grad', "x'*A*y", 'A', None, 'xyᵀ'),
+    ('grad', "(x'*a)**2", 'x', None, '2(xᵀa)a'),
+    ('grad', "(x - mu)'*inv(S)*(x - mu)", 'mu', {'S': 'spd', 'mu': 'vector'}, '−2S⁻¹(x − μ)'),
+    ('grad', "logdet(S) + (x - m)'*inv(S)*(x - m)", 'S', {'S': 'spd'}, 'S⁻¹ − S⁻¹(x − m)(x − m)ᵀS⁻¹'),
+    ('grad', 'dot(x, x)', 'x', None, '2x'),
+    ('grad', 'sum(x .* y)', 'x', None, 'y'),
+    ('jacobian', 'A*x', 'x', None, 'A'),
+    ('jacobian', 'A*x + b', 'x', None, 'A'),
+    ('jacobian', 'exp(x)', 'x', None, 'diag(exp(x))'),
+    ('jacobian', 'softmax(z)', 'z', None, 'diag(s) − ssᵀ  where s = softmax(z)'),
+    ('jacobian', 'sigmoid(x)', 'x', None, 'diag(σ(x) ⊙ (𝟏 − σ(x)))'),
+    ('jacobian', 'tanh(W*x)', 'x', None, 'diag(𝟏 − tanh(Wx)²) W'),
+    ('jacobian', 'x .* y', 'x', None, 'diag(y)'),
+    ('jacobian', 'relu(x)', 'x', None, 'diag(𝟙[x > 0])'),
+    ('jacobian', 'log_softmax(z)', 'z', None, 'I − 𝟏 softmax(z)ᵀ'),
+    ('jacobian', "x'*A*x", 'x', None, 'xᵀ(A + Aᵀ)'),
+    ('hessian', "x'*A*x", 'x', None, 'A + Aᵀ'),
+    ('hessian', 'norm(A*x - b)**2', 'x', None, '2AᵀA'),
+    ('hessian', "sum(softplus(X*w)) - y'*X*w", 'w', None, 'Xᵀ diag(σ(Xw) ⊙ (𝟏 − σ(Xw))) X'),
+    ('hessian', 'logsumexp(z)', 'z', None, 'diag(s) − ssᵀ  where s = softmax(z)'),
+    ('hessian', "a'*x", 'x', None, '0'),
+    ('hessian', 'sum(exp(x))', 'x', None, 'diag(exp(x))'),
+    ('vjp', 'W*x', 'x', None, 'Wᵀg'),
+    ('vjp', 'W*x', 'W', None, 'gxᵀ'),
+    ('vjp', 'W*x + b', 'b', None, 'g'),
+    ('vjp', 'softmax(z)', 'z', None, 'g ⊙ s − (sᵀg)s  where s = softmax(z)'),
+    ('vjp', 'sigmoid(x)', 'x', None, 'g ⊙ σ(x) ⊙ (𝟏 − σ(x))'),
+    ('vjp', 'relu(x)', 'x', None, 'g ⊙ 𝟙[x > 0]'),
+    ('vjp', 'a .* x', 'x', None, 'a ⊙ g'),
+    ('vjp', "x'", 'x', None, 'Gᵀ'),
+    ('jvp', 'exp(x)', 'x', None, 'v ⊙ exp(x)'),
+    ('jvp', 'A*x', 'x', None, 'Av'),
+    ('jvp', 'softmax(z)', 'z', None, 'v ⊙ s − (sᵀv)s  where s = softmax(z)'),
+    ('jvp', 'W*x', 'W', None, 'Vx'),
+    ('jvp', 'inv(X)', 'X', None, '−X⁻¹VX⁻¹'),
+]
+
+
+@pytest.mark.parametrize("kind,expr,wrt,let,text", CATALOGUE, ids=[f"{c[0]}:{c[1]}:{c[2]}" for c in CATALOGUE])
+def test_catalogue(kind, expr, wrt, let, text):
+    result = matcalc.derivative(kind, expr, wrt, let)
+    assert result.text == text
+    report = result.verify(trials=3, seed=7)
+    assert report.passed, report.summary()
+
+
+def test_catalogue_is_large_enough():
+    assert len(CATALOGUE) >= 60
+
+
+# ---------------------------------------------------------------- every op's rule, by finite differences
+
+def _probe(op):
+    """Expressions that exercise op's derivative rule: (kind, expr, wrt, let)."""
+    name = op.names[0]
+    if getattr(op, "elementwise", False):
+        inner = "x" if op.domain[0] == "positive" else "A*x"    # the verifier draws names, not A*x, positive
+        return [("grad", f"sum({name}(x))", "x", None), ("jacobian", f"{name}({inner})", "x", None),
+                ("grad", f"sum({name}(X))", "X", None)]
+    return {
+        "tr": [("grad", "tr(A*X)", "X", None)],
+        "det": [("grad", "det(X)", "X", None), ("grad", "det(A*X*B)", "X", {"A": "matrix(n,n)", "B": "matrix(n,n)"})],
+        "logdet": [("grad", "logdet(X)", "X", None), ("grad", "logdet(X'*X)", "X", {"X": "matrix(n,n)"})],
+        "inv": [("grad", "a'*inv(X)*b", "X", None), ("jacobian", "inv(X)*b", "b", None)],
+        "norm": [("grad", "norm(x)", "x", None), ("grad", "norm(X)", "X", None)],
+        "norm1": [("grad", "norm1(A*x)", "x", None)],
+        "sum": [("grad", "sum(A*x)", "x", None), ("grad", "sum(X)", "X", None)],
+        "diag": [("grad", "sum(diag(x)*b)", "x", None), ("grad", "a'*diag(X)", "X", None)],
+        "dot": [("grad", "dot(a, x)", "x", None)],
+        "softmax": [("grad", "a'*softmax(z)", "z", None), ("jacobian", "softmax(z)", "z", None)],
+        "log_softmax": [("grad", "a'*log_softmax(z)", "z", None)],
+        "logsumexp": [("grad", "logsumexp(A*x)", "x", None)],
+        "cross_entropy": [("grad", "cross_entropy(z, y)", "z", None), ("grad", "cross_entropy(z, y)", "y", None)],
+        "transpose": [("grad", "a'*transpose(X)*b", "X", None)],
+    }[name]
+
+
+FUNCTION_OPS = sorted({op for op in REGISTRY.values() if op.names and op.names[0] not in ("step", "sign")},
+                      key=lambda op: op.name)
+PROBES = [(op.name,) + p for op in FUNCTION_OPS for p in _probe(op)]
+
+
+@pytest.mark.parametrize("op,kind,expr,wrt,let", PROBES, ids=[f"{p[0]}:{p[2]}:{p[3]}" for p in PROBES])
+def test_every_op_rule_against_finite_differences(op, kind, expr, wrt, let):
+    result = matcalc.derivative(kind, expr, wrt, let)
+    for seed in (1, 2):
+        report = result.verify(trials=3, seed=seed)
+        assert report.passed, report.summary()
+
+
+def test_structural_rules():
+    for kind, expr, wrt in [("grad", "tr(X^3)", "X"), ("grad", "sum(x.^3)", "x"), ("grad", "sum(a./x)", "x"),
+                            ("grad", "(a'*x)^3", "x"), ("grad", "alpha^2*norm(x)**2", "alpha"),
+                            ("hessian", "(a'*x)^3", "x"), ("jvp", "A*X*B", "X"), ("vjp", "X*X'", "X")]:
+        r = matcalc.derivative(kind, expr, wrt)
+        assert r.verify(trials=3, seed=3).passed, (expr, r.text)
+
+
+# ---------------------------------------------------------------- depth scaling
+
+def _network(depth):
+    h = "x"
+    for i in range(1, depth + 1):
+        h = f"tanh(W{i}*{h})"
+    return f"norm({h} - y)**2"
+
+
+def test_deep_network_gradient_is_correct_and_linear_in_size():
+    sizes = {}
+    for depth in (1, 2, 4, 8, 16, 32):
+        r = matcalc.grad(_network(depth), "W1")
+        if depth <= 8:
+            assert r.verify(trials=2).passed
+        sizes[depth] = (len(r.text), len(postorder(r.expr)))
+    # printed size and graph size grow linearly: doubling the depth at most doubles them (plus a constant)
+    for d in (2, 4, 8, 16, 32):
+        assert sizes[d][0] <= 2.2 * sizes[d // 2][0] + 20
+        assert sizes[d][1] <= 2.2 * sizes[d // 2][1] + 10
+    assert sizes[32][0] < 40 * 32
+    r = matcalc.grad(_network(3), "W1")
+    assert r.text == ("2((𝟏 − h₁²) ⊙ (W₂ᵀ((𝟏 − h₂²) ⊙ (W₃ᵀ((h₃ − y) ⊙ (𝟏 − h₃²))))))xᵀ"
+                      "  where h₁ = tanh(W₁x), h₂ = tanh(W₂h₁), h₃ = tanh(W₃h₂)")
+
+
+def test_deep_network_32_layers_verifies():
+    r = matcalc.grad(_network(32), "W1")
+    assert r.verify(trials=1).passed
+
+
+# ---------------------------------------------------------------- honest limits
+
+def test_grad_of_a_vector_function_is_refused():
+    with pytest.raises(ShapeError, match="grad needs a scalar function"):
+        matcalc.grad("A*x", "x")
+
+
+def test_jacobian_wrt_a_matrix_is_refused():
+    with pytest.raises(UnsupportedError, match="4-way tensor"):
+        matcalc.jacobian("A*x", "A")
+
+
+def test_hessian_wrt_a_matrix_is_refused():
+    with pytest.raises(UnsupportedError):
+        matcalc.hessian("tr(X'*X)", "X")
+
+
+def test_absent_variable_gives_a_zero_with_a_note():
+    r = matcalc.grad("norm(x)**2", "y")
+    assert r.text == "0" and r.shape == ("n", 1)
+    assert "does not occur" in r.notes[0]
+
+
+def test_steps_record_each_rule_with_its_citation():
+    r = matcalc.grad("cross_entropy(W*x, y)", "W", steps=True)
+    rules = [s.rule for s in r.steps]
+    assert any("CE" in rule for rule in rules)
+    assert any("seed" in s.cite for s in r.steps)
+
+
+def test_numpy_code_runs_with_np_and_the_variables_only(rng):
+    r = matcalc.grad("tr(A*X*B)", "X")
+    A, X, B = rng.standard_normal((3, 4)), rng.standard_normal((4, 5)), rng.standard_normal((5, 3))
+    got = eval(r.numpy, {"np": np}, {"A": A, "X": X, "B": B})   # our generated code, not user text
+    assert np.allclose(got, A.T @ B.T)
+    r = matcalc.grad("cross_entropy(W*x, y)", "W")
+    W, x, y = rng.standard_normal((3, 4)), rng.standard_normal(4), np.array([0, 1.0, 0])
+    s = np.exp(W @ x) / np.exp(W @ x).sum()
+    assert np.allclose(eval(r.numpy, {"np": np}, {"W": W, "x": x, "y": y}), np.outer(s - y, x))
+
+
+def test_sympy_object():
+    import sympy
+    r = matcalc.grad("norm(A*x - b)**2", "x")
+    assert isinstance(r.sympy, sympy.MatrixExpr)
+    assert isinstance(matcalc.parse("tr(A*X*B)").sympy, sympy.Trace)
+
+
+def test_errors_are_matcalc_errors():
+    with pytest.raises(MatcalcError):
+        matcalc.grad("norm(x", "x")
