@@ -80,6 +80,7 @@ class Result:
     aux_shape: tuple | None = None
     steps: list = field(default_factory=list)
     notes: list = field(default_factory=list)
+    absent: tuple | None = None     # (kind, shape) of a variable that does not occur in the expression
 
     @property
     def shape(self) -> tuple:
@@ -89,6 +90,8 @@ class Result:
     def symbols(self) -> dict:
         """name -> (kind, shape) for every name the result may use."""
         out = {n: (s.kind, s.shape) for n, s in self.function.symbols.items()}
+        if self.absent:
+            out[self.wrt] = self.absent
         if self.aux:
             out[self.aux] = ("matrix" if not is_column(self.aux_shape) else "vector", self.aux_shape)
         return out
@@ -175,6 +178,9 @@ def derivative(kind: str, expr: str, wrt: str, let=None, steps: bool = False) ->
         shape = _absent_shape(wrt, let)
         notes.append(f"{wrt} does not occur in the expression: the derivative is zero")
         x = alg.sym(wrt, shape, "matrix")
+        absent = ("scalar" if shape == (1, 1) else "vector" if shape[1] == 1 else "matrix", shape)
+    else:
+        absent = None
     _check_kind(kind, f, x, p.source, wrt)
     record = [] if steps else None
     aux = aux_shape = None
@@ -191,8 +197,11 @@ def derivative(kind: str, expr: str, wrt: str, let=None, steps: bool = False) ->
     else:
         out = derive.hessian(f, x, record)
     kinds = {n: s.kind for n, s in p.symbols.items()}
-    out = simplify.finish(out, kinds, simplify.domains(f))
-    return Result(kind, p, wrt, out, aux, aux_shape, record or [], notes)
+    final = simplify.finish(out, kinds, simplify.domains(f))
+    if record is not None and final is not out:
+        record.append(derive.Step("simplify: declared symmetry (Sᵀ = S), probability targets (sum(y) = 1), "
+                                  "common factors", "", out, final, []))
+    return Result(kind, p, wrt, final, aux, aux_shape, record or [], notes, absent)
 
 
 def _absent_shape(wrt, let):

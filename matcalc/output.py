@@ -30,7 +30,7 @@ def render(result, fmt: str, report=None, steps=False, plain=False, latex_style=
         con.print(result.text)
         return
     if steps and result.steps:
-        con.print(steps_tree(result))
+        con.print(steps_tree(result), soft_wrap=False)
     for note in result.notes:
         con.print(f"[yellow]note:[/] {escape(note)}")
     con.print(f"[bold]{escape(result.text)}[/]")
@@ -60,10 +60,13 @@ def steps_tree(result):
     tree = Tree(f"[bold]{escape(title)}[/]")
     names = result.symbols
     for i, st in enumerate(result.steps, 1):
-        label = f"[cyan]{escape(st.rule or st.node.op.name)}[/]"
+        branch = tree.add(f"{i}. [cyan]{escape(st.rule or st.node.op.name)}[/]")
         if st.cite:
-            label += f"  [dim]{escape(st.cite)}[/]"
-        branch = tree.add(f"{i}. {label}")
+            branch.add(f"[dim]source: {escape(st.cite)}[/]")
+        if not st.parts and st.rule.startswith("simplify"):
+            branch.add(f"before  {escape(text(st.node, names))}")
+            branch.add(f"after   {escape(text(st.adjoint, names))}")
+            continue
         branch.add(f"at  {escape(text(st.node, names))}")
         if st.parts:
             branch.add(f"adjoint  {escape(text(st.adjoint, names))}")

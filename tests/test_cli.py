@@ -1,0 +1,137 @@
+"""The command line as a user meets it: typer's CliRunner and a real subprocess of the installed matcalc."""
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from matcalc import __version__
+from matcalc.cli import app
+
+runner = CliRunner()
+
+
+def run(*args, input=None):
+    return runner.invoke(app, list(args), input=input)
+
+
+def test_show_prints_expression_shape_and_names():
+    r = run("show", "norm(A*x - b)**2")
+    assert r.exit_code == 0
+    assert "‖Ax − b‖²" in r.stdout
+    for row in ("A     matrix  m×n", "x     vector  n", "b     vector  m"):
+        assert row in r.stdout
+
+
+def test_show_json():
+    r = run("show", "norm(A*x - b)**2", "--format", "json")
+    data = json.loads(r.stdout)
+    assert data["shape"] == "scalar"
+    assert {"name": "A", "kind": "matrix", "shape": "m×n"} in data["names"]
+
+
+def test_grad_prints_result_shapes_and_verification():
+    r = run("grad", "norm(A*x - b)**2", "x")
+    assert r.exit_code == 0
+    lines = r.stdout.splitlines()
+    assert lines[0] == "2Aᵀ(Ax − b)"
+    assert "shape n; A: m×n, x: n, b: m" in lines[1]
+    assert "✓ verified" in lines[2]
+
+
+def test_plain_output_is_only_the_result():
+    r = run("grad", "x'*S*x", "x", "--let", "S:symmetric", "--plain")
+    assert r.stdout == "2Sx\n"
+
+
+def test_let_comma_separated():
+    r = run("grad", "t*x'*S*x", "x", "--let", "S:spd,t:scalar", "--plain")
+    assert r.stdout == "2tSx\n"
+
+
+@pytest.mark.parametrize("command,expr,var,expected", [
+    ("jacobian", "softmax(z)", "z", "diag(s) − ssᵀ  where s = softmax(z)"),
+    ("hessian", "x'*A*x", "x", "A + Aᵀ"),
+    ("vjp", "W*x", "x", "Wᵀg"),
+    ("jvp", "exp(x)", "x", "v ⊙ exp(x)"),
+    ("grad", "logdet(X)", "X", "X⁻ᵀ"),
+])
+def test_each_derivative_command(command, expr, var, expected):
+    r = run(command, expr, var, "--plain")
+    assert r.exit_code == 0, r.output
+    assert r.stdout.strip() == expected
+
+
+def test_steps_show_rules_and_citations():
+    r = run("grad", "cross_entropy(W*x, y)", "W", "--steps", "--no-verify")
+    assert r.exit_code == 0
+    assert "derivation of grad w.r.t. W" in r.stdout
+    assert "seed 002" in r.stdout
+    assert "(softmax(Wx) − y)xᵀ" in r.stdout
+
+
+def test_latex_format():
+    r = run("grad", "norm(A*x - b)**2", "x", "--format", "latex")
+    assert r.stdout.strip() == r"2 {\mathbf{A}}^\top \left(\mathbf{A} \mathbf{x} - \mathbf{b}\right)"
+
+
+def test_json_format_with_verification():
+    r = run("grad", "norm(A*x - b)**2", "x", "--format", "json", "--verify")
+    data = json.loads(r.stdout)
+    assert data["derivative"] == "grad" and data["variable"] == "x"
+    assert data["result"]["text"] == "2Aᵀ(Ax − b)"
+    assert data["verification"]["passed"] is True
+
+
+@pytest.mark.parametrize("args,message,column", [
+    (["grad", "x*x", "x"], "both are column vectors", 1),
+    (["show", "(a + b"], "unclosed parenthesis", 0),
+    (["grad", "tr(x)", "x"], "tr needs a square matrix", 0),
+    (["grad", "A*x", "x"], "grad needs a scalar function", 0),
+    (["show", "foo(x)"], "unknown function 'foo'", 0),
+])
+def test_bad_input_exit_2_with_caret(args, message, column):
+    r = run(*args)
+    assert r.exit_code == 2
+    assert message in r.stderr
+    caret_line = [line for line in r.stderr.splitlines() if "^" in line][0]
+    assert caret_line.index("^") - 2 == column
+    assert "Traceback" not in r.output
+
+
+def test_unknown_format_is_a_usage_error():
+    r = run("grad", "x'*x", "x", "--format", "pdf")
+    assert r.exit_code == 2 and "unknown format" in r.stderr
+
+
+def test_expression_from_stdin():
+    r = run("grad", "-", "X", "--plain", input="tr(A*X*B)\n")
+    assert r.stdout == "AᵀBᵀ\n"
+
+
+def test_version_and_help():
+    assert run("--version").stdout.strip() == f"matcalc {__version__}"
+    r = run("--help")
+    assert r.exit_code == 0 and "Examples" in r.stdout and "grad" in r.stdout
+
+
+def test_absent_variable_note():
+    r = run("grad", "norm(x)**2", "y")
+    assert r.exit_code == 0 and "does not occur" in r.stdout
+
+
+@pytest.mark.skipif(shutil.which("matcalc") is None, reason="the matcalc script is not installed")
+def test_installed_script_in_a_real_process():
+    p = subprocess.run(["matcalc", "grad", "norm(A*x - b)**2", "x"], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0
+    assert p.stdout.splitlines()[0] == "2Aᵀ(Ax − b)"
+    bad = subprocess.run(["matcalc", "grad", "x*x", "x"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "^" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_python_dash_m():
+    p = subprocess.run([sys.executable, "-m", "matcalc", "grad", "x'*x", "x", "--plain"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0 and p.stdout == "2x\n"
