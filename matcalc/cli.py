@@ -187,6 +187,10 @@ for _kind, _doc in [
     app.command(name=_kind)(_derivative_command(_kind, _doc))
 
 
+from .verify_cmd import register as _register_verify
+_register_verify(app)
+
+
 def run():
     app()
 

@@ -468,36 +468,46 @@ class _Failed(Exception):
         self.message, self.error = message, error
 
 
-def _sized(kind, shape) -> str:
-    """A declaration with explicit sizes: vector(n), matrix(m,n), spd(n), scalar."""
-    if kind == "scalar" or shape == (1, 1):
-        return "scalar"
-    if kind == "vector":
-        return f"vector({shape[0]})"
-    if kind == "matrix":
-        return f"matrix({shape[0]},{shape[1]})"
-    return f"{kind}({shape[0]})"
+def _decl(shape) -> tuple[str, str]:
+    """A kind declaration (no sizes) for a name of this shape, and the suffix that makes the name
+    that shape: a row vector is declared as a column and used transposed."""
+    if shape == (1, 1):
+        return "scalar", ""
+    if shape[1] == 1:
+        return "vector", ""
+    if shape[0] == 1:
+        return "vector", "'"
+    return "matrix", ""
 
 
-def _aux(op, f_shape, x_shape, names):
-    """The name, kind declaration and base of the vjp's upstream gradient / the jvp's direction."""
+def _fresh(base: str, taken) -> str:
+    name, i = base, 2
+    while name in taken:
+        name, i = f"{base}{i}", i + 1
+    return name
+
+
+def _aux_name(op, f_shape, x_shape, names):
+    """The name matcalc gives the vjp's upstream gradient / the jvp's direction (as api.derivative)."""
     from .shapes import is_column, is_scalar
     if op == "vjp":
-        shape, base = f_shape, ("g" if is_column(f_shape) or is_scalar(f_shape) else "G")
-    elif op == "jvp":
-        shape, base = x_shape, ("v" if is_column(x_shape) or is_scalar(x_shape) else "V")
-    else:
-        return None, None
-    name, i = base, 2
-    while name in names:
-        name, i = f"{base}{i}", i + 1
-    if is_scalar(shape):
-        decl = "scalar"
-    elif shape[1] == 1:
-        decl = f"vector({shape[0]})"
-    else:
-        decl = f"matrix({shape[0]},{shape[1]})"
-    return name, decl
+        return _fresh("g" if is_column(f_shape) or is_scalar(f_shape) else "G", names)
+    if op == "jvp":
+        return _fresh("v" if is_column(x_shape) or is_scalar(x_shape) else "V", names)
+    return None
+
+
+def _tie(op, name, suffix, expr, wrt, what) -> str:
+    """An expression that types only when `name` (+suffix) has the shape of `what`:
+    the function ("f"), the variable ("x") or the answer ("answer")."""
+    n = f"{name}{suffix}"
+    if what == "f" or what == "answer" and op == "jvp":
+        return f"{n} + ({expr})"
+    if what == "x" or what == "answer" and op in ("grad", "vjp"):
+        return f"{n} + {wrt}"
+    if op == "hessian":
+        return f"{n}*{wrt} + {wrt}"
+    return f"{n}*{wrt} + ({expr})"       # jacobian: m×n (1×n for a scalar function)
 
 
 def _answer_shape(op, f_shape, x_shape):
@@ -511,20 +521,22 @@ def _answer_shape(op, f_shape, x_shape):
 
 
 def _merged_sizes(alone: dict, shared: dict, names) -> str | None:
-    """Describe sizes the expression leaves free that typing `expected` made equal (or fixed), if any."""
+    """Sizes the expression leaves free that typing `expected` made equal or fixed ("m = n"), or None."""
+    groups: dict = {}
+    for n in sorted(names):
+        if n in alone and n in shared:
+            for a, b in zip(alone[n].shape, shared[n].shape):
+                if not isinstance(a, int):
+                    groups.setdefault(b, set()).add(a)
+    eqs = [" = ".join(sorted(g) + ([str(b)] if isinstance(b, int) else []))
+           for b, g in groups.items() if len(g) > 1 or isinstance(b, int)]
+    if not eqs:
+        return None
     from .shapes import fmt_shape
-    seen: dict = {}
-    for n in names:
-        if n not in alone or n not in shared:
-            continue
-        for a, b in zip(alone[n].shape, shared[n].shape):
-            if isinstance(a, int):
-                continue
-            if isinstance(b, int) or seen.setdefault(b, a) != a:
-                moved = [f"{m} is {fmt_shape(alone[m].shape)}, not {fmt_shape(shared[m].shape)}"
-                         for m in names if m in alone and m in shared and alone[m].shape != shared[m].shape]
-                return "; ".join(moved) or "sizes differ"
-    return None
+    hit = {a for b, g in groups.items() if len(g) > 1 or isinstance(b, int) for a in g}
+    who = [f"{n} is {fmt_shape(alone[n].shape)}" for n in sorted(names)
+           if n in alone and any(d in hit for d in alone[n].shape)]
+    return ", ".join(eqs) + " (" + ", ".join(who) + ")"
 
 
 def check_identity(ident: Identity, trials: int = 3, seed: int = 0) -> Outcome:
@@ -558,11 +570,14 @@ def _check(ident: Identity, trials: int, seed: int):
     import numpy as np
 
     from . import api, simplify
+    from .errors import ParseError
     from .expr import free_leaves
     from .numeric import evaluate
     from .printing import text as print_text
+    from .shapes import fmt_shape
+    from .syntax import parse_syntax
     from .typecheck import typecheck
-    from .verify import check, draw_sizes, draw_value, _rel
+    from .verify import _rel, check, draw_sizes, draw_value
 
     op, wrt, let = ident.op, ident.wrt, ident.lets
     # -- the expression alone: its names and free sizes
@@ -572,21 +587,34 @@ def _check(ident: Identity, trials: int, seed: int):
         raise type(exc)(f"expr: {exc.message}", exc.span, exc.hint, exc.source) from None
     if wrt not in alone.symbols:
         raise MatcalcError(f"the variable {wrt!r} does not occur in expr {ident.expr!r}")
-    f_names = set(alone.symbols)
-    x_shape = alone.symbols[wrt].shape
-    aux, decl = _aux(op, alone.expr.shape, x_shape, f_names)
-    # -- expected, typed with the expression: every name declared with the size names matcalc
-    #    gives the expression alone, so `ones(n)` in expected means the n of the answer
-    lets = {n: _sized(s.kind, s.shape) for n, s in alone.symbols.items()}
-    if aux is not None:
-        lets[aux] = decl
     try:
-        typed = typecheck(ident.expr, lets, extra=(ident.expected,))
+        parse_syntax(ident.expected)
+    except ParseError as exc:
+        raise ParseError(f"expected: {exc.message}", exc.span, exc.hint, ident.expected) from None
+    f_names = set(alone.symbols)
+    aux = _aux_name(op, alone.expr.shape, alone.symbols[wrt].shape, f_names)
+    lets = dict(let)
+    ties = []
+    if aux is not None:     # the vjp's g has the function's shape, the jvp's v the variable's
+        kind, suffix = _decl(alone.expr.shape if op == "vjp" else alone.symbols[wrt].shape)
+        lets[aux] = kind
+        ties.append(_tie(op, aux, suffix, ident.expr, wrt, "f" if op == "vjp" else "x"))
+    # -- expected typed with the expression, sharing names and sizes
+    try:
+        free = typecheck(ident.expr, lets, extra=(ident.expected, *ties))
     except MatcalcError as exc:
-        from .errors import ParseError
-        if isinstance(exc, ParseError) or exc.source != ident.expected:
-            raise type(exc)(f"expected: {exc.message}", exc.span, exc.hint, exc.source) from None
-        raise _Failed(f"expected does not fit the expression: {_one_line(exc)}") from None
+        where = "expected" if exc.source == ident.expected else f"expected's {aux}"
+        raise _Failed(f"{where} does not fit the expression: {_one_line(exc)}") from None
+    # -- ... and tied to the shape of the answer, so that I, eye(n), ones(n) take the answer's sizes
+    want = _answer_shape(op, free[0].expr.shape, free[0].symbols[wrt].shape)
+    answer = _fresh("Answer", f_names | set(free[0].symbols))
+    kind, suffix = _decl(want)
+    lets[answer] = kind
+    try:
+        typed = typecheck(ident.expr, lets, extra=(f"({ident.expected}) + 0*{answer}{suffix}", *ties,
+                                                   _tie(op, answer, suffix, ident.expr, wrt, "answer")))
+    except MatcalcError:
+        raise _Failed(f"expected is {fmt_shape(free[1].expr.shape)}, the {op} is {fmt_shape(want)}") from None
     f, e = typed[0].expr, typed[1].expr
     shared = typed[0].symbols
     others = sorted(s.attrs[0] for s in free_leaves(e) if s.attrs[0] not in f_names and s.attrs[0] != aux)
@@ -595,10 +623,9 @@ def _check(ident: Identity, trials: int, seed: int):
                       + (f"the {op}'s extra input is named {aux}" if aux else "a derivative uses only expr's names"))
     merged = _merged_sizes(alone.symbols, shared, f_names)
     if merged:
-        raise _Failed(f"expected only fits when sizes the expression leaves free are equal ({merged})")
-    from .shapes import fmt_shape
+        raise _Failed(f"expected only fits when {merged}: the identity must hold for all sizes")
     want = _answer_shape(op, f.shape, shared[wrt].shape)
-    if e.shape != want:
+    if e.shape != want:     # cannot happen after the tie; kept as a guard
         raise _Failed(f"expected is {fmt_shape(e.shape)}, the {op} is {fmt_shape(want)}")
 
     symbols = {n: (s.kind, s.shape) for n, s in shared.items() if n in f_names}
