@@ -531,7 +531,7 @@ class NumpyPrinter(Printer):
 
     def function(self, e):
         tpl = e.op.code
-        args = [self.p(a, 0) for a in e.args]
+        args = [self.p(a, POST_P) for a in e.args]    # templates may apply operators to their arguments
         if callable(tpl):
             return tpl(args, e)
         if any(tpl.count("{%d}" % i) > 1 and not args[i].isidentifier() for i in range(len(args))):

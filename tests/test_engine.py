@@ -243,3 +243,23 @@ def test_sympy_object():
 def test_errors_are_matcalc_errors():
     with pytest.raises(MatcalcError):
         matcalc.grad("norm(x", "x")
+
+
+@pytest.mark.parametrize("kind,expr,wrt,let,text", CATALOGUE, ids=[f"{c[0]}:{c[1]}:{c[2]}" for c in CATALOGUE])
+def test_numpy_expression_agrees_with_the_graph(kind, expr, wrt, let, text):
+    """`.numpy` evaluates with np and the variables only (vectors 1-D) to the result's value."""
+    from matcalc import simplify
+    from matcalc.numeric import evaluate, to_user
+    from matcalc.printing import code_name
+    from matcalc.verify import draw_sizes, draw_value
+    r = matcalc.derivative(kind, expr, wrt, let)
+    rng = np.random.default_rng(5)
+    sizes = draw_sizes({d for _, s in r.symbols.values() for d in s if isinstance(d, str)}, rng)
+    doms = simplify.domains(r.function.expr)
+    vals = {n: draw_value(k, tuple(sizes.get(d, d) for d in s), doms.get(n, set()), rng)
+            for n, (k, s) in r.symbols.items()}
+    env = {code_name(n): to_user(v, r.symbols[n][1]) for n, v in vals.items()}
+    got = np.asarray(eval(r.numpy, {"np": np}, env), dtype=float)   # generated code, not user text
+    want = evaluate(r.expr, vals, sizes)
+    assert got.size == want.size
+    assert np.allclose(got.reshape(-1), want.reshape(-1), rtol=1e-8, atol=1e-10)
