@@ -1,0 +1,4 @@
+"""python -m bench [--quick] ..."""
+from bench.run import main
+
+raise SystemExit(main())

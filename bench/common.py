@@ -1,0 +1,186 @@
+"""Shared pieces: tables that print with rich and as Markdown, goals, timers, the catalogue."""
+from __future__ import annotations
+
+import gc
+import glob
+import math
+import os
+import statistics
+import time
+import tomllib
+from dataclasses import dataclass, field
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+IDENTITIES = os.path.join(ROOT, "identities")
+
+
+# ------------------------------------------------------------------ reporting
+
+@dataclass
+class Table:
+    title: str
+    columns: list[str]
+    rows: list[list] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, *row):
+        self.rows.append([_cell(c) for c in row])
+
+    def rich(self):
+        from rich.table import Table as RTable
+        t = RTable(title=self.title, title_justify="left", title_style="bold", show_lines=False,
+                   caption="\n".join(self.notes) or None, caption_justify="left")
+        for c in self.columns:
+            t.add_column(c, overflow="fold")
+        for r in self.rows:
+            t.add_row(*[_escape(str(c)) for c in r])
+        return t
+
+    def markdown(self) -> str:
+        out = [f"#### {self.title}", "", "| " + " | ".join(self.columns) + " |",
+               "|" + "|".join("---" for _ in self.columns) + "|"]
+        for r in self.rows:
+            out.append("| " + " | ".join(str(c).replace("|", "\\|") for c in r) + " |")
+        if self.notes:
+            out.append("")
+            out.extend(f"{n}  " for n in self.notes)
+        return "\n".join(out) + "\n"
+
+
+def _escape(s: str) -> str:
+    from rich.markup import escape
+    return escape(s)
+
+
+def _cell(c):
+    if isinstance(c, float):
+        return fmt_num(c)
+    return "" if c is None else c
+
+
+def fmt_num(x: float) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "—"
+    if math.isinf(x):
+        return "∞"
+    ax = abs(x)
+    if ax == 0:
+        return "0"
+    if ax >= 1e5 or ax < 1e-3:
+        return f"{x:.2e}"
+    if ax >= 100:
+        return f"{x:.0f}"
+    if ax >= 10:
+        return f"{x:.1f}"
+    return f"{x:.2f}" if ax >= 0.1 else f"{x:.3f}"
+
+
+def fmt_time(s: float | None) -> str:
+    if s is None or (isinstance(s, float) and math.isnan(s)):
+        return "—"
+    if s < 1e-3:
+        return f"{s * 1e6:.0f} µs"
+    if s < 1:
+        return f"{s * 1e3:.1f} ms"
+    return f"{s:.2f} s"
+
+
+def fmt_ratio(r: float | None) -> str:
+    if r is None or (isinstance(r, float) and (math.isnan(r))):
+        return "—"
+    if math.isinf(r):
+        return "∞"
+    return f"{r:.2f}×" if r < 10 else f"{r:.0f}×" if r >= 100 else f"{r:.1f}×"
+
+
+@dataclass
+class Goal:
+    section: str
+    goal: str
+    measured: str
+    met: bool | None          # None: not measured (skipped)
+    why: str = ""             # for a goal not met: what limits it and what would fix it
+
+    @property
+    def verdict(self) -> str:
+        return "met" if self.met else "not measured" if self.met is None else "NOT met"
+
+
+@dataclass
+class Section:
+    name: str
+    tables: list[Table] = field(default_factory=list)
+    goals: list[Goal] = field(default_factory=list)
+    data: dict = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+
+
+# ------------------------------------------------------------------ timing
+
+def timeit(fn, repeats: int, min_time: float = 0.0, inner: int | None = None) -> float:
+    """Median seconds per call over `repeats` samples; each sample loops `inner` calls (auto if None)."""
+    if inner is None:
+        t0 = time.perf_counter()
+        fn()
+        one = time.perf_counter() - t0
+        inner = max(1, int(min_time / one)) if one > 0 and min_time else 1
+    samples = []
+    gc_was = gc.isenabled()
+    for _ in range(repeats):
+        gc.collect()
+        gc.disable()
+        try:
+            t0 = time.perf_counter()
+            for _ in range(inner):
+                fn()
+            samples.append((time.perf_counter() - t0) / inner)
+        finally:
+            if gc_was:
+                gc.enable()
+    return statistics.median(samples)
+
+
+def median(xs):
+    xs = [x for x in xs if x is not None and not (isinstance(x, float) and math.isnan(x))]
+    return statistics.median(xs) if xs else float("nan")
+
+
+def geomean(xs):
+    xs = [x for x in xs if x and x > 0 and math.isfinite(x)]
+    return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else float("nan")
+
+
+def loglog_slope(xs, ys) -> float:
+    """Least-squares slope of log y against log x."""
+    pts = [(math.log(x), math.log(y)) for x, y in zip(xs, ys) if x > 0 and y and y > 0]
+    if len(pts) < 2:
+        return float("nan")
+    mx = sum(p[0] for p in pts) / len(pts)
+    my = sum(p[1] for p in pts) / len(pts)
+    sxx = sum((p[0] - mx) ** 2 for p in pts)
+    sxy = sum((p[0] - mx) * (p[1] - my) for p in pts)
+    return sxy / sxx
+
+
+# ------------------------------------------------------------------ the catalogue
+
+@dataclass
+class Identity:
+    name: str
+    expr: str
+    wrt: str
+    op: str
+    expected: str
+    let: dict | None
+    file: str
+
+
+def catalogue(path: str = IDENTITIES) -> list[Identity]:
+    out = []
+    for f in sorted(glob.glob(os.path.join(path, "*.toml"))):
+        with open(f, "rb") as fh:
+            data = tomllib.load(fh)
+        for e in data.get("identity", []):
+            out.append(Identity(e["name"], e["expr"], e["wrt"], e.get("op", "grad"), e.get("expected", ""),
+                                e.get("let"), os.path.basename(f)))
+    return out
