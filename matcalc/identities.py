@@ -306,6 +306,8 @@ def parse_file(path, text: str | None = None) -> tuple[list[Identity], list[Iden
         raise TomlSyntaxError(msg, path, line) from None
     lines = text.splitlines()
     errors: list[IdentityFileError] = []
+    if "identity" not in doc:       # not an identity file (pyproject.toml): the caller decides
+        return [], errors
     for key in doc:
         if key != "identity":
             errors.append(SchemaError(f"unknown key {key!r} at the top of the file", path, _top_key_line(lines, key),
@@ -443,6 +445,8 @@ def load(paths: Iterable, skipped: list | None = None) -> list[Identity]:
                 continue
             names[ident.name] = ident
             out.append(ident)
+    order = {str(f): i for i, f in enumerate(files)}
+    errors.sort(key=lambda e: (order.get(e.file, -1), e.line or 0))
     if len(errors) == 1:
         raise errors[0]
     if errors:
@@ -549,6 +553,7 @@ def check_identity(ident: Identity, trials: int = 3, seed: int = 0) -> Outcome:
             out.status, out.message = "fail", "; ".join(problems)
     except _Failed as exc:
         out.status, out.message, out.max_error = "fail", exc.message, exc.error
+        out.derived = _derive_text(ident)
     except MatcalcError as exc:
         out.status, out.message = "error", _one_line(exc)
     except RecursionError:
@@ -557,6 +562,16 @@ def check_identity(ident: Identity, trials: int = 3, seed: int = 0) -> Outcome:
         out.status, out.message = "error", f"internal error: {type(exc).__name__}: {exc}"
     out.time = time.perf_counter() - t0
     return out
+
+
+def _derive_text(ident: Identity) -> str:
+    """matcalc's own answer as text, for the report of a failing identity ("" when it has none)."""
+    try:
+        from .api import derivative
+        r = derivative(ident.op, ident.expr, ident.wrt, ident.lets)
+        return r.text
+    except Exception:
+        return ""
 
 
 def _one_line(exc: MatcalcError) -> str:
@@ -698,7 +713,10 @@ def run(identities: Iterable[Identity], trials: int = 3, seed: int = 0, jobs: in
     import multiprocessing as mp
 
     window = window or 4 * jobs
-    ctx = mp.get_context("forkserver") if "forkserver" in mp.get_all_start_methods() else None
+    # fork where there is fork: workers start at once with matcalc imported, and a script that
+    # calls run() needs no `if __name__ == "__main__"` guard. All workers are forked at the first
+    # submit, before the caller's first result (and before any progress-bar thread it starts then).
+    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
     with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_warm) as pool:
         pending: deque = deque()
         it = iter(identities)

@@ -94,6 +94,11 @@ class _progress:
         self.bar = None
 
     def __enter__(self):
+        return self.advance
+
+    def _start(self):
+        # started at the first result, after the worker processes have been forked
+        self.started = True
         if self.total and sys.stderr.isatty():
             from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -102,9 +107,12 @@ class _progress:
                                 transient=True)
             self.bar.start()
             self.task = self.bar.add_task("", total=self.total)
-        return self.advance
+
+    started = False
 
     def advance(self, outcome):
+        if not self.started:
+            self._start()
         if self.bar is not None:
             self.bar.update(self.task, advance=1, description=outcome.name)
 
