@@ -285,6 +285,8 @@ def mul_parts(coef, atoms, factors) -> Expr:
     items = sorted(((a, e) for a, e in exps.items() if e != 0), key=lambda ae: ae[0].key)
     if not items and not chain:
         return const(coef)
+    if not chain and coef == 1 and len(items) == 1 and items[0][1] == 1:
+        return items[0][0]
     if not items and coef == 1 and len(chain) == 1:
         return chain[0]
     return _mul_node(coef, tuple(e for _, e in items), tuple(a for a, _ in items) + tuple(chain))
@@ -319,6 +321,10 @@ def _simplify_chain(chain: list[Expr]) -> list[Expr]:
     out: list[Expr] = []
     for f in chain:
         if f.op is IDENTITY and (out or len(chain) > 1):
+            continue
+        if out and out[-1].op.name == "diag" and f.op.name == "diag" and is_column(f.args[0].shape) \
+                and is_column(out[-1].args[0].shape):   # diag(u) diag(v) = diag(u ⊙ v)
+            out.append(call("diag", had(out.pop().args[0], f.args[0])))
             continue
         if out and _inverse_pair(out[-1], f):
             n = f.shape[1]
@@ -494,6 +500,8 @@ def transpose(e: Expr) -> Expr:
     op = e.op
     if op is TRANSPOSE:
         return e.args[0]
+    if op is INV and transpose(e.args[0]) is e.args[0]:
+        return e                                 # (XᵀX)⁻ᵀ = (XᵀX)⁻¹
     if op in (ZERO, ONES):
         return Expr(op, (), (), (e.shape[1], e.shape[0]))
     if op is IDENTITY:

@@ -18,7 +18,12 @@ def evaluate(expr: Expr, values: dict[str, np.ndarray], sizes: dict[str, int]) -
     memo: dict[Expr, np.ndarray] = {}
     with np.errstate(all="ignore"):
         for node in postorder(expr):
-            memo[node] = np.asarray(node.op.evaluate(node, [memo[a] for a in node.args], env), dtype=float)
+            args = [memo[a] for a in node.args]
+            try:
+                value = node.op.evaluate(node, args, env)
+            except np.linalg.LinAlgError:        # a singular matrix: not finite here
+                value = np.full([d if isinstance(d, int) else env[d] for d in node.shape], np.nan)
+            memo[node] = np.asarray(value, dtype=float)
     return memo[expr]
 
 

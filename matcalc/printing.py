@@ -8,6 +8,7 @@ stay linear in size.
 from __future__ import annotations
 
 import keyword
+import re
 from fractions import Fraction
 
 from . import algebra as alg
@@ -69,7 +70,9 @@ class Printer:
     def _worth(self, node: Expr) -> bool:
         if not node.args or node.op in (alg.TRANSPOSE,) and not node.args[0].args:
             return False
-        return True
+        # an inverse reads better written out, as the Cookbook does: −(A + B)⁻ᵀxxᵀ(A + B)⁻ᵀ
+        inner = node.args[0] if node.op is alg.TRANSPOSE else node
+        return not (inner.op is alg.INV and inner.args[0].size <= 8)
 
     def p(self, e: Expr, prec: int) -> str:
         if e in self.names:
@@ -323,13 +326,53 @@ def shared_names(e: Expr, reserved=()) -> dict:
 
 # =============================================================== LaTeX
 
-_LGREEK = {k: "\\" + k if k[0].islower() else "\\" + k for k in GREEK}
+_LGREEK = {k: "\\" + k for k in GREEK}
 _LGREEK["epsilon"] = r"\varepsilon"
 _LGREEK["phi"] = r"\phi"
+_ACCENTS = {"hat": r"\hat", "bar": r"\bar", "tilde": r"\tilde"}
+_UNSUB = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
+_ENDS_WITH_SUP = re.compile(r"\^(\{[^{}]*\}|\\[A-Za-z]+|[0-9A-Za-z])$")
+_ENDS_WITH_CMD = re.compile(r"\\[A-Za-z]+$")
+
+# Function ops written name(arguments); the others have their own notation in LatexPrinter.function.
+_LATEX_FUNCTIONS = {
+    "exp": r"\exp", "log": r"\log", "sin": r"\sin", "cos": r"\cos", "tanh": r"\tanh",
+    "sigmoid": r"\sigma", "relu": r"\operatorname{ReLU}", "softplus": r"\operatorname{softplus}",
+    "gelu": r"\operatorname{GELU}", "sign": r"\operatorname{sign}", "normcdf": r"\Phi", "normpdf": r"\varphi",
+    "tr": r"\operatorname{tr}", "det": r"\det", "logdet": r"\log\det", "diag": r"\operatorname{diag}",
+    "softmax": r"\operatorname{softmax}", "log_softmax": r"\log\operatorname{softmax}",
+    "logsumexp": r"\operatorname{logsumexp}", "cross_entropy": r"\operatorname{CE}",
+}
+
+
+def _tall(s: str) -> bool:
+    return r"\frac" in s or r"\left" in s
+
+
+def _delim(left: str, right: str, s: str) -> str:
+    """Delimiters around s: plain, or \\left ... \\right when s is tall (holds a fraction)."""
+    return rf"\left{left}{s}\right{right}" if _tall(s) else f"{left}{s}{right}"
+
+
+def _juxt(parts) -> str:
+    """Juxtapose factors: 2\\mathbf{A}^\\top(\\mathbf{A}\\mathbf{x} - \\mathbf{b}); a space only where a
+    control word would otherwise run into a letter (\\lambda x, \\top x)."""
+    out = ""
+    for tok in parts:
+        if out and _ENDS_WITH_CMD.search(out) and tok[:1].isalnum():
+            out += " "
+        out += tok
+    return out
+
+
+def _is_row(shape) -> bool:
+    return shape[0] == 1 and shape[1] != 1
 
 
 class LatexPrinter(Printer):
-    """A^\\top(Ax - b) with bold vectors and matrices (style 'bold') or plain letters."""
+    """Textbook LaTeX: 2\\mathbf{A}^\\top(\\mathbf{A}\\mathbf{x} - \\mathbf{b}), \\|\\mathbf{x}\\|_2^{2},
+    \\operatorname{tr}, \\log\\det, \\odot, \\oslash, \\sigma; bold vectors and matrices (style 'bold')
+    or plain letters (style 'plain'). Needs amsmath and amssymb only."""
 
     template = "latex"
     plus, minus, neg = "+", "-", "-"
@@ -339,88 +382,192 @@ class LatexPrinter(Printer):
         self.style = style
         self.reserved = set(reserved)
 
+    # ------------------------------------------------------------ naming and grouping
+    def p(self, e: Expr, prec: int) -> str:
+        if e in self.names:
+            return self.names[e]
+        s, own = self.render(e)
+        if self.forced and e in self.forced:       # the text printer's shared names, shape-aware
+            name = latex_name(self.forced[e].translate(_UNSUB), e.shape, self.style)
+            self.defs.append((name, s))
+            self.names[e] = name
+            return name
+        return self.paren(s) if own < prec else s
+
     def paren(self, s):
-        return rf"\left({s}\right)"
+        return _delim("(", ")", s)
 
-    def shared_name(self, name: str) -> str:
-        plain = name.translate(str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789"))
-        return latex_name(plain, ("n", 1), self.style)
+    def sup(self, base: str, exp: str) -> str:
+        if _ENDS_WITH_SUP.search(base):            # no double superscripts: (X^{2})^\top
+            base = self.paren(base)
+        return f"{base}^{exp}" if exp == r"\top" else f"{base}^{{{exp}}}"
 
-    def sym(self, e):
-        return latex_name(e.attrs[0], e.shape, self.style)
+    # ------------------------------------------------------------ dispatch
+    def render(self, e: Expr) -> tuple[str, int]:
+        op = e.op
+        if _is_row(e.shape) and (op is alg.ADD or op is alg.HAD or getattr(op, "elementwise", False)):
+            # a row vector sum or elementwise result is written as a transposed column: (x - mu)^T
+            return self.sup(self.p(alg.transpose(e), POST_P + 1), r"\top"), POST_P
+        if op is alg.SYM:
+            return latex_name(e.attrs[0], e.shape, self.style), ATOM_P
+        if op is alg.CONST:
+            c = e.attrs[0]
+            return ("-" + self.number(-c), NEG_P) if c < 0 else (self.number(c), ATOM_P)
+        if op in (alg.ZERO, alg.IDENTITY, alg.ONES):
+            return self.filled(e)
+        if op is alg.ADD:
+            return self.add(e), ADD_P
+        if op is alg.MUL:
+            return self.mul(e)
+        if op is alg.HAD:
+            return self.had(e)
+        if op is alg.TRANSPOSE:
+            return self.transpose(e), POST_P
+        if op is alg.INV:
+            return self.sup(self.p(e.args[0], POST_P + 1), "-1"), POST_P
+        if op is alg.MATPOW:
+            return self.sup(self.p(e.args[0], POST_P + 1), str(e.attrs[0])), POW_P
+        return self.function(e)
 
     def number(self, c):
         return str(c.numerator) if c.denominator == 1 else rf"\frac{{{c.numerator}}}{{{c.denominator}}}"
 
     def filled(self, e):
-        letter = {"zero": "0", "identity": "I", "ones": "1"}[e.op.name]
-        return rf"\mathbf{{{letter}}}" if self.style == "bold" else letter
+        r, c = e.shape
+        if e.op is alg.IDENTITY:
+            return (r"\mathbf{I}" if self.style == "bold" else "I"), ATOM_P
+        v = r"\mathbf{1}" if e.op is alg.ONES else r"\mathbf{0}"
+        if c == 1:
+            return v, ATOM_P
+        if r == 1:
+            return v + r"^\top", POST_P
+        return (v + v + r"^\top", MUL_P) if e.op is alg.ONES else (v, ATOM_P)
 
     def mul(self, e):
         coef, atoms, chain = alg.mul_split(e)
-        num = [self.p(a, POW_P + 1) + ("" if x == 1 else f"^{{{_fmt_num(x)}}}") for a, x in atoms if x > 0]
-        den = [self.p(a, POW_P + 1) + ("" if x == -1 else f"^{{{_fmt_num(-x)}}}") for a, x in atoms if x < 0]
-        factors = num + [self.p(f, MUL_P + 1) for f in chain]
+        num = [(a, x) for a, x in atoms if x > 0]
+        den = [(a, -x) for a, x in atoms if x < 0]
         c = abs(coef)
-        s = " ".join(factors)
-        if c.numerator != 1 or not factors:
-            s = f"{c.numerator} {s}".strip()
-        if c.denominator != 1:
-            den.insert(0, str(c.denominator))
+        group = len(num) + len(chain)
         if den:
-            s = rf"\frac{{{s if num or chain or c.numerator != 1 else '1'}}}{{{' '.join(den)}}}" if not chain \
-                else rf"\frac{{{' '.join(num) or (str(c.numerator) if c.numerator != 1 else '1')}}}" \
-                     rf"{{{' '.join(den)}}} {' '.join(self.p(f, MUL_P + 1) for f in chain)}"
+            lead = str(c.numerator) if c.numerator != 1 else ""
+        elif c.denominator != 1:
+            lead = self.number(c)
+        else:
+            lead = str(c.numerator) if c.numerator != 1 or not group else ""
+        signed = coef < 0 and not den     # -(a + b): the sign binds like a factor
+        top = [self.power(a, x, group, bool(lead) or signed) for a, x in num]
+        top += [self.p(f, MUL_P + 1 if group > 1 or lead else MUL_P if signed else 0) for f in chain]
+        s = _juxt(([lead] if lead else []) + top)
+        if den:
+            bottom = ([str(c.denominator)] if c.denominator != 1 else []) + \
+                     [self.power(a, x, len(den), c.denominator != 1) for a, x in den]
+            if _tall(s):      # no fraction in a numerator: \frac{1}{\|a\|}\left(\frac{a}{b} - ...\right)
+                top = [self.power(a, x, group, True) for a, x in num] + [self.p(f, MUL_P + 1) for f in chain]
+                s = _juxt([rf"\frac{{{lead or '1'}}}{{{_juxt(bottom)}}}"] + top)
+            else:
+                s = rf"\frac{{{s or '1'}}}{{{_juxt(bottom)}}}"
         return ("-" + s, NEG_P) if coef < 0 else (s, MUL_P)
+
+    def power(self, a: Expr, x, group: int, lead: bool) -> str:
+        """A scalar factor a^x among `group` factors (lead: a number stands in front)."""
+        if x == 1:
+            return self.p(a, MUL_P + 1 if group > 1 else MUL_P if lead else 0)
+        return self.sup(self.p(a, POW_P + 1), _fmt_num(x))
 
     def had(self, e):
         num, den = [], []
         for f, x in zip(e.args, e.attrs[0]):
             base = self.p(f, POW_P + 1)
             power = abs(x)
-            (num if x > 0 else den).append(base if power == 1 else f"{base}^{{\\circ {_fmt_num(power)}}}")
-        s = r" \odot ".join(num) if num else self.filled(alg.ones(e.shape))
+            (num if x > 0 else den).append(base if power == 1 else self.sup(base, r"\circ " + _fmt_num(power)))
+        if len(num) == 1 and not den:
+            return num[0], POW_P
+        s = r" \odot ".join(num) if num else self.filled(alg.ones(e.shape))[0]
         return s + "".join(r" \oslash " + d for d in den), MUL_P
 
     def transpose(self, e):
         a = e.args[0]
-        if a.op is alg.INV:
-            return "{" + self.p(a.args[0], POST_P + 1) + r"}^{-\top}"
-        return "{" + self.p(a, POST_P + 1) + r"}^\top"
+        if a.op is alg.INV and a not in self.names and not (self.forced and a in self.forced):
+            return self.sup(self.p(a.args[0], POST_P + 1), r"-\top")
+        return self.sup(self.p(a, POST_P + 1), r"\top")
 
-    def inv(self, e):
-        return "{" + self.p(e.args[0], POST_P + 1) + "}^{-1}"
-
-    def matpow(self, e):
-        return "{" + self.p(e.args[0], POST_P + 1) + f"}}^{{{e.attrs[0]}}}"
+    def function(self, e):
+        name, args = e.op.name, e.args
+        if name == "sqrt":
+            return rf"\sqrt{{{self.p(args[0], 0)}}}", ATOM_P
+        if name == "abs":
+            return _delim(r"\lvert ", r" \rvert", self.p(args[0], 0)), ATOM_P
+        if name in ("norm", "norm1"):
+            a = args[0]
+            inner = self.p(a, 0)
+            matrix = a.shape[0] != 1 and a.shape[1] != 1
+            if name == "norm":
+                return _delim(r"\|", r"\|", inner) + ("_F" if matrix else "_2"), ATOM_P
+            if matrix:
+                inner = r"\operatorname{vec}" + self.paren(inner)
+            return _delim(r"\|", r"\|", inner) + "_1", ATOM_P
+        if name == "sum":             # 1^T x, 1^T X 1, x^T 1
+            a = args[0]
+            pure_chain = a.op is alg.MUL and a.attrs[0] == 1 and not a.attrs[1]
+            inner = self.p(a, MUL_P if pure_chain else MUL_P + 1)
+            one = r"\mathbf{1}"
+            if a.shape[1] == 1:
+                return _juxt([one + r"^\top", inner]), MUL_P
+            if a.shape[0] == 1:
+                return _juxt([inner, one]), MUL_P
+            return _juxt([one + r"^\top", inner, one]), MUL_P
+        if name == "step":
+            return r"\mathbb{I}" + _delim("[", "]", self.p(args[0], 0) + " > 0"), ATOM_P
+        head = _LATEX_FUNCTIONS.get(name) or r"\operatorname{" + name.replace("_", r"\_") + "}"
+        return head + self.paren(", ".join(self.p(a, 0) for a in args)), ATOM_P
 
 
 def latex_name(name: str, shape=(1, 1), style="bold") -> str:
-    """x -> \\mathbf{x}, W1 -> \\mathbf{W}_{1}, lambda -> \\lambda, y_hat -> \\mathbf{y}_{\\mathrm{hat}}."""
-    base, sub = name, ""
-    if "_" in name:
-        base, sub = name.split("_", 1)
-        sub = r"\mathrm{" + sub.replace("_", r"\_") + "}"
-    else:
-        head = name.rstrip("0123456789")
-        if head and head != name:
-            base, sub = head, name[len(head):]
+    """A name in LaTeX: x -> \\mathbf{x}, W1 -> \\mathbf{W}_{1}, lambda -> \\lambda,
+    Sigma -> \\boldsymbol{\\Sigma}, y_hat -> \\hat{\\mathbf{y}}, x_i -> \\mathbf{x}_{i},
+    y_true -> \\mathbf{y}_{\\mathrm{true}}. Scalars (shape 1×1) are never bold."""
+    bold = style == "bold" and tuple(shape) != (1, 1)
+    parts = name.split("_")
+    if any(not part for part in parts):            # x_, a__b: the whole name, underscores escaped
+        body = name.replace("_", r"\_")
+        return rf"\mathbf{{{body}}}" if bold else rf"\mathrm{{{body}}}"
+    base, mods = parts[0], parts[1:]
+    accents = []
+    while mods and mods[0] in _ACCENTS:
+        accents.append(mods.pop(0))
+    subs = []
+    head = base.rstrip("0123456789")
+    if head and head != base:
+        subs.append(base[len(head):])
+        base = head
+    if mods:
+        rest = "_".join(mods)
+        subs.append(rest if rest.isdigit() or len(rest) == 1 else r"\mathrm{" + rest.replace("_", r"\_") + "}")
     if base in _LGREEK:
         core = _LGREEK[base]
-        if style == "bold" and shape != (1, 1):
+        if bold:
             core = rf"\boldsymbol{{{core}}}"
+    elif len(base) == 1:
+        core = rf"\mathbf{{{base}}}" if bold else base
     else:
-        core = base if len(base) == 1 else rf"\mathrm{{{base}}}"
-        if style == "bold" and shape != (1, 1):
-            core = rf"\mathbf{{{base}}}"
-    return core + (f"_{{{sub}}}" if sub else "")
+        core = rf"\mathbf{{{base}}}" if bold else rf"\mathrm{{{base}}}"
+    for acc in accents:
+        core = f"{_ACCENTS[acc]}{{{core}}}"
+    return core + (f"_{{{','.join(subs)}}}" if subs else "")
+
+
+def latex_parts(e: Expr, style="bold", reserved=()) -> tuple[str, list[tuple[str, str]]]:
+    """The LaTeX of e and its named shared subexpressions [(name, definition)], in order of use."""
+    pr = LatexPrinter(style, reserved)
+    main = pr.run(e, shared_names(e, reserved))
+    return main, list(pr.defs)
 
 
 def latex(e: Expr, style="bold", reserved=()) -> str:
-    pr = LatexPrinter(style, reserved)
-    main = pr.run(e, shared_names(e, reserved))
-    if pr.defs:
-        main += r",\quad \text{where } " + ",\\; ".join(f"{n} = {s}" for n, s in pr.defs)
+    main, defs = latex_parts(e, style, reserved)
+    if defs:
+        main += r",\quad \text{where } " + r",\; ".join(f"{n} = {s}" for n, s in defs)
     return main
 
 

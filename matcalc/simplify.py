@@ -53,21 +53,32 @@ def factor(expr: Expr) -> Expr:
 
 
 def _factor_sum(terms: list[Expr]) -> Expr:
+    terms = _merge_diagonals(terms)
+    if len(terms) == 1:
+        return terms[0]
     g = _common_coef(terms)
     if g != 1:
         return alg.scale(g, _factor_sum([alg.scale(1 / g, t) for t in terms]))
+    shared = _common_atoms(terms)
+    if shared:       # a scalar factor of every term: Aᵀx/(xᵀx) + Ax/(xᵀx) → (A + Aᵀ)x/(xᵀx)
+        rest = [alg.mul_parts(1, [(a, -e) for a, e in shared], [t]) for t in terms]
+        return alg.mul_parts(1, shared, [_factor_sum(rest)])
     for side in (-1, 0):
-        groups: dict[Expr, list[int]] = {}
+        # terms keeping a matrix factor, and (a vector on the right) terms that are scalars times it;
+        # no group leaves a term with an identity: not Ax + x → (A + I)x
+        groups: dict[tuple, list[int]] = {}
         for i, t in enumerate(terms):
             chain = alg.mul_split(t)[2]
-            if chain:
-                groups.setdefault(chain[side], []).append(i)
-        # a factor is pulled out only where no term would be left with an identity: not Ax + x → (A + I)x
-        best = max((f for f in groups if len(groups[f]) >= 2 and _clean(groups[f], terms, side)),
-                   key=lambda f: (len(groups[f]), f.key), default=None)
+            if len(chain) > 1:
+                groups.setdefault((chain[side], 1), []).append(i)
+            elif len(chain) == 1 and side == -1 and t.shape[1] == 1:
+                groups.setdefault((chain[0], 0), []).append(i)
+        best = max((g for g in groups if len(groups[g]) >= 2),
+                   key=lambda g: (len(groups[g]), g[1], g[0].key), default=None)
         if best is None:
             continue
         idx = groups[best]
+        best = best[0]
         rest = [_remainder(terms[i], side, idx, terms) for i in idx]
         inner = _factor_sum(rest)
         pulled = alg.mul(inner, best) if side == -1 else alg.mul(best, inner)
@@ -76,19 +87,36 @@ def _factor_sum(terms: list[Expr]) -> Expr:
     return alg.add(*terms)
 
 
-def _clean(idx, terms, side) -> bool:
-    """No remainder may need an identity: every term keeps a matrix factor, or (a vector factored out
-    on the right) every remainder is a scalar: 3x + (aᵀb)x → (3 + aᵀb)x."""
-    lengths = [len(alg.mul_split(terms[i])[2]) for i in idx]
-    if all(n > 1 for n in lengths):
-        return True
-    return side == -1 and all(n == 1 for n in lengths) and terms[idx[0]].shape[1] == 1
+def _common_atoms(terms) -> list:
+    """Scalar factors (with the same exponent) of every term of a sum."""
+    first = dict(alg.mul_split(terms[0])[1])
+    for t in terms[1:]:
+        atoms = dict(alg.mul_split(t)[1])
+        first = {a: e for a, e in first.items() if atoms.get(a) == e}
+    return sorted(first.items(), key=lambda ae: ae[0].key)
 
 
 def _remainder(t: Expr, side: int, idx, terms) -> Expr:
     coef, atoms, chain = alg.mul_split(t)
     rest = chain[:-1] if side == -1 else chain[1:]
     return alg.mul_parts(coef, atoms, rest)
+
+
+def _merge_diagonals(terms: list[Expr]) -> list[Expr]:
+    """Σ cᵢ diag(vᵢ) = diag(Σ cᵢ vᵢ)."""
+    diags = [t for t in terms if _diag_of(t) is not None]
+    if len(diags) < 2:
+        return terms
+    merged = alg.call("diag", alg.add(*[_diag_of(t) for t in diags]))
+    return [merged] + [t for t in terms if _diag_of(t) is None]
+
+
+def _diag_of(t: Expr):
+    """v when t = c·diag(v) with c a scalar, else None."""
+    coef, atoms, chain = alg.mul_split(t)
+    if len(chain) == 1 and chain[0].op.name == "diag" and chain[0].args[0].shape[1] == 1:
+        return alg.mul_parts(coef, atoms, [chain[0].args[0]])
+    return None
 
 
 def _common_coef(terms) -> Fraction:

@@ -49,6 +49,8 @@ def _log_canon(x):
         return call("logdet", x.args[0])
     if x.op.name == "softmax":
         return call("log_softmax", x.args[0])
+    if x.op.name == "sum" and x.args[0].op.name == "exp" and x.args[0].shape[1] == 1:
+        return call("logsumexp", x.args[0].args[0])
     if x.op is CONST and x.attrs[0] == 1:
         return const(0)
     return None

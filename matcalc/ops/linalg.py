@@ -175,6 +175,10 @@ def _diag_np(X):
 
 
 def _diag_canon(x):
+    if x.op is MUL:
+        c, atoms, chain = mul_split(x)
+        if c != 1 or atoms:                       # diag(c·v) = c·diag(v)
+            return mul_parts(c, atoms, [call("diag", mul(*chain))])
     if x.op.name == "diag" and is_column(x.args[0].shape):
         return x.args[0]          # diag(diag(v)) = v
     if x.op is TRANSPOSE and not is_column(x.shape):
