@@ -53,6 +53,10 @@ def _log_canon(x):
         return call("logsumexp", x.args[0].args[0])
     if x.op is CONST and x.attrs[0] == 1:
         return const(0)
+    if x.op.name == "add" and len(x.args) == 2:      # log(1 + exp(u)) = softplus(u)
+        one, e = sorted(x.args, key=lambda t: t.op.name != "ones" and not (t.op is CONST and t.attrs[0] == 1))
+        if (one.op.name == "ones" or one.op is CONST and one.attrs[0] == 1) and e.op.name == "exp":
+            return call("softplus", e.args[0])
     return None
 
 
