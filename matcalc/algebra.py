@@ -93,10 +93,6 @@ def is_const(e: Expr, value=None) -> bool:
     return e.op is CONST and (value is None or e.attrs[0] == value)
 
 
-def is_ones(e: Expr) -> bool:
-    return e.op is ONES or is_const(e, 1)
-
-
 # ======================================================================= sums
 
 class AddOp(Op):

@@ -61,9 +61,6 @@ class Expr:
     def is_scalar(self) -> bool:
         return self.shape == (1, 1)
 
-    def depends_on(self, leaf: "Expr") -> bool:
-        return leaf in free_leaves(self)
-
     def __repr__(self) -> str:
         from .printing import source
         return f"<{source(self)} : {self.shape}>"

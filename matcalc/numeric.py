@@ -1,8 +1,8 @@
 """Numeric evaluation of an expression graph with the ops' NumPy implementations.
 
 Internally every value is a 2-D array (vectors (n, 1), scalars (1, 1)) so that
-each op's implementation is one line; `to_user` / `from_user` convert to the
-public convention of 1-D vectors and float scalars.
+each op's implementation is one line; `to_user` converts to the public
+convention of 1-D vectors and float scalars.
 """
 from __future__ import annotations
 
@@ -25,11 +25,6 @@ def evaluate(expr: Expr, values: dict[str, np.ndarray], sizes: dict[str, int]) -
                 value = np.full([d if isinstance(d, int) else env[d] for d in node.shape], np.nan)
             memo[node] = np.asarray(value, dtype=float)
     return memo[expr]
-
-
-def from_user(value, shape) -> np.ndarray:
-    a = np.asarray(value, dtype=float)
-    return a.reshape(shape)
 
 
 def to_user(a: np.ndarray, shape):

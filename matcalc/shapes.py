@@ -126,7 +126,9 @@ class Namer:
     def finish(self, total_classes: int):
         """Assign letters to the pending classes in order of first appearance."""
         letters = [c for c in (["n"] if total_classes == 1 else _LETTERS) if c not in self.taken]
-        letters += [f"d{i}" for i in range(1, 1000)]
+        # then d1, d2, ...: as many as needed (a product of 2,000 matrices has 2,001 sizes)
+        letters += [f"d{i}" for i in range(1, len(self.pending) + len(self.taken) + 1)
+                    if f"d{i}" not in self.taken]
         for d in sorted(self.pending, key=lambda d: d.order):
             self.names[id(d)] = letters.pop(0)
         self.pending.clear()
@@ -157,14 +159,6 @@ def is_row(shape) -> bool:
 
 def is_vector(shape) -> bool:
     return is_column(shape) or is_row(shape)
-
-
-def is_matrix(shape) -> bool:
-    return shape[0] != 1 and shape[1] != 1
-
-
-def is_square(shape) -> bool:
-    return shape[0] == shape[1]
 
 
 def describe_shape(shape) -> str:

@@ -306,6 +306,19 @@ class Typer:
         got = memo.get(id(node))
         if got is not None:
             return got
+        if isinstance(node, Binary) and node.op in ("+", "-"):
+            # a sum is built with one add() of all its terms: adding them one at a time
+            # re-collects and re-sorts the sum for every term, quadratic in a long sum
+            rights = []
+            while isinstance(node, Binary) and node.op in ("+", "-") and id(node) not in memo:
+                rights.append(node)
+                node = node.left
+            terms = [self.build(node, namer)]
+            for n in reversed(rights):
+                t = self.build(n.right, namer)
+                terms.append(t if n.op == "+" else alg.neg(t))
+            memo[id(rights[0])] = e = alg.add(*terms)
+            return e
         for n in reversed(_left_spine(node)):    # iteratively, as in infer
             memo[id(n)] = self._build(n, namer)
         memo[id(node)] = e = self._build(node, namer)
@@ -400,9 +413,6 @@ def typecheck(text: str, let=None, extra: tuple[str, ...] = ()) -> tuple[Typed, 
         except MatcalcError as err:
             raise err.with_source(t)
         trees.append((t, tree))
-    for name, decl in lets.items():
-        if name not in typer.symbols and not extra:
-            pass   # a declaration of an unused name is harmless
     namer = typer.u.namer()
     for sym in sorted(typer.symbols.values(), key=lambda s: s.first):
         for d in sym.shape:
