@@ -581,18 +581,49 @@ def _one_line(exc: MatcalcError) -> str:
     return msg + (f"; hint: {exc.hint}" if exc.hint else "")
 
 
-def _check(ident: Identity, trials: int, seed: int):
-    import numpy as np
+@dataclass
+class Prepared:
+    """An identity typed: the function f and expected e as graphs sharing names and sizes."""
 
+    identity: Identity
+    f: object                 # Expr
+    e: object                 # Expr
+    symbols: dict             # name -> (kind, shape) of f's names and the aux input
+    aux: str | None           # the vjp's g / the jvp's v
+    domains: dict             # name -> set of domains (from f's ops)
+    parsed: object            # api.Parsed of f, for matcalc's own derivation
+
+    def points(self, count: int, seed: int):
+        """`count` random points (sizes, values) where e is finite: sizes drawn once, values from
+        each name's kind and domain (the aux input standard normal), as the verifier draws them."""
+        import numpy as np
+
+        from .numeric import evaluate
+        from .verify import draw_sizes, draw_value
+        rng = np.random.default_rng(seed)
+        dims = {d for _, shape in self.symbols.values() for d in shape if isinstance(d, str)}
+        sizes = draw_sizes(dims, rng)
+        concrete = {n: tuple(d if isinstance(d, int) else sizes[d] for d in shape)
+                    for n, (_, shape) in self.symbols.items()}
+        for _ in range(count):
+            for _ in range(_REDRAWS):
+                vals = {n: (rng.standard_normal(concrete[n]) if n == self.aux else
+                            draw_value(kind, concrete[n], self.domains.get(n, set()), rng))
+                        for n, (kind, _) in self.symbols.items()}
+                if np.all(np.isfinite(evaluate(self.e, vals, sizes))):
+                    break
+            yield sizes, vals
+
+
+def prepare(ident: Identity) -> Prepared:
+    """Type an identity's expr and expected together; MatcalcError when one cannot be read,
+    _Failed when expected does not fit (names, sizes, shape)."""
     from . import api, simplify
     from .errors import ParseError
     from .expr import free_leaves
-    from .numeric import evaluate
-    from .printing import text as print_text
     from .shapes import fmt_shape
     from .syntax import parse_syntax
     from .typecheck import typecheck
-    from .verify import _rel, check, draw_sizes, draw_value
 
     op, wrt, let = ident.op, ident.wrt, ident.lets
     # -- the expression alone: its names and free sizes
@@ -642,21 +673,33 @@ def _check(ident: Identity, trials: int, seed: int):
     want = _answer_shape(op, f.shape, shared[wrt].shape)
     if e.shape != want:     # cannot happen after the tie; kept as a guard
         raise _Failed(f"expected is {fmt_shape(e.shape)}, the {op} is {fmt_shape(want)}")
-
     symbols = {n: (s.kind, s.shape) for n, s in shared.items() if n in f_names}
     if aux is not None:
         symbols[aux] = ("vector" if shared[aux].shape[1] == 1 else "matrix", shared[aux].shape)
-    domains = simplify.domains(f)
+    parsed = api.Parsed(ident.expr, f, {n: s for n, s in shared.items() if n in f_names})
+    return Prepared(ident, f, e, symbols, aux, simplify.domains(f), parsed)
+
+
+def _check(ident: Identity, trials: int, seed: int):
+    import numpy as np
+
+    from . import api
+    from .numeric import evaluate
+    from .printing import text as print_text
+    from .shapes import fmt_shape
+    from .verify import _rel, check
+
+    prep = prepare(ident)
+    op, f, e, aux = ident.op, prep.f, prep.e, prep.aux
     problems = []
     # -- (a) expected against finite differences
-    report = check(op, f, wrt, e, symbols, domains, trials=trials, seed=seed, aux=aux)
+    report = check(op, f, ident.wrt, e, prep.symbols, prep.domains, trials=trials, seed=seed, aux=aux)
     worst = report.max_error
     if not report.passed:
         problems.append(f"expected {report.message}")
     # -- (b) matcalc's derivation against expected
-    parsed = api.Parsed(ident.expr, f, {n: s for n, s in shared.items() if n in f_names})
     try:
-        result = api.derivative(op, parsed, wrt, let)
+        result = api.derivative(op, prep.parsed, ident.wrt, ident.lets)
     except MatcalcError as exc:
         if problems:
             raise _Failed(problems[0], worst) from None
@@ -668,21 +711,11 @@ def _check(ident: Identity, trials: int, seed: int):
         problems.append(f"matcalc's {op} {derived} is {fmt_shape(result.expr.shape)}, expected is "
                         f"{fmt_shape(e.shape)}")
         return worst, derived, problems
-    rng = np.random.default_rng(seed)
-    dims = {d for _, shape in symbols.values() for d in shape if isinstance(d, str)}
-    sizes = draw_sizes(dims, rng)
-    concrete = {n: tuple(d if isinstance(d, int) else sizes[d] for d in shape) for n, (_, shape) in symbols.items()}
     agree = 0.0
-    for _ in range(max(1, trials)):
-        for _ in range(_REDRAWS):
-            vals = {n: (rng.standard_normal(concrete[n]) if n == aux else
-                        draw_value(kind, concrete[n], domains.get(n, set()), rng))
-                    for n, (kind, _) in symbols.items()}
-            want_v = evaluate(e, vals, sizes)
-            got_v = evaluate(result.expr, vals, sizes)
-            if np.all(np.isfinite(want_v)) and np.all(np.isfinite(got_v)):
-                break
-        else:
+    for sizes, vals in prep.points(max(1, trials), seed):
+        want_v = evaluate(e, vals, sizes)
+        got_v = evaluate(result.expr, vals, sizes)
+        if not (np.all(np.isfinite(want_v)) and np.all(np.isfinite(got_v))):
             problems.append(f"matcalc's {op} {derived} or expected is not finite at {_REDRAWS} random points")
             break
         err = _rel(got_v, want_v)
