@@ -41,7 +41,7 @@ app = typer.Typer(
 LET_HELP = "Declare a name's kind: NAME:KIND, KIND one of scalar vector matrix symmetric spd diagonal, " \
            "optionally sized: 'A:matrix(m,n)'. Repeat or separate with commas."
 EXPR_HELP = "The expression, in matcalc syntax (see README). '-' reads it from standard input."
-FORMATS = ("text", "latex", "numpy", "torch", "jax", "json")
+FORMATS = ("text", "latex", "png", "svg", "numpy", "torch", "jax", "json")
 
 
 def _version(value: bool):
@@ -159,16 +159,24 @@ def _derivative_command(kind: str, doc: str):
                 trials: int = typer.Option(5, "--trials", min=1, max=100, help="Random points to check."),
                 latex_style: str = typer.Option("bold", "--latex-style", help="bold or plain letters in LaTeX."),
                 equation: bool = typer.Option(False, "--equation",
-                                              help="With --format latex: a full display equation.")):
+                                              help="With --format latex: a full display equation."),
+                output: Optional[str] = typer.Option(None, "--output", "-o",
+                                                     help="Write to this file instead of standard output "
+                                                          "(needed for png and svg)."),
+                with_value: bool = typer.Option(False, "--with-value",
+                                                help="With --format numpy, torch or jax: a function "
+                                                     "returning (value, derivative).")):
         def action():
             from .api import derivative
             _check_format(format, FORMATS)
+            from .output import check_options
+            check_options(format, output, with_value, equation, latex_style)
             result = derivative(kind, _read_expr(expr), var, let, steps=steps)
             check = verify if verify is not None else (format == "text" and not plain)
             report = result.verify(trials=trials, seed=seed) if check else None
             from .output import render
             render(result, format, report=report, steps=steps, plain=plain, latex_style=latex_style,
-                   equation=equation)
+                   equation=equation, output=output, with_value=with_value)
             if report is not None and not report.passed:
                 raise typer.Exit(1)
         _run(action)

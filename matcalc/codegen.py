@@ -7,7 +7,7 @@ from .shapes import fmt_shape
 _HEADER = {"numpy": "import numpy as np\n", "torch": "import torch\n", "jax": "import jax.numpy as jnp\n"}
 
 
-def function_code(result, backend: str = "numpy") -> str:
+def function_code(result, backend: str = "numpy", with_value: bool = False) -> str:
     """def grad_f(A, x, b): ... — a complete function with a docstring and shape checks."""
     names = list(result.function.symbols)
     if result.aux:

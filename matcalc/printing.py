@@ -502,11 +502,12 @@ class LatexPrinter(Printer):
             a = args[0]
             inner = self.p(a, 0)
             matrix = a.shape[0] != 1 and a.shape[1] != 1
-            if name == "norm":
-                return _delim(r"\|", r"\|", inner) + ("_F" if matrix else "_2"), ATOM_P
-            if matrix:
+            if matrix and name == "norm1":
                 inner = r"\operatorname{vec}" + self.paren(inner)
-            return _delim(r"\|", r"\|", inner) + "_1", ATOM_P
+            sub = "_1" if name == "norm1" else "_F" if matrix else "_2"
+            if r"\|" in inner and not _tall(inner):     # a norm inside a norm: bigger outer bars
+                return rf"\bigl\|{inner}\bigr\|{sub}", ATOM_P
+            return _delim(r"\|", r"\|", inner) + sub, ATOM_P
         if name == "sum":             # 1^T x, 1^T X 1, x^T 1
             a = args[0]
             pure_chain = a.op is alg.MUL and a.attrs[0] == 1 and not a.attrs[1]
@@ -520,6 +521,8 @@ class LatexPrinter(Printer):
         if name == "step":
             return r"\mathbb{I}" + _delim("[", "]", self.p(args[0], 0) + " > 0"), ATOM_P
         head = _LATEX_FUNCTIONS.get(name) or r"\operatorname{" + name.replace("_", r"\_") + "}"
+        if head == r"\sigma" and "sigma" in self.reserved:    # a variable is called sigma: sigmoid in full
+            head = r"\operatorname{sigmoid}"
         return head + self.paren(", ".join(self.p(a, 0) for a in args)), ATOM_P
 
 
