@@ -10,7 +10,8 @@ with the candidate derivative evaluated at the point.
   eigenvalues in [0.5, 2], well-conditioned invertible matrices with singular
   values in [1, 2], positive entries for log and sqrt, probability vectors for
   cross-entropy targets, entries at least 0.2 away from the kinks of relu/abs).
-  A point where the function or the candidate is not finite is drawn again.
+  A point where the function or the candidate is not finite, or where a matrix
+  the function inverts has condition number above 1e3, is drawn again.
 - Checks: directional derivatives ⟨G, V⟩ against central differences with
   Richardson extrapolation, for every trial; the full entry-by-entry
   comparison when the variable has at most 36 entries.
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .expr import Expr
+from .expr import Expr, postorder
 from .numeric import evaluate
 
 TOLERANCE = {"grad": 1e-5, "jacobian": 1e-5, "vjp": 1e-5, "jvp": 1e-5, "hessian": 1e-4}
@@ -162,7 +163,7 @@ def _check_sizes(kind, f, wrt, candidate, symbols, domains, trials, seed, aux, s
                                                       for d in symbols[aux][1]))
             fx = prob.f_at(vals, vals[wrt])
             cand = evaluate(candidate, vals, sizes)
-            if np.all(np.isfinite(fx)) and _finite_nearby(prob, vals):
+            if np.all(np.isfinite(fx)) and _finite_nearby(prob, vals) and _well_conditioned(prob, vals):
                 break
         else:
             return Report(False, float("nan"), trial, sizes, seed,
@@ -176,6 +177,22 @@ def _check_sizes(kind, f, wrt, candidate, symbols, domains, trials, seed, aux, s
             return Report(False, worst, trial + 1, sizes, seed,
                           f"differs from finite differences (relative error {err:.1e} > {tol:.0e})")
     return Report(True, worst, trials, sizes, seed)
+
+
+MAX_CONDITION = 1e3
+
+
+def _well_conditioned(prob, vals) -> bool:
+    """Every matrix the function inverts (arguments of inv, det, logdet) has condition number at
+    most MAX_CONDITION: near a singular matrix (S + X, XᵀX with X drawn at random) finite
+    differences lose their accuracy, and a true identity would fail (1e-3 at cond 2e4)."""
+    for node in postorder(prob.f):
+        for arg, dom in zip(node.args, node.op.domain):
+            if dom in ("invertible", "spd") and arg.shape[0] == arg.shape[1] and not arg.is_scalar:
+                m = evaluate(arg, vals, prob.sizes)
+                if not np.all(np.isfinite(m)) or not np.linalg.cond(m) <= MAX_CONDITION:
+                    return False
+    return True
 
 
 def _finite_nearby(prob, vals) -> bool:
