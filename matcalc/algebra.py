@@ -334,6 +334,8 @@ def _simplify_chain(chain: list[Expr]) -> list[Expr]:
         out.append(f)
     if len(out) > 1:
         out = [f for f in out if f.op is not IDENTITY] or [out[0]]
+    if not out and chain:       # a product of identities (I*I) is I, not the number 1
+        out = [chain[0]]
     return out
 
 
@@ -451,8 +453,10 @@ def had_parts(parts) -> Expr:
             c, atoms, chain = mul_split(f)
             if c != 1 or atoms:     # scalar factors leave the Hadamard product
                 coef *= c ** int(e)
-                rest = mul_parts(ONE, [], chain)
-                exps[rest] = exps.get(rest, ZERO_F) + e
+                # the rest goes back on the stack: a Hadamard product in it is flattened and
+                # ones dropped, as for any other factor (else (x ./ y) ./ z printed and parsed
+                # again was another graph; issue 7, found by the round-trip fuzzer)
+                stack.append((mul_parts(ONE, [], chain), e))
                 for a, ae in atoms:
                     exps[a] = exps.get(a, ZERO_F) + ae * e
                 continue

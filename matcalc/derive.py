@@ -71,12 +71,17 @@ def vjp(f: Expr, wrt: Expr, seed: Expr, steps: list | None = None) -> Expr:
             result = ct
             continue
         dargs = [_tangent(i, a.shape) if _depends(a, wrt) else None for i, a in enumerate(node.args)]
-        local = node.op.jvp(node, dargs)
+        # a sum passes its adjoint to every term: the shortcut of transposing d(a + b + ...)
+        # term by term, which is quadratic in a long sum (issue 7: 5,000-term sums)
+        local = node.op.jvp(node, dargs) if node.op is not alg.ADD else None
         parts = []
         for arg, d in zip(node.args, dargs):
             if d is None:
                 continue
-            contribution = transpose_linear(local, d, ct) if local is not None else alg.zero(arg.shape)
+            if node.op is alg.ADD:
+                contribution = ct
+            else:
+                contribution = transpose_linear(local, d, ct) if local is not None else alg.zero(arg.shape)
             parts.append((arg, contribution))
             adjoints.setdefault(arg, []).append(contribution)
         if steps is not None:

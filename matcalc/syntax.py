@@ -287,8 +287,8 @@ def parse_syntax(text: str):
         raise ParseError("the expression must be text")
     if len(text) > MAX_LENGTH:
         raise LimitError(f"the expression is {len(text)} characters long; the limit is {MAX_LENGTH}",
-                         (MAX_LENGTH, MAX_LENGTH + 1))
+                         (MAX_LENGTH, MAX_LENGTH + 1), source=text)
     try:
         return _Parser(text).parse()
-    except ParseError as err:   # LimitError too
+    except (ParseError, LimitError) as err:   # LimitError is no ParseError: it needs the source too
         raise err.with_source(text)

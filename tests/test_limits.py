@@ -1,0 +1,124 @@
+"""Resource limits (issue 7): long and deep input is refused with a clear LimitError or handled
+quickly, never with a RecursionError, a hang or an internal error.
+
+Timings are measured in tests/fuzz/RESULTS.md; the tests here only bound them loosely (10 s)
+so that a slow machine does not make them flaky.
+"""
+import time
+
+import pytest
+
+import matcalc
+from matcalc import syntax
+from matcalc.errors import LimitError, MatcalcError
+
+SLOW = 10.0   # seconds: a loose bound, far above the measured times
+
+
+def timed(fn, *args, **kwargs):
+    t = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return out, time.perf_counter() - t
+
+
+def refused_or_handled(fn):
+    """Run fn; return ('ok', value) or ('refused', error). Anything else fails the test."""
+    try:
+        return "ok", fn()
+    except MatcalcError as err:
+        assert err.span is not None or isinstance(err, LimitError), err
+        assert err.message
+        return "refused", err
+
+
+# ------------------------------------------------------------------ parser limits
+
+def test_ten_thousand_nested_parentheses_are_refused_with_a_limit_error():
+    text = "(" * 10_000 + "x" + ")" * 10_000
+    with pytest.raises(LimitError) as info:
+        _, dt = timed(matcalc.parse, text)
+    err = info.value
+    assert "nests deeper than" in err.message and str(syntax.MAX_DEPTH) in err.message
+    assert err.span is not None and err.source == text
+
+
+@pytest.mark.parametrize("opening,closing", [
+    ("(", ")"), ("sin(", ")"), ("-", ""), ("inv(", ")"), ("x*(", ")"), ("2^", ""), ("exp(-(", "))"),
+])
+def test_every_kind_of_deep_nesting_is_a_limit_error(opening, closing):
+    text = opening * 5000 + "alpha" + closing * 5000
+    with pytest.raises(LimitError):
+        matcalc.parse(text)
+
+
+def test_nesting_just_inside_the_limit_parses():
+    depth = syntax.MAX_DEPTH - 2
+    p = matcalc.parse("(" * depth + "x" + ")" * depth)
+    assert p.canonical == "x"
+    g = matcalc.grad("sum(" + "sin(" * 150 + "x" + ")" * 150 + ")", "x")
+    assert g.shape == ("n", 1)
+
+
+def test_a_200_kb_expression_is_refused_quickly():
+    text = "x+" * 100_000 + "x"          # 200,001 characters
+    with pytest.raises(LimitError) as info:
+        _, dt = timed(matcalc.parse, text)
+    assert f"limit is {syntax.MAX_LENGTH}" in info.value.message
+    assert "200001" in info.value.message
+
+
+def test_an_expression_at_the_length_limit_is_handled():
+    n = (syntax.MAX_LENGTH - 1) // 2
+    text = "+".join(["x"] * n)
+    assert len(text) <= syntax.MAX_LENGTH
+    p, dt = timed(matcalc.parse, text)
+    assert p.canonical == f"{n}*x"
+    assert dt < SLOW
+
+
+def test_error_message_of_a_huge_expression_does_not_echo_it():
+    text = "x+" * 40_000 + "]"
+    with pytest.raises(MatcalcError) as info:
+        matcalc.parse(text)
+    rendered = info.value.render()
+    assert len(rendered) < 500
+    assert "column 80001" in rendered
+
+
+# ------------------------------------------------------------------ long chains (regressions)
+
+def test_long_sum_is_no_recursion_error():
+    # was: RecursionError in typecheck (a left-nested syntax tree 5,000 deep)
+    p = matcalc.parse("+".join(["sin(alpha)"] * 5000))
+    assert p.canonical == "5000*sin(alpha)"
+    assert matcalc.grad("+".join(["sin(alpha)"] * 5000), "alpha").text == "5000 cos(α)"
+
+
+def test_long_chain_of_transposes_is_no_recursion_error():
+    p = matcalc.parse("x" + "'" * 5001)
+    assert p.canonical == "x'"
+
+
+def test_long_sum_of_distinct_terms_is_linear_not_quadratic():
+    # was: quadratic (one add() per term, and the sum's differential transposed term by term):
+    # about 4 minutes for 5,000 terms; now a few seconds
+    text = "+".join(f"x'*A{i}*x" for i in range(5000))
+    r, dt = timed(matcalc.grad, text, "x")
+    assert dt < 60
+    assert r.shape == ("n", 1)
+    assert r.text.startswith("(A₀ + A₁ + ")
+
+
+def test_product_of_two_thousand_matrices_names_all_sizes():
+    # was: IndexError (pop from empty list): the size namer ran out of names after d999
+    text = "tr(" + "*".join(f"A{i}" for i in range(2000)) + ")"
+    r = matcalc.grad(text, "A1")
+    assert r.shape == ("d1", "d2") or r.shape[0] != r.shape[1]
+    assert len({s.shape for s in r.function.symbols.values()}) == 2000
+
+
+def test_generated_size_names_avoid_declared_ones():
+    text = "tr(" + "*".join(f"A{i}" for i in range(20)) + ")"
+    p = matcalc.parse(text, {"A0": "matrix(d1,d2)"})
+    names = [d for s in p.symbols.values() for d in s.shape]
+    assert names.count("d1") == 2     # A0's rows and A19's columns: one size, the declared one
