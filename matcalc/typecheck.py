@@ -306,18 +306,19 @@ class Typer:
         got = memo.get(id(node))
         if got is not None:
             return got
-        if isinstance(node, Binary) and node.op in ("+", "-"):
-            # a sum is built with one add() of all its terms: adding them one at a time
-            # re-collects and re-sorts the sum for every term, quadratic in a long sum
+        chain = _CHAINS.get(node.op) if isinstance(node, Binary) else None
+        if chain is not None:
+            # a sum (a product) is built with one add() (mul()) of all its terms: adding them one
+            # at a time re-collects the whole sum for every term, quadratic in a long sum
             rights = []
-            while isinstance(node, Binary) and node.op in ("+", "-") and id(node) not in memo:
+            while isinstance(node, Binary) and _CHAINS.get(node.op) == chain and id(node) not in memo:
                 rights.append(node)
                 node = node.left
             terms = [self.build(node, namer)]
             for n in reversed(rights):
                 t = self.build(n.right, namer)
-                terms.append(t if n.op == "+" else alg.neg(t))
-            memo[id(rights[0])] = e = alg.add(*terms)
+                terms.append(alg.neg(t) if n.op == "-" else t)
+            memo[id(rights[0])] = e = alg.add(*terms) if chain == "sum" else alg.mul(*terms)
             return e
         for n in reversed(_left_spine(node)):    # iteratively, as in infer
             memo[id(n)] = self._build(n, namer)
@@ -388,6 +389,9 @@ class Typer:
             from .errors import LimitError
             self.fail(f"the exponent {p} is out of range (at most 10^6)", node.span, cls=LimitError)
         return p
+
+
+_CHAINS = {"+": "sum", "-": "sum", "*": "product", "@": "product"}
 
 
 def _left_spine(node) -> list:
