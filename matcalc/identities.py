@@ -335,49 +335,49 @@ def parse_file(path, text: str | None = None) -> tuple[list[Identity], list[Iden
         if not isinstance(item, dict):
             errors.append(SchemaError(f"identity number {i + 1} is {_type_name(item)}, not a table", path, start))
             continue
-        label = item.get("name") if isinstance(item.get("name"), str) else f"number {i + 1}"
+        who = f"identity {item['name']!r}" if isinstance(item.get("name"), str) else f"identity number {i + 1}"
         bad = False
         for key in item:
             if key not in KEYS:
                 import difflib
                 close = difflib.get_close_matches(key, KEYS, n=1)
-                errors.append(SchemaError(f"unknown key {key!r} in identity {label!r}", path, at(key),
+                errors.append(SchemaError(f"unknown key {key!r} in {who}", path, at(key),
                                           f"did you mean {close[0]!r}?" if close else
                                           "keys: " + ", ".join(KEYS)))
                 bad = True
         for key in REQUIRED:
             if key not in item:
-                errors.append(SchemaError(f"identity {label!r} has no {key!r}", path, start,
+                errors.append(SchemaError(f"{who} has no {key!r}", path, start,
                                           "required keys: " + ", ".join(REQUIRED)))
                 bad = True
         for key in ("name", "expr", "wrt", "expected", "op", "source"):
             if key in item:
                 v = item[key]
                 if not isinstance(v, str):
-                    errors.append(SchemaError(f"{key!r} of identity {label!r} must be a string, not "
+                    errors.append(SchemaError(f"{key!r} of {who} must be a string, not "
                                               f"{_type_name(v)}", path, at(key)))
                     bad = True
                 elif key != "source" and not v.strip():
-                    errors.append(SchemaError(f"{key!r} of identity {label!r} is empty", path, at(key)))
+                    errors.append(SchemaError(f"{key!r} of {who} is empty", path, at(key)))
                     bad = True
         if isinstance(item.get("wrt"), str) and item["wrt"].strip() and not item["wrt"].strip().isidentifier():
-            errors.append(SchemaError(f"'wrt' of identity {label!r} must be a name, got {item['wrt']!r}",
+            errors.append(SchemaError(f"'wrt' of {who} must be a name, got {item['wrt']!r}",
                                       path, at("wrt")))
             bad = True
         if isinstance(item.get("op"), str) and item["op"].strip() and item["op"] not in OPS:
             import difflib
             close = difflib.get_close_matches(item["op"], OPS, n=1)
-            errors.append(SchemaError(f"unknown op {item['op']!r} in identity {label!r}", path, at("op"),
+            errors.append(SchemaError(f"unknown op {item['op']!r} in {who}", path, at("op"),
                                       (f"did you mean {close[0]!r}? " if close else "") + "ops: " + ", ".join(OPS)))
             bad = True
         if "tags" in item and not _is_str_list(item["tags"]):
-            errors.append(SchemaError(f"'tags' of identity {label!r} must be an array of strings", path, at("tags")))
+            errors.append(SchemaError(f"'tags' of {who} must be an array of strings", path, at("tags")))
             bad = True
         lets = ()
         if "let" in item:
             v = item["let"]
             if not isinstance(v, dict) or not all(isinstance(k, str) for k in v.values()):
-                errors.append(SchemaError(f"'let' of identity {label!r} must be a table of strings, "
+                errors.append(SchemaError(f"'let' of {who} must be a table of strings, "
                                           "like let = {{ S = \"spd\" }}", path, at("let")))
                 bad = True
             else:
@@ -386,7 +386,7 @@ def parse_file(path, text: str | None = None) -> tuple[list[Identity], list[Iden
                     for n, k in v.items():
                         parse_decl(n, k)
                 except MatcalcError as exc:
-                    errors.append(SchemaError(f"in 'let' of identity {label!r}: {exc.message}", path, at("let"),
+                    errors.append(SchemaError(f"in 'let' of {who}: {exc.message}", path, at("let"),
                                               exc.hint))
                     bad = True
                 lets = tuple(v.items())
@@ -472,16 +472,16 @@ class _Failed(Exception):
         self.message, self.error = message, error
 
 
-def _decl(shape) -> tuple[str, str]:
-    """A kind declaration (no sizes) for a name of this shape, and the suffix that makes the name
-    that shape: a row vector is declared as a column and used transposed."""
+def _decl(shape) -> str:
+    """A declaration for a name of this shape; only a row needs its size (matrix(1,n)): the other
+    sizes are tied by an expression (see _tie)."""
     if shape == (1, 1):
-        return "scalar", ""
+        return "scalar"
     if shape[1] == 1:
-        return "vector", ""
+        return "vector"
     if shape[0] == 1:
-        return "vector", "'"
-    return "matrix", ""
+        return f"matrix(1,{shape[1]})"
+    return "matrix"
 
 
 def _fresh(base: str, taken) -> str:
@@ -501,10 +501,9 @@ def _aux_name(op, f_shape, x_shape, names):
     return None
 
 
-def _tie(op, name, suffix, expr, wrt, what) -> str:
-    """An expression that types only when `name` (+suffix) has the shape of `what`:
+def _tie(op, n, expr, wrt, what) -> str:
+    """An expression that types only when the name n has the shape of `what`:
     the function ("f"), the variable ("x") or the answer ("answer")."""
-    n = f"{name}{suffix}"
     if what == "f" or what == "answer" and op == "jvp":
         return f"{n} + ({expr})"
     if what == "x" or what == "answer" and op in ("grad", "vjp"):
@@ -633,6 +632,11 @@ def prepare(ident: Identity) -> Prepared:
         raise type(exc)(f"expr: {exc.message}", exc.span, exc.hint, exc.source) from None
     if wrt not in alone.symbols:
         raise MatcalcError(f"the variable {wrt!r} does not occur in expr {ident.expr!r}")
+    x = alone.symbols[wrt]
+    check_kind = getattr(api, "_check_kind", None)     # grad of a vector, jacobian by a matrix, ...
+    if check_kind is not None:
+        from . import algebra as alg
+        check_kind(op, alone.expr, alg.sym(wrt, x.shape, x.kind), ident.expr, wrt)
     try:
         parse_syntax(ident.expected)
     except ParseError as exc:
@@ -642,9 +646,8 @@ def prepare(ident: Identity) -> Prepared:
     lets = dict(let)
     ties = []
     if aux is not None:     # the vjp's g has the function's shape, the jvp's v the variable's
-        kind, suffix = _decl(alone.expr.shape if op == "vjp" else alone.symbols[wrt].shape)
-        lets[aux] = kind
-        ties.append(_tie(op, aux, suffix, ident.expr, wrt, "f" if op == "vjp" else "x"))
+        lets[aux] = _decl(alone.expr.shape if op == "vjp" else alone.symbols[wrt].shape)
+        ties.append(_tie(op, aux, ident.expr, wrt, "f" if op == "vjp" else "x"))
     # -- expected typed with the expression, sharing names and sizes
     try:
         free = typecheck(ident.expr, lets, extra=(ident.expected, *ties))
@@ -654,11 +657,10 @@ def prepare(ident: Identity) -> Prepared:
     # -- ... and tied to the shape of the answer, so that I, eye(n), ones(n) take the answer's sizes
     want = _answer_shape(op, free[0].expr.shape, free[0].symbols[wrt].shape)
     answer = _fresh("Answer", f_names | set(free[0].symbols))
-    kind, suffix = _decl(want)
-    lets[answer] = kind
+    lets[answer] = _decl(want)
     try:
-        typed = typecheck(ident.expr, lets, extra=(f"({ident.expected}) + 0*{answer}{suffix}", *ties,
-                                                   _tie(op, answer, suffix, ident.expr, wrt, "answer")))
+        typed = typecheck(ident.expr, lets, extra=(f"({ident.expected}) + 0*{answer}", *ties,
+                                                   _tie(op, answer, ident.expr, wrt, "answer")))
     except MatcalcError:
         raise _Failed(f"expected is {fmt_shape(free[1].expr.shape)}, the {op} is {fmt_shape(want)}") from None
     f, e = typed[0].expr, typed[1].expr
