@@ -126,18 +126,44 @@ def timeit(fn, repeats: int, min_time: float = 0.0, inner: int | None = None) ->
         inner = max(1, int(min_time / one)) if one > 0 and min_time else 1
     samples = []
     gc_was = gc.isenabled()
-    for _ in range(repeats):
-        gc.collect()
-        gc.disable()
-        try:
+    gc.collect()
+    gc.disable()            # no collector pauses inside a sample; one collection before them all
+    try:
+        for _ in range(repeats):
             t0 = time.perf_counter()
             for _ in range(inner):
                 fn()
             samples.append((time.perf_counter() - t0) / inner)
-        finally:
-            if gc_was:
-                gc.enable()
+    finally:
+        if gc_was:
+            gc.enable()
     return statistics.median(samples)
+
+
+def timeit_many(fns, repeats: int, min_time: float = 0.0) -> list[float]:
+    """Median seconds per call of each function, their samples interleaved (a, b, a, b, ...)
+    so that the machine's changing load falls on all of them alike."""
+    inners = []
+    for fn in fns:
+        t0 = time.perf_counter()
+        fn()
+        one = time.perf_counter() - t0
+        inners.append(max(1, int(min_time / one)) if one > 0 and min_time else 1)
+    samples = [[] for _ in fns]
+    gc_was = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(repeats):
+            for k, fn in enumerate(fns):
+                t0 = time.perf_counter()
+                for _ in range(inners[k]):
+                    fn()
+                samples[k].append((time.perf_counter() - t0) / inners[k])
+    finally:
+        if gc_was:
+            gc.enable()
+    return [statistics.median(s) for s in samples]
 
 
 def median(xs):

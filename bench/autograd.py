@@ -1,0 +1,190 @@
+"""5. The generated NumPy code against PyTorch autograd (float64, CPU, same process).
+
+matcalc: `eval` of `result.numpy` (one expression over np and the inputs, vectors 1-D), compiled
+once. It computes the gradient from the inputs alone, so it includes whatever forward work the
+gradient needs. PyTorch: the same function written in torch, timed as forward +
+`torch.autograd.grad` (the gradient from the inputs alone, like matcalc's), and
+`torch.func.hessian` for Hessians. All sizes are n; medians of repeats; ratio = torch / matcalc
+(> 1: matcalc's code is faster). Results are checked against each other.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .common import Goal, Section, Table, fmt_ratio, fmt_time, timeit_many
+
+PROBLEMS = [
+    # name, expression, wrt, kinds, torch function (inputs as tensors by name) -> scalar
+    ("quadratic form", "x'*A*x", "x", ("grad", "hessian"), lambda t, v: v["x"] @ v["A"] @ v["x"]),
+    ("least squares", "norm(A*x - b)**2", "x", ("grad", "hessian"),
+     lambda t, v: ((v["A"] @ v["x"] - v["b"]) ** 2).sum()),
+    ("logistic regression", "sum(softplus(X*w)) - y'*X*w", "w", ("grad", "hessian"),
+     lambda t, v: t.nn.functional.softplus(v["X"] @ v["w"]).sum() - v["y"] @ (v["X"] @ v["w"])),
+    ("softmax regression", "cross_entropy(W*x, y)", "W", ("grad",),
+     lambda t, v: -(v["y"] * t.log_softmax(v["W"] @ v["x"], 0)).sum()),
+    ("softmax regression (w.r.t. x)", "cross_entropy(W*x, y)", "x", ("hessian",),
+     lambda t, v: -(v["y"] * t.log_softmax(v["W"] @ v["x"], 0)).sum()),
+    ("3-layer MLP", "norm(W3*tanh(W2*tanh(W1*x)) - y)**2", "W1", ("grad",),
+     lambda t, v: ((v["W3"] @ t.tanh(v["W2"] @ t.tanh(v["W1"] @ v["x"])) - v["y"]) ** 2).sum()),
+]
+
+
+def _inputs(result, n, rng):
+    vals = {}
+    for name, sym in result.function.symbols.items():
+        shape = tuple(d if isinstance(d, int) else n for d in sym.shape)
+        if shape[1] == 1:
+            v = rng.standard_normal(shape[0])
+        else:
+            v = rng.standard_normal(shape) / np.sqrt(shape[1])
+        vals[name] = v
+    if "y" in vals:
+        if "cross_entropy" in result.function.source:
+            p = rng.uniform(0.1, 1.0, vals["y"].shape)
+            vals["y"] = p / p.sum()
+        elif "softplus" in result.function.source:
+            vals["y"] = (rng.uniform(size=vals["y"].shape) < 0.5).astype(float)
+    return vals
+
+
+def _numpy_fn(result, vals):
+    code = compile(result.numpy, "<matcalc>", "eval")
+    env = {"np": np, **vals}
+    return lambda: eval(code, env)   # noqa: S307  (our own generated code)
+
+
+def _torch_fn(torch, fn, kind, wrt, vals):
+    tv = {k: torch.tensor(v, dtype=torch.float64) for k, v in vals.items()}
+    if kind == "grad":
+        def g():
+            x = tv[wrt].detach().requires_grad_(True)
+            f = fn(torch, {**tv, wrt: x})
+            (out,) = torch.autograd.grad(f, x)
+            return out
+        return g
+    hess = torch.func.hessian(lambda x: fn(torch, {**tv, wrt: x}))
+    return lambda: hess(tv[wrt])
+
+
+def _forward(torch, fn, vals):
+    tv = {k: torch.tensor(v, dtype=torch.float64) for k, v in vals.items()}
+    return lambda: fn(torch, tv)
+
+
+def measure(quick: bool, threads: int, log=lambda m: None) -> list[dict]:
+    """All measurements, in this process (run it in a child with the thread variables set)."""
+    import torch
+
+    import matcalc
+    torch.set_num_threads(threads)
+    sizes = [100] if quick else [100, 1000, 3000]
+    repeats = 3 if quick else 7
+    min_time = 0.002 if quick else 0.05     # seconds per sample (calls are looped to reach it)
+    budget = 2.0 if quick else 60.0          # seconds one (problem, kind, size) may take in all
+    rng = np.random.default_rng(0)
+    rows = []
+    for name, expr, wrt, kinds, fn in PROBLEMS:
+        for kind in kinds:
+            res = matcalc.derivative(kind, expr, wrt)
+            last = None          # (n, seconds per call of the three timed functions together)
+            for n in sizes:
+                row = {"problem": name, "kind": kind, "n": n, "expr": expr, "wrt": wrt, "threads": threads}
+                if last is not None:
+                    power = 3 if kind == "hessian" or wrt[0].isupper() else 2
+                    predicted = last[1] * (n / last[0]) ** power * (repeats + 2)
+                    if predicted > budget:
+                        row["skipped"] = f"predicted {predicted:.0f} s > budget {budget:.0f} s"
+                        rows.append(row)
+                        continue
+                log(f"autograd ({threads} thread{'s' if threads > 1 else ''}): {name} {kind} n={n}")
+                vals = _inputs(res, n, rng)
+                f_np = _numpy_fn(res, vals)
+                f_t = _torch_fn(torch, fn, kind, wrt, vals)
+                a = np.asarray(f_np(), dtype=float)
+                b = f_t().detach().numpy()
+                row["rel_diff"] = float(np.linalg.norm(a.reshape(b.shape) - b) / max(np.linalg.norm(b), 1e-300))
+                row["numpy"], row["torch"], row["forward"] = timeit_many(
+                    [f_np, f_t, _forward(torch, fn, vals)], repeats, min_time=min_time)
+                row["ratio"] = row["torch"] / row["numpy"]
+                last = (n, row["numpy"] + row["torch"] + row["forward"])
+                rows.append(row)
+    return rows
+
+
+def _child(quick: bool, threads: int):
+    import json
+    import sys
+    rows = measure(quick, threads, lambda m: print(m, file=sys.stderr, flush=True))
+    print(json.dumps(rows))
+
+
+def _run_child(quick, threads, log):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from .common import ROOT
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": str(threads), "OMP_NUM_THREADS": str(threads),
+           "MKL_NUM_THREADS": str(threads), "PYTHONWARNINGS": "ignore"}
+    code = f"import sys; sys.path.insert(0, {ROOT!r}); from bench.autograd import _child; _child({quick!r}, {threads})"
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env=env, cwd=ROOT)
+    for line in p.stderr:
+        log(line.rstrip())
+    out = p.stdout.read()
+    if p.wait() != 0:
+        raise RuntimeError(f"autograd child ({threads} threads) failed")
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def run(cfg, log) -> Section:
+    import importlib.metadata
+    import importlib.util
+    sec = Section("autograd")
+    if importlib.util.find_spec("torch") is None:
+        sec.skipped.append("torch is not installed (pip install -e '.[bench]'); section 5 skipped")
+        sec.goals.append(Goal("5 autograd", "gradients within 1.2× autograd", "torch missing", None))
+        sec.goals.append(Goal("5 autograd", "Hessians ≥ 10× faster than torch.func.hessian at n=1000",
+                              "torch missing", None))
+        return sec
+    all_rows = {}
+    for threads in ([1] if cfg.quick else [1, 2]):
+        all_rows[threads] = _run_child(cfg.quick, threads, log)
+    sec.data["rows"] = all_rows
+    rows = all_rows[1]
+    for threads, trs in all_rows.items():
+        t = Table(f"5{'ab'[threads - 1]}. Generated NumPy gradient / Hessian vs PyTorch autograd (float64, CPU, "
+                  f"{threads} thread{'s' if threads > 1 else ''})",
+                  ["problem", "kind", "n", "matcalc NumPy", "torch", "torch / matcalc", "torch forward only",
+                   "max rel. diff"])
+        for r in trs:
+            if "skipped" in r:
+                t.add(r["problem"], r["kind"], str(r["n"]), "skipped", r["skipped"], "", "", "")
+                continue
+            t.add(r["problem"], r["kind"], str(r["n"]), fmt_time(r["numpy"]), fmt_time(r["torch"]),
+                  fmt_ratio(r["ratio"]), fmt_time(r["forward"]), f"{r['rel_diff']:.1e}")
+        t.notes.append(f"torch {importlib.metadata.version('torch')}; OPENBLAS/OMP/MKL_NUM_THREADS={threads} and "
+                       f"torch.set_num_threads({threads}); torch = forward + torch.autograd.grad, or "
+                       "torch.func.hessian; ratio > 1: matcalc's code is faster.")
+        if threads > 1:
+            t.notes.append("2 threads on this shared 2-core machine: a BLAS call waits for both threads, so "
+                           "another process's load shows up as stalls; the goals use the 1-thread table.")
+        sec.tables.append(t)
+
+    grads = [r for r in rows if r["kind"] == "grad" and "ratio" in r]
+    hess = [r for r in rows if r["kind"] == "hessian" and "ratio" in r and r["n"] == (100 if cfg.quick else 1000)]
+    slow = [r for r in grads if r["ratio"] < 1 / 1.2]
+    worst = min(grads, key=lambda r: r["ratio"]) if grads else None
+    sec.goals.append(Goal(
+        "5 autograd", "generated gradients within 1.2× of autograd (every problem and size)",
+        f"{len(grads) - len(slow)}/{len(grads)} within; worst: {worst['problem']} n={worst['n']} "
+        f"matcalc {1 / worst['ratio']:.2f}× torch's time" if worst else "none measured",
+        not slow if grads else None))
+    hn = 100 if cfg.quick else 1000
+    hmin = min(hess, key=lambda r: r["ratio"]) if hess else None
+    sec.goals.append(Goal(
+        "5 autograd", f"Hessians ≥ 10× faster than torch.func.hessian at n = {hn}",
+        ", ".join(f"{r['problem']} {fmt_ratio(r['ratio'])}" for r in hess) or "none measured",
+        (hmin["ratio"] >= 10) if hmin else None))
+    return sec
