@@ -1,0 +1,103 @@
+"""The pytest plugin (pytest11 entry point `matcalc`): identity files collected as tests."""
+from __future__ import annotations
+
+pytest_plugins = ["pytester"]
+
+GOOD = '''[[identity]]
+name = "trace-product"
+expr = "tr(A*X)"
+wrt = "X"
+expected = "A'"
+tags = ["trace"]
+
+[[identity]]
+name = "quadratic-form"
+expr = "x'*A*x"
+wrt = "x"
+expected = "(A + A')*x"
+tags = ["quadratic"]
+'''
+
+WRONG = '''[[identity]]
+name = "least-squares-wrong-sign"
+expr = "norm(A*x - b)**2"
+wrt = "x"
+expected = "-2*A'*(A*x - b)"
+'''
+
+
+def test_identities_folder_collects_one_item_per_identity(pytester):
+    pytester.makefile(".toml", **{"identities/basics": GOOD, "identities/sub/wrong": WRONG})
+    result = pytester.runpytest("identities", "-v")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines([
+        "*identities/basics.toml::trace-product PASSED*",
+        "*identities/basics.toml::quadratic-form PASSED*",
+        "*identities/sub/wrong.toml::least-squares-wrong-sign FAILED*",
+    ])
+    # the failure shows the verifier's message, not a traceback
+    result.stdout.fnmatch_lines([
+        "*identity 'least-squares-wrong-sign' (*wrong.toml:1) FAIL: expected differs from finite differences*",
+        "*expected:  -2*A'*(A*x - b)*",
+        "*matcalc derives: 2Aᵀ(Ax − b)*",
+    ])
+    assert "Traceback" not in result.stdout.str()
+    assert "runtest" not in result.stdout.str()
+
+
+def test_an_explicit_file_anywhere_is_collected(pytester):
+    path = pytester.makefile(".toml", **{"data/mine": GOOD})
+    result = pytester.runpytest(str(path))
+    result.assert_outcomes(passed=2)
+
+
+def test_toml_files_elsewhere_are_not_collected(pytester):
+    """A test run must not pick up TOML files it did not ask for: only explicit paths or identities/."""
+    pytester.makefile(".toml", **{"data/catalogue": GOOD + WRONG, "identities/pyproject": '[project]\nname = "x"\n'})
+    pytester.makepyfile(test_other="def test_one():\n    pass\n")
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1)
+    result = pytester.runpytest("data")
+    assert result.ret == 5       # no tests collected from a folder not named identities
+
+
+def test_keywords_select_by_tag_and_name(pytester):
+    pytester.makefile(".toml", **{"identities/basics": GOOD})
+    result = pytester.runpytest("identities", "-k", "quadratic", "-v")
+    result.assert_outcomes(passed=1, deselected=1)
+    result = pytester.runpytest("identities", "-k", "trace-product")
+    result.assert_outcomes(passed=1, deselected=1)
+
+
+def test_an_invalid_file_is_a_collection_error_with_file_and_line(pytester):
+    pytester.makefile(".toml", **{"identities/bad": GOOD + '\n[[identity]]\nname = "x"\nexpr = "x"\n'
+                                                          'wrt = "x"\nexpected = "x"\nop = "gradient"\n'})
+    result = pytester.runpytest("identities")
+    assert result.ret == 2
+    result.stdout.fnmatch_lines(["*identities/bad.toml:20: invalid identity: unknown op 'gradient'*"])
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_duplicate_names_across_collected_files(pytester):
+    pytester.makefile(".toml", **{"identities/a": GOOD, "identities/b": GOOD})
+    result = pytester.runpytest("identities")
+    result.stdout.fnmatch_lines(["*identities/b.toml:1: duplicate identity: the name 'trace-product' is already "
+                                 "used at*a.toml:1*"])
+
+
+def test_seed_and_trials_options(pytester):
+    pytester.makefile(".toml", **{"identities/basics": GOOD})
+    result = pytester.runpytest("identities", "--matcalc-seed", "11", "--matcalc-trials", "1")
+    result.assert_outcomes(passed=2)
+    result = pytester.runpytest("--help")
+    result.stdout.fnmatch_lines(["*--matcalc-seed*", "*--matcalc-trials*"])
+
+
+def test_junit_from_pytest_carries_the_max_error(pytester):
+    pytester.makefile(".toml", **{"identities/basics": GOOD})
+    result = pytester.runpytest("identities", "--junitxml=out.xml")
+    result.assert_outcomes(passed=2)
+    import xml.etree.ElementTree as ET
+    root = ET.parse(pytester.path / "out.xml").getroot()
+    props = [p.get("name") for p in root.iter("property")]
+    assert props == ["max_error", "max_error"]
