@@ -15,16 +15,25 @@ tables, one per identity::
     source = "Matrix Cookbook, eq. (84)"  # optional: where the identity comes from
 
 ``expected`` is typed together with ``expr``, so it shares its names and
-sizes: a size the expression leaves free may be named as matcalc names it
-(``ones(n)``), and it must not force sizes the expression leaves free to be
-equal (an ``expected`` that only types when ``A`` is square is wrong).
+sizes, and it is tied to the shape of the answer, so ``I``, ``eye(n)`` and
+``ones(n)`` take the answer's sizes. It must not force sizes the expression
+leaves free to be equal or fixed (an ``expected`` that only types when ``A``
+is square is wrong: the identity must hold for all sizes).
 Its shape is the shape of the answer: the shape of ``wrt`` for ``grad`` and
 ``vjp``, m×n for the ``jacobian`` of an m-vector w.r.t. an n-vector (1×n for a
 scalar), n×n for the ``hessian``, the shape of ``expr`` for ``jvp``.
 The upstream gradient of a ``vjp`` is named ``g`` (``G`` when ``expr`` is a
-matrix) and has the shape of ``expr``; the direction of a ``jvp`` is ``v``
-(``V`` when ``wrt`` is a matrix) and has the shape of ``wrt``. (If ``expr``
-already uses that name, the next free one: ``g2``, ``g3``, ...)
+matrix or a row) and has the shape of ``expr``; the direction of a ``jvp`` is
+``v`` (``V`` when ``wrt`` is a matrix) and has the shape of ``wrt``: the names
+matcalc gives them (if ``expr`` already uses one, the next free one: ``g2``,
+...). The size of a row is named as matcalc names it for ``expr`` alone.
+Unless the identity says otherwise with ``op``, it is a gradient: ``expr``
+must be a scalar.
+
+Files: a path is a file or a folder; folders are searched recursively
+(hidden folders skipped) for ``*.toml`` files with ``[[identity]]`` tables.
+A TOML file given by name without any identity table (a pre-commit hook
+passing pyproject.toml) is skipped with a note.
 
 No other keys are allowed, in an identity or at the top of the file. A
 mistake in a file (malformed TOML, a file that is not UTF-8 or cannot be
