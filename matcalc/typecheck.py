@@ -315,8 +315,13 @@ class Typer:
                 rights.append(node)
                 node = node.left
             terms = [self.build(node, namer)]
+            shape = terms[0].shape
             for n in reversed(rights):
                 t = self.build(n.right, namer)
+                if chain == "product":
+                    if shape == SCALAR and t.shape[0] != 1 and len(terms) > 1:
+                        terms = [alg.mul(*terms)]   # a 1×1 product scales what follows: (a'x) I
+                    shape = t.shape if shape == SCALAR else shape if t.shape == SCALAR else (shape[0], t.shape[1])
                 terms.append(alg.neg(t) if n.op == "-" else t)
             memo[id(rights[0])] = e = alg.add(*terms) if chain == "sum" else alg.mul(*terms)
             return e

@@ -122,3 +122,9 @@ def test_generated_size_names_avoid_declared_ones():
     p = matcalc.parse(text, {"A0": "matrix(d1,d2)"})
     names = [d for s in p.symbols.values() for d in s.shape]
     assert names.count("d1") == 2     # A0's rows and A19's columns: one size, the declared one
+
+
+def test_a_scalar_product_scales_the_matrix_after_it():
+    # regression of the one-mul() product chain: (a'x) I was built as the chain a' x I
+    assert matcalc.parse("(a'*x)*I + x*a'").canonical == "(a'*x)*eye(n) + x*a'"
+    assert matcalc.parse("x'*A*y*B").shape == ("k", "p")
