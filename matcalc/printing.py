@@ -246,9 +246,13 @@ class TextPrinter(Printer):
 
     def mul(self, e):
         coef, atoms, chain = alg.mul_split(e)
-        num = [self.p(a, POW_P + 1) + ("" if x == 1 else _sup(x)) for a, x in atoms if x > 0]
+        # a lone factor after a number needs no brackets: 3x², 2xᵀv (scaling commutes with ⊙)
+        alone = len(chain) + sum(1 for _, x in atoms if x > 0) == 1 and not any(x < 0 for _, x in atoms) \
+            and coef.denominator == 1
+        inner = MUL_P if alone else MUL_P + 1
+        num = [self.p(a, inner if x == 1 else POW_P + 1) + ("" if x == 1 else _sup(x)) for a, x in atoms if x > 0]
         den = [self.p(a, POW_P + 1) + ("" if x == -1 else _sup(-x)) for a, x in atoms if x < 0]
-        factors = num + [self.p(f, MUL_P + 1) for f in chain]
+        factors = num + [self.p(f, inner) for f in chain]
         c = abs(coef)
         lead = "" if c.numerator == 1 and factors else str(c.numerator)
         s = _juxtapose([lead] + factors if lead else factors)

@@ -34,7 +34,9 @@ def assume(expr: Expr, kinds: dict[str, str], doms: dict[str, set[str]]) -> Expr
                 op is alg.SYM and kinds.get(n.attrs[0]) in ("symmetric", "spd", "diagonal")
                 or op is alg.IDENTITY
                 or op in (alg.INV, alg.MATPOW, alg.ADD) and all(is_symmetric(a) for a in n.args)
-                or op.name == "diag" and n.args[0].shape[1] == 1)
+                or op.name == "diag" and n.args[0].shape[1] == 1
+                # a product that is its own transpose once symmetry is used: A S Aᵀ for symmetric S
+                or op is alg.MUL and n.shape[0] == n.shape[1] and alg.rewrite(alg.transpose(n), visit) is n)
         return symmetric[n]
 
     def visit(node: Expr):

@@ -211,7 +211,7 @@ def test_hessian_wrt_a_matrix_is_refused():
 
 def test_absent_variable_gives_a_zero_with_a_note():
     r = matcalc.grad("norm(x)**2", "y")
-    assert r.text == "0" and r.shape == ("n", 1)
+    assert r.text == "0" and r.shape == ("m", 1)   # sizes of its own, not x's n
     assert "does not occur" in r.notes[0]
 
 
