@@ -239,7 +239,7 @@ GOLDEN = [
      'a ⊙ σ(x) ⊙ (𝟏 − σ(x))',
      r'\mathbf{a} \odot \sigma(\mathbf{x}) \odot (\mathbf{1} - \sigma(\mathbf{x}))'),
     ('sum-constant-divided-by-x', 'grad', 'sum(a ./ x)', 'x', None,
-     '−(a ⊘ x²)',
+     '−a ⊘ x²',
      r'-\mathbf{a} \oslash \mathbf{x}^{\circ 2}'),
     ('sum-sqrt-one-plus-square', 'grad', 'sum(sqrt(ones(n) + x .* x))', 'x', None,
      'x ⊘ √(x² + 𝟏)',
