@@ -285,6 +285,8 @@ def mul_parts(coef, atoms, factors) -> Expr:
         return items[0][0]
     if not items and coef == 1 and len(chain) == 1:
         return chain[0]
+    if not items and is_scalar(_chain_shape(chain)):
+        chain = list(_orient(chain))
     return _mul_node(coef, tuple(e for _, e in items), tuple(a for a, _ in items) + tuple(chain))
 
 
@@ -377,7 +379,18 @@ def _scalar_segment(seg):
         return call("sum", mul(*seg[:-1]))
     if len(seg) == 1:
         return seg[0]
-    return _mul_node(ONE, (), tuple(seg))
+    return _mul_node(ONE, (), _orient(seg))
+
+
+def _orient(seg) -> tuple:
+    """A 1×1 product equals its transpose (vᵀx = xᵀv): one orientation, fewest transposes first."""
+    flipped = tuple(transpose(f) for f in reversed(seg))
+    def name(f):
+        base = f.args[0] if f.op is TRANSPOSE else f
+        return base.attrs[0] if base.op is SYM else ""      # sᵀg, then leaves alphabetically: aᵀb, xᵀv
+    def rank(s):
+        return (sum(f.op is TRANSPOSE for f in s), [(name(f), f.digest) for f in s])
+    return min(tuple(seg), flipped, key=rank)
 
 
 def mul_split(m: Expr):

@@ -297,7 +297,9 @@ def _juxtapose(parts) -> str:
     """2Aᵀ(Ax − b), xᵀAx; a space only around multi-letter factors (Aᵀ diag(s) A)."""
     out, last = "", None
     for tok in parts:
-        if last is not None and not (_simple(tok) and (_simple(last) or last.isdigit())):
+        after_number = last is not None and last.isdigit() and tok[0].isalpha() \
+            and (len(tok) == 1 or not (tok[1].isascii() and tok[1].isalpha()))   # 2xᵀv, 2σ(x), 2 tr(X)
+        if last is not None and not after_number and not (_simple(tok) and (_simple(last) or last.isdigit())):
             out += " "
         out += tok
         last = tok

@@ -64,7 +64,7 @@ CATALOGUE = [
     ('grad', "a'*X*b", 'X', None, 'abᵀ'),
     ('grad', "a'*X'*b", 'X', None, 'baᵀ'),
     ('grad', "x'*A*y", 'A', None, 'xyᵀ'),
-    ('grad', "(x'*a)**2", 'x', None, '2(xᵀa)a'),
+    ('grad', "(x'*a)**2", 'x', None, '2(aᵀx)a'),
     ('grad', "(x - mu)'*inv(S)*(x - mu)", 'mu', {'S': 'spd', 'mu': 'vector'}, '−2S⁻¹(x − μ)'),
     ('grad', "logdet(S) + (x - m)'*inv(S)*(x - m)", 'S', {'S': 'spd'}, 'S⁻¹ − S⁻¹(x − m)(x − m)ᵀS⁻¹'),
     ('grad', 'dot(x, x)', 'x', None, '2x'),
