@@ -73,8 +73,11 @@ def _matcalc_row(L, repeats, verify, quick=False):
     row["dag"] = len(postorder(r.expr))
     row["tree"] = r.expr.size
     t0 = time.perf_counter()
-    row["text_len"] = len(r.text)
-    row["t_print"] = time.perf_counter() - t0
+    try:
+        row["text_len"] = len(r.text)
+        row["t_print"] = time.perf_counter() - t0
+    except RecursionError:
+        row["text_len"], row["t_print"] = "RecursionError", None
     try:
         row["numpy_len"] = len(r.numpy)
     except RecursionError:
@@ -141,17 +144,21 @@ def _sympy_row(L, timeout):
 def run(cfg, log) -> Section:
     sec = Section("depth")
     Ls = [1, 2, 4, 8] if cfg.quick else [1, 2, 4, 8, 16, 32, 64, 128]
+    beyond = [] if cfg.quick else [256, 512]       # past the brief's range: is the growth still linear?
     rows = []
-    for L in Ls:
+    for L in Ls + beyond:
         log(f"depth: L = {L}")
         rows.append(_matcalc_row(L, 3 if cfg.quick or L >= 32 else 5, verify=L <= 8, quick=cfg.quick))
     sec.data["rows"] = rows
+    extra = [r for r in rows if r["L"] in beyond]
+    rows = [r for r in rows if r["L"] not in beyond]
 
     t = Table("2a. Depth scaling: grad of norm(W_L*tanh(...tanh(W1*x)) - y)**2 w.r.t. W1",
               ["L", "from text", "from graph", "DAG nodes", "tree size", "text length", "print time",
                "NumPy code length", "verified"])
-    for r in rows:
-        t.add(str(r["L"]), fmt_time(r["t_text"]) if "t_text" in r else "parser limit",
+    for r in rows + extra:
+        t.add(str(r["L"]) + (" (beyond)" if r in extra else ""),
+              fmt_time(r["t_text"]) if "t_text" in r else "parser limit",
               fmt_time(r["t_graph"]), str(r["dag"]), str(r["tree"]), str(r["text_len"]), fmt_time(r["t_print"]),
               str(r["numpy_len"]), {True: "✓", False: "✗"}.get(r.get("verified"), "—"))
     refused = [r for r in rows if "text_error" in r]
@@ -171,6 +178,11 @@ def run(cfg, log) -> Section:
         "tree size": loglog_slope(Lx, [r["tree"] for r in rows]),
     }
     fits["print time (text)"] = loglog_slope(Lx, [r["t_print"] for r in rows])
+    if extra:
+        big = [r for r in rows if r["L"] >= 64] + extra
+        fits[f"derivation time (from graph), L = 64 … {extra[-1]['L']} (beyond the goal's range)"] = loglog_slope(
+            [r["L"] for r in big], [r["t_graph"] for r in big])
+        fits[f"DAG nodes, L = 64 … {extra[-1]['L']}"] = loglog_slope([r["L"] for r in big], [r["dag"] for r in big])
     tail = [r for r in rows if r["L"] >= 8]
     if len(tail) >= 3:
         fits["derivation time (from graph), L ≥ 8"] = loglog_slope([r["L"] for r in tail],
