@@ -761,18 +761,22 @@ def run(identities: Iterable[Identity], trials: int = 3, seed: int = 0, jobs: in
     # calls run() needs no `if __name__ == "__main__"` guard. All workers are forked at the first
     # submit, before the caller's first result (and before any progress-bar thread it starts then).
     ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_warm) as pool:
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_warm)
+    try:
         pending: deque = deque()
-        it = iter(identities)
-        for ident in it:
+        for ident in identities:
             pending.append(pool.submit(check_identity, ident, trials, seed))
             if len(pending) >= window:
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
+    finally:    # also on Ctrl-C or when the caller stops early: drop what has not started
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _warm():
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is the parent's to handle: no worker tracebacks
     import matcalc  # noqa: F401  (import once per worker, before the first identity)
     import matcalc.api  # noqa: F401
     import matcalc.verify  # noqa: F401
