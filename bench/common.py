@@ -37,14 +37,19 @@ class Table:
         return t
 
     def markdown(self) -> str:
-        out = [f"#### {self.title}", "", "| " + " | ".join(self.columns) + " |",
+        out = [f"#### {_md(self.title)}", "", "| " + " | ".join(_md(c) for c in self.columns) + " |",
                "|" + "|".join("---" for _ in self.columns) + "|"]
         for r in self.rows:
-            out.append("| " + " | ".join(str(c).replace("|", "\\|") for c in r) + " |")
+            out.append("| " + " | ".join(_md(c) for c in r) + " |")
         if self.notes:
             out.append("")
             out.extend(f"{n}  " for n in self.notes)
         return "\n".join(out) + "\n"
+
+
+def _md(c) -> str:
+    """A table cell or title as Markdown text: | and * (in expressions such as A*x) escaped."""
+    return str(c).replace("|", "\\|").replace("*", "\\*")
 
 
 def _escape(s: str) -> str:
