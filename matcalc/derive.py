@@ -91,7 +91,8 @@ def vjp(f: Expr, wrt: Expr, seed: Expr, steps: list | None = None) -> Expr:
 
 def transpose_linear(t: Expr, leaf: Expr, ct: Expr) -> Expr:
     """The adjoint of `leaf` in the expression t, linear in leaf, when t's adjoint is ct."""
-    order = [n for n in postorder(t) if _depends(n, leaf)]
+    # only the part of t that depends on leaf: not the (deep) primal arguments below it
+    order = [n for n in postorder(t, stop=lambda n: not _depends(n, leaf)) if _depends(n, leaf)]
     cts: dict[Expr, list[Expr]] = {t: [ct]}
     for node in reversed(order):
         pending = cts.pop(node, None)

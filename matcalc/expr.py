@@ -78,7 +78,7 @@ def free_leaves(e: Expr) -> frozenset:
     got = _FREE.get(e)
     if got is not None:
         return got
-    order = postorder(e)
+    order = postorder(e, stop=lambda n: n in _FREE)     # never re-walk what is known: linear overall
     for node in order:
         if node in _FREE:
             continue
@@ -92,8 +92,11 @@ def free_leaves(e: Expr) -> frozenset:
     return _FREE[e]
 
 
-def postorder(root: Expr) -> list[Expr]:
-    """Every node of the DAG once, children before parents (iterative: deep graphs are fine)."""
+def postorder(root: Expr, stop=None) -> list[Expr]:
+    """Every node of the DAG once, children before parents (iterative: deep graphs are fine).
+
+    `stop(node)` true: the node is listed but its arguments are not visited.
+    """
     seen: set[int] = set()
     out: list[Expr] = []
     stack = [(root, False)]
@@ -106,6 +109,8 @@ def postorder(root: Expr) -> list[Expr]:
             continue
         seen.add(id(node))
         stack.append((node, True))
+        if stop is not None and node is not root and stop(node):
+            continue
         for a in reversed(node.args):
             if id(a) not in seen:
                 stack.append((a, False))

@@ -624,6 +624,9 @@ class NumpyPrinter(Printer):
 
     def mul(self, e):
         coef, atoms, chain = alg.mul_split(e)
+        spread = _distribute(coef, atoms, chain)
+        if spread is not None:
+            return self.render(spread)
         parts = []
         c = abs(coef)
         if c != 1 or (not atoms and not chain):
@@ -652,13 +655,25 @@ class NumpyPrinter(Printer):
                 cost[i, j], split[i, j] = min(
                     (cost[i, k] + cost[k + 1, j] + dims[i] * dims[k + 1] * dims[j + 1], k) for k in range(i, j))
 
+        def is_diagonal(i):     # diag(u) as a factor: scale rows or columns, not a dense n×n product
+            return chain[i].op.name == "diag" and is_column(chain[i].args[0].shape)
+
+        def diagonal(i):        # printed once: it may define a shared temporary
+            return self.p(chain[i].args[0], POST_P)
+
         def build(i, j):
             if i == j:
                 return self.p(chain[i], POST_P)
             k = split[i, j]
-            left, right = build(i, k), build(k + 1, j)
             lshape = (chain[i].shape[0], chain[k].shape[1])
             rshape = (chain[k + 1].shape[0], chain[j].shape[1])
+            if i == k and is_diagonal(i):
+                u, right = diagonal(i), build(k + 1, j)
+                return f"({u}[:, None] * {right})" if not is_column(rshape) else f"({u} * {right})"
+            if k + 1 == j and is_diagonal(j):
+                left = build(i, k)
+                return f"({left} * {diagonal(j)})"
+            left, right = build(i, k), build(k + 1, j)
             if is_column(lshape) and is_row(rshape):
                 return f"np.outer({left}, {right})"
             return f"({left} @ {right})"
@@ -695,6 +710,19 @@ class NumpyPrinter(Printer):
             body = tpl.format(*params)
             return f"(lambda {', '.join(params)}: {body})({', '.join(args)})"
         return tpl.format(*args)
+
+
+def _distribute(coef, atoms, chain):
+    """A product with a sum of matrices in it, computed term by term when that is cheaper:
+    (A + Aᵀ)x as Ax + Aᵀx (two mat-vecs, no n×n sum); X(bcᵀ + cbᵀ) as (Xb)cᵀ + (Xc)bᵀ."""
+    for i, f in enumerate(chain):
+        if f.op is not alg.ADD or f.shape[0] == 1 or f.shape[1] == 1:
+            continue
+        has_vector = any(g.shape[0] == 1 or g.shape[1] == 1 for g in chain)
+        rank_one = all(any(h.shape[0] == 1 or h.shape[1] == 1 for h in alg.mul_split(t)[2]) for t in f.args)
+        if has_vector or rank_one:
+            return alg.add(*[alg.mul_parts(coef, atoms, chain[:i] + [t] + chain[i + 1:]) for t in f.args])
+    return None
 
 
 def _balanced(s: str) -> bool:
