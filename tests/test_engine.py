@@ -263,3 +263,12 @@ def test_numpy_expression_agrees_with_the_graph(kind, expr, wrt, let, text):
     want = evaluate(r.expr, vals, sizes)
     assert got.size == want.size
     assert np.allclose(got.reshape(-1), want.reshape(-1), rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("kind,expr,wrt,code", [
+    ("grad", "x'*A*x", "x", "A @ x + A.T @ x"),                                # two mat-vecs, no n×n sum
+    ("grad", "b'*X'*X*c", "X", "np.outer((X @ b), c) + np.outer((X @ c), b)"),  # O(n²), not X(bcᵀ + cbᵀ)
+    ("jacobian", "tanh(W*x)", "x", "(np.ones(W.shape[0]) - np.tanh((W @ x)) ** 2)[:, None] * W"),
+])
+def test_numpy_code_keeps_the_cheap_gradient_cost(kind, expr, wrt, code):
+    assert matcalc.derivative(kind, expr, wrt).numpy == code
