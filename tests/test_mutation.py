@@ -15,7 +15,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from matcalc import algebra as alg
 from matcalc.expr import postorder
