@@ -63,6 +63,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import sys
 import time
 import tomllib
 from dataclasses import asdict, dataclass
@@ -757,11 +758,7 @@ def run(identities: Iterable[Identity], trials: int = 3, seed: int = 0, jobs: in
     import multiprocessing as mp
 
     window = window or 4 * jobs
-    # fork where there is fork: workers start at once with matcalc imported, and a script that
-    # calls run() needs no `if __name__ == "__main__"` guard. All workers are forked at the first
-    # submit, before the caller's first result (and before any progress-bar thread it starts then).
-    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_warm)
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=_context(mp), initializer=_warm)
     try:
         pending: deque = deque()
         for ident in identities:
@@ -772,6 +769,31 @@ def run(identities: Iterable[Identity], trials: int = 3, seed: int = 0, jobs: in
             yield pending.popleft().result()
     finally:    # also on Ctrl-C or when the caller stops early: drop what has not started
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+_FORK_HOSTILE = ("jax", "jaxlib", "tensorflow", "torch")
+
+
+def _context(mp):
+    """How to start the workers.
+
+    On Linux, fork: workers start at once with matcalc imported, and a script calling run()
+    needs no `if __name__ == "__main__"` guard. All workers are forked at the first submit,
+    before the caller sees a result (the command line starts its progress-bar thread then).
+    But forking a process that runs other threads can deadlock the child (JAX says so when it
+    is loaded, as in a test session that also tests JAX code generation): then, and on other
+    systems, a fork server with matcalc preloaded (or the platform's default).
+    """
+    import threading
+    methods = mp.get_all_start_methods()
+    hostile = threading.active_count() > 1 or any(m in sys.modules for m in _FORK_HOSTILE)
+    if sys.platform.startswith("linux") and "fork" in methods and not hostile:
+        return mp.get_context("fork")
+    if "forkserver" in methods:
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload(["matcalc.identities"])
+        return ctx
+    return None
 
 
 def _warm():

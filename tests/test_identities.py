@@ -332,6 +332,23 @@ def test_runs_in_order_in_processes(tmp_path):
     assert all(o.passed for o in parallel)
 
 
+def test_processes_start_safely_when_other_threads_run():
+    """Forking a multithreaded process can deadlock: with another thread alive, a fork server is used."""
+    import multiprocessing as mp
+    import threading
+
+    from matcalc.identities import _context
+    stop = threading.Event()
+    t = threading.Thread(target=stop.wait, daemon=True)
+    t.start()
+    try:
+        assert _context(mp).get_start_method() == "forkserver"
+        ids = load([CATALOGUE / "trace.toml"])[:6]
+        assert [o.name for o in run(ids, trials=1, jobs=2) if o.passed] == [i.name for i in ids]
+    finally:
+        stop.set()
+
+
 def test_memory_stays_constant_per_identity():
     """Streaming: nothing but the small outcome record is kept per identity."""
     def stream(count):
