@@ -78,9 +78,16 @@ def draw_value(kind: str, shape, domains: set, rng) -> np.ndarray:
     if "probability" in domains:
         p = rng.uniform(0.1, 1.0, (r, c))
         return p / p.sum()
-    if kind in ("spd",) or "spd" in domains and r == c and r > 1:
+    if kind == "spd":
         q = _orthogonal(r, rng)
         return (q * rng.uniform(0.5, 2.0, r)) @ q.T
+    if "spd" in domains and kind == "matrix" and r == c and r > 1:
+        # log det of a general matrix: positive determinant but *not* symmetric, so that a result
+        # X⁻¹ where X⁻ᵀ is right cannot pass
+        u, v = _orthogonal(r, rng), _orthogonal(r, rng)
+        if np.linalg.det(u) * np.linalg.det(v) < 0:
+            u[:, 0] = -u[:, 0]
+        return (u * rng.uniform(1.0, 2.0, r)) @ v.T
     if kind == "symmetric":
         m = rng.standard_normal((r, r))
         return (m + m.T) / 2 + (2 * np.eye(r) if "invertible" in domains else 0)
