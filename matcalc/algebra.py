@@ -15,7 +15,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from .expr import Expr, frac
+from .expr import Expr, charge, frac
 from .ops.base import CHECK, Op
 from .shapes import SCALAR, is_column, is_row, is_scalar
 
@@ -137,6 +137,7 @@ def add(*terms: Expr) -> Expr:
             continue
         c, rest = split_coef(t)
         coefs[rest] = coefs.get(rest, ZERO_F) + c
+    charge(len(coefs))     # the derivation's work budget (expr.budget)
     out = [scale(c, rest) for rest, c in coefs.items() if c != 0]
     if not out:
         return zero(shape)
@@ -267,6 +268,7 @@ def mul_parts(coef, atoms, factors) -> Expr:
             add_atom(f, ONE)
         else:
             chain.append(f)
+    charge(2 * len(exps) + len(chain))     # the work budget (expr.budget); an atom costs more
     shape = _chain_shape(chain)
     if coef == 0 or any(is_zero(f) for f in chain) or any(is_zero(a) and e > 0 for a, e in exps.items()):
         return zero(shape)
@@ -476,6 +478,7 @@ def had_parts(parts) -> Expr:
         if is_zero(f) and e > 0:
             return zero(shape)
         exps[f] = exps.get(f, ZERO_F) + e
+    charge(len(exps))     # the derivation's work budget (expr.budget)
     scal = [(a, e) for a, e in exps.items() if a.is_scalar and e != 0]
     items = sorted(((a, e) for a, e in exps.items() if not a.is_scalar and e != 0), key=lambda ae: ae[0].key)
     if not items:

@@ -12,8 +12,8 @@ from functools import cached_property
 
 from . import algebra as alg
 from . import derive, simplify
-from .errors import MatcalcError, ShapeError, UnsupportedError, UsageError
-from .expr import Expr
+from .errors import LimitError, MatcalcError, ShapeError, UnsupportedError, UsageError
+from .expr import Expr, budget
 from .printing import latex, numpy_code, shared_names, source, text
 from .shapes import fmt_shape, is_column, is_scalar
 from .typecheck import Symbol, typecheck
@@ -182,6 +182,16 @@ def derivative(kind: str, expr: str, wrt: str, let=None, steps: bool = False) ->
     else:
         absent = None
     _check_kind(kind, f, x, p.source, wrt)
+    try:
+        with budget():      # a derivation that blows up stops with a LimitError (expr.MAX_WORK)
+            return _derive(kind, p, f, x, wrt, steps, notes, absent)
+    except LimitError as err:
+        if err.span is None:
+            err.span = (0, len(p.source))
+        raise err.with_source(p.source)
+
+
+def _derive(kind, p, f, x, wrt, steps, notes, absent) -> Result:
     record = [] if steps else None
     aux = aux_shape = None
     if kind == "grad":

@@ -128,3 +128,81 @@ def test_a_scalar_product_scales_the_matrix_after_it():
     # regression of the one-mul() product chain: (a'x) I was built as the chain a' x I
     assert matcalc.parse("(a'*x)*I + x*a'").canonical == "(a'*x)*eye(n) + x*a'"
     assert matcalc.parse("x'*A*y*B").shape == ("k", "p")
+
+
+# ------------------------------------------------------------------ the derivation's work budget
+
+@pytest.mark.parametrize("kind,text,wrt", [
+    # the product rule on 400 factors that all depend on alpha: 400 terms of 400 factors
+    ("grad", "*".join(f"sin({i}*alpha)" for i in range(1, 401)), "alpha"),
+    ("grad", "*".join(f"(x'*A{i}*x)" for i in range(1000)), "x"),
+    ("hessian", "sum(" + "softmax(" * 150 + "x" + ")" * 150 + ")", "x"),
+    ("grad", "tr(" + "*".join(f"(X+A{i})" for i in range(600)) + ")", "X"),
+], ids=["product-of-400-sines", "product-of-1000-quadratic-forms", "hessian-of-150-nested-softmax",
+        "trace-of-600-factor-product"])
+def test_blow_ups_stop_with_a_limit_error(kind, text, wrt):
+    # before the budget these ran for 20 s to minutes and printed megabytes
+    with pytest.raises(LimitError) as info:
+        _, dt = timed(matcalc.derivative, kind, text, wrt)
+    err = info.value
+    assert "grows too large" in err.message and "2,000,000" in err.message
+    assert err.span == (0, len(text)) and err.source == text
+    assert err.hint
+
+
+def test_the_budget_is_per_derivation_and_restored():
+    from matcalc import expr
+    with pytest.raises(LimitError):
+        matcalc.grad("*".join(f"sin({i}*alpha)" for i in range(1, 401)), "alpha")
+    assert expr._budget is None
+    assert matcalc.grad("norm(A*x - b)**2", "x").text == "2Aᵀ(Ax − b)"
+
+
+def test_the_budget_counts_work_deterministically():
+    from matcalc import derive, expr
+    f = matcalc.parse("*".join(f"sin({i}*alpha)" for i in range(1, 41))).expr
+    alpha, = expr.free_leaves(f)
+    used = []
+    for _ in range(2):
+        with expr.budget(10 ** 9):
+            derive.grad(f, alpha)
+            used.append(10 ** 9 - expr._budget[0])
+    assert used[0] == used[1] > 0
+    with pytest.raises(LimitError):
+        with expr.budget(used[0] // 2):
+            derive.grad(f, alpha)
+
+
+def test_big_but_reasonable_derivatives_fit_in_the_budget():
+    assert matcalc.hessian("sum(" + "sin(" * 150 + "x" + ")" * 150 + ")", "x").shape == ("n", "n")
+    assert matcalc.grad("*".join(f"sin({i}*alpha)" for i in range(1, 101)), "alpha").shape == (1, 1)
+    assert matcalc.grad("tr(X^64)", "X").text == "64(Xᵀ)⁶³"
+
+
+@pytest.mark.parametrize("text,wrt,message", [
+    ("tr(A^100000)", "A", "matrix powers are limited to ±64"),
+    ("alpha**(10**9)", "alpha", "out of range"),
+    ("x**1000000", "x", "cannot raise the vector"),
+])
+def test_huge_exponents_are_refused(text, wrt, message):
+    with pytest.raises(MatcalcError) as info:
+        matcalc.grad(text, wrt)
+    assert message in info.value.message
+
+
+def test_huge_but_allowed_exponents_are_quick():
+    (r, dt) = timed(matcalc.grad, "alpha**1000000", "alpha")
+    assert r.text == "1000000α⁹⁹⁹⁹⁹⁹"
+    assert matcalc.grad("norm(x)**1000000", "x").text == "1000000‖x‖⁹⁹⁹⁹⁹⁸x"
+
+
+def test_deeply_nested_inverses_determinants_and_logdets():
+    assert matcalc.grad("tr(" + "inv(" * 150 + "X" + ")" * 150 + ")", "X").text == "I"
+    assert matcalc.grad("tr(" + "inv(" * 151 + "X" + ")" * 151 + ")", "X").text == "−(X⁻ᵀ)²"
+    r = matcalc.grad("tr(" + "inv(I+" * 99 + "X" + ")" * 99 + ")", "X")
+    assert r.shape == ("n", "n")
+    with pytest.raises(MatcalcError) as info:      # det of a scalar: a shape error, not a hang
+        matcalc.grad("det(" * 150 + "X" + ")" * 150, "X")
+    assert "square matrix" in info.value.message
+    r = matcalc.grad("det(" + "det(X)*" * 99 + "X)", "X")
+    assert r.verify().passed
