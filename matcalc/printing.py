@@ -605,7 +605,13 @@ class NumpyPrinter(Printer):
         return self.paren(s) if own < prec else s
 
     def dim(self, d) -> str:
-        return str(d) if isinstance(d, int) else self.dims[d]
+        if isinstance(d, int):
+            return str(d)
+        if d not in self.dims:     # eye(k) with no variable of size k (was a KeyError; issue 7)
+            from .errors import UnsupportedError
+            raise UnsupportedError(f"the size {d} belongs to no variable, so generated code cannot know it",
+                                   hint=f"write a number, as in eye(3), or use {d} as the size of a variable")
+        return self.dims[d]
 
     def sym(self, e):
         return code_name(e.attrs[0])

@@ -1,0 +1,169 @@
+"""The fuzzing properties, shared by tests/test_fuzz.py (bounded) and tests/fuzz/long_run.py (long).
+
+Each check returns an outcome word (counted by the long run) or raises AssertionError with a
+reproducer. Anything that is not a MatcalcError escaping matcalc is a crash.
+"""
+from __future__ import annotations
+
+from hypothesis import strategies as st
+
+import matcalc
+from matcalc.errors import LimitError, MatcalcError, UnsupportedError
+from matcalc.printing import latex, numpy_code, source, text
+
+FUNCTIONS = ["tr", "trace", "det", "logdet", "inv", "norm", "norm1", "sum", "dot", "diag", "exp", "log", "sqrt",
+             "sin", "cos", "tanh", "sigmoid", "relu", "softplus", "gelu", "abs", "softmax", "log_softmax",
+             "logsumexp", "cross_entropy", "eye", "ones", "transpose", "step", "sign", "normcdf", "normpdf"]
+TOKENS = (
+    ["x", "y", "z", "b", "A", "B", "X", "W", "S", "alpha", "beta", "lambda", "sigma", "I", "T", "n", "m",
+     "y_hat", "W1", "Sigma", "x2"]
+    + ["0", "1", "2", "3", "0.5", ".5", "1e3", "2E-2", "10", "1000000", "1e308", "1e-308", "007", "1.5e+3"]
+    + ["+", "-", "*", "/", "^", "**", ".*", "./", ".^", "'", ".T", "@", "⊙", "−", "ᵀ", "·", "^T", "^-1"]
+    + ["(", ")", "(", ")", ",", " "]
+    + [f + "(" for f in FUNCTIONS]
+    # hostile: Python, shell, format strings, other syntaxes
+    + ["__import__", "('os')", ".system", "exec", "eval", "lambda:", "__class__", "x.__class__", "{0}", "%s",
+       "$(", "`", ";", "&&", "|", "||", ">", "<", "=", "==", "!", "[", "]", "{", "}", ":", "#", "\\", "\"", "'",
+       "\n", "\t", "\x00", "\x1b[2J", "‖", "×", "∑", "∂", "_", "..", "...", "e", "E", "x.y", "1.2.3"]
+)
+
+
+@st.composite
+def token_sequences(draw, max_size=25):
+    toks = draw(st.lists(st.sampled_from(TOKENS), max_size=max_size))
+    seps = draw(st.lists(st.sampled_from(["", "", "", " "]), min_size=len(toks), max_size=len(toks)))
+    return "".join(t + s for t, s in zip(toks, seps))
+
+
+# ------------------------------------------------------------------ errors
+
+def check_error(err: BaseException, src: str, need_span: bool = True) -> str:
+    """A user-facing failure: a MatcalcError with a message, a span into the text, a rendering."""
+    assert isinstance(err, MatcalcError), f"not a MatcalcError: {type(err).__name__}: {err} (input {src!r})"
+    assert err.message, f"error without a message for {src!r}"
+    if need_span:
+        assert err.span is not None, f"error without a span: {err.message!r} (input {src!r})"
+        start, end = err.span
+        assert 0 <= start <= end, f"bad span {err.span} for {src!r}"
+        if not isinstance(err, LimitError):
+            assert end <= len(src) + 1, f"span {err.span} beyond the input {src!r}"
+    rendered = err.render()
+    assert err.message in rendered and isinstance(rendered, str)
+    return type(err).__name__
+
+
+def _dims(symbols) -> dict:
+    dims = {}
+    for name, sym in symbols.items():
+        for axis, d in enumerate(sym.shape):
+            if isinstance(d, str):
+                dims.setdefault(d, f"{name}.shape[{axis if sym.shape[1] != 1 else 0}]")
+    return dims
+
+
+def check_printers(p) -> None:
+    """Every printer prints a parsed expression (text, LaTeX, NumPy code, matcalc source)."""
+    assert source(p.expr)
+    assert text(p.expr, p.symbols) is not None
+    assert latex(p.expr, "bold", p.symbols) is not None
+    try:
+        code = numpy_code(p.expr, _dims(p.symbols))
+    except UnsupportedError as err:       # a size no variable has (eye(k) alone): refused, clearly
+        assert "belongs to no variable" in err.message, err
+        return
+    compile(code, "<generated>", "eval")
+
+
+# ------------------------------------------------------------------ properties
+
+def check_text(src: str, let=None, wrt: str | None = None) -> str:
+    """Arbitrary text: parses (and then round-trips) or fails with a MatcalcError with a span."""
+    try:
+        p = matcalc.parse(src, let)
+    except Exception as err:  # noqa: BLE001  (the point: only MatcalcError may come out)
+        return "refused:" + check_error(err, src)
+    check_printers(p)
+    s = source(p.expr)
+    q = matcalc.parse(s, let)
+    assert q.expr is p.expr, f"round trip: {src!r} -> {s!r} -> {source(q.expr)!r}"
+    if wrt is None:
+        return "parsed"
+    try:
+        r = matcalc.grad(src, wrt, let)
+    except Exception as err:  # noqa: BLE001
+        return "grad-refused:" + check_error(err, src, need_span=False)
+    assert r.text is not None and r.latex is not None and r.source
+    return "grad"
+
+
+def check_round_trip(src: str, let) -> str:
+    """A well-formed expression: parses, prints, parses back to the very same graph."""
+    try:
+        p = matcalc.parse(src, let)
+    except MatcalcError as err:
+        raise AssertionError(f"a well-formed expression was refused: {src!r} let={let}\n{err}") from None
+    check_printers(p)
+    s = source(p.expr)
+    try:
+        q = matcalc.parse(s, let)
+    except MatcalcError as err:
+        raise AssertionError(f"source() printed what does not parse: {src!r} -> {s!r}\n{err}") from None
+    assert q.expr is p.expr, (f"round trip changed the graph: {src!r} let={let}\n  source:   {s}\n"
+                              f"  re-read:  {source(q.expr)}")
+    return "round-trip"
+
+
+FINITE = "no point found where the function is finite"
+
+
+def check_gradient(src: str, let, wrt: str, record=None) -> str:
+    """grad verifies numerically, or is refused with a MatcalcError; never wrong.
+
+    A failure at the default seed is re-checked at three more seeds: if it passes there the point
+    was ill-conditioned ("unstable", recorded for review by the long run); if it fails at all four
+    the gradient is wrong and the check fails with a reproducer.
+    """
+    try:
+        r = matcalc.grad(src, wrt, let)
+    except Exception as err:  # noqa: BLE001
+        return "refused:" + check_error(err, src, need_span=False)
+    try:
+        report = r.verify()
+    except Exception as err:  # noqa: BLE001
+        raise AssertionError(f"verify crashed: grad {src!r} {wrt} let={let}: {type(err).__name__}: {err}") \
+            from None
+    if report.passed:
+        return "verified"
+    if FINITE in report.message:
+        return "inconclusive"
+    others = [r.verify(seed=s) for s in (1, 2, 3)]
+    if any(o.passed for o in others):
+        if record is not None:
+            record.append(("unstable", src, let, wrt, r.text, report.summary()))
+        return "unstable"
+    if all(FINITE in o.message for o in others):
+        return "inconclusive"
+    raise AssertionError(f"WRONG gradient?  matcalc grad {src!r} {wrt} --let {_let(let)}\n"
+                         f"  result: {r.text}\n  {report.summary()}")
+
+
+def _let(let) -> str:
+    return "'" + ",".join(f"{k}:{v}" for k, v in (let or {}).items()) + "'"
+
+
+def check_cli(runner, app, s: str, command: str) -> str:
+    """The CLI: exit 0 or 2, never a traceback or an internal error; a caret under a short fault."""
+    args = [command, s] + (["x", "--no-verify"] if command == "grad" else []) + ["--plain"]
+    r = runner.invoke(app, args)
+    out = r.stdout + r.stderr
+    assert "Traceback" not in out and "internal error" not in out, (args, out)
+    assert r.exit_code in (0, 2), (args, r.exit_code, out, r.exception)
+    if r.exit_code == 2:
+        assert r.stderr.strip(), (args, "exit 2 without a message")
+        assert r.stdout == "", (args, "a failure printed on stdout", r.stdout)
+        try:
+            matcalc.parse(s)
+        except MatcalcError as err:
+            if err.span is not None and not s.startswith("-"):
+                assert "^" in r.stderr, (args, "no caret", r.stderr)
+    return f"exit {r.exit_code}"

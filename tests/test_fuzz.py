@@ -1,0 +1,179 @@
+"""Fuzzing (issue 7): random text, random token sequences and random well-formed expressions.
+
+Properties:
+- any input either parses or fails with a matcalc.MatcalcError that carries a span into it (and
+  renders); nothing else escapes (no RecursionError, IndexError, AssertionError, ...);
+- on the command line a failure is exit code 2 with the caret message on stderr, no traceback;
+- every well-formed expression parses, prints in matcalc syntax (printing.source) and parses back
+  to the very same graph (nodes are hash-consed: `is`), with the same declarations; its text, LaTeX
+  and NumPy forms print;
+- the gradient of a well-formed scalar expression either verifies numerically or is refused with a
+  MatcalcError, never wrong.
+
+Bounded for the test suite (a few hundred examples, well under 60 s); tests/fuzz/long_run.py runs
+the same properties with many more examples.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+import matcalc
+from matcalc.cli import app
+from matcalc.errors import MatcalcError
+from matcalc.printing import latex, numpy_code, source, text
+
+sys.path.insert(0, os.path.dirname(__file__))
+from fuzz.grammar import SCALAR, expressions, let_text  # noqa: E402
+from fuzz.properties import (  # noqa: E402
+    TOKENS, check_cli, check_gradient, check_round_trip, check_text, token_sequences)
+
+FAST = settings(max_examples=150, deadline=None, database=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                       HealthCheck.filter_too_much])
+FEW = settings(FAST, max_examples=40)
+
+
+# ------------------------------------------------------------------ hostile and broken text
+
+@FAST
+@given(st.text(max_size=120))
+def test_random_unicode_text_parses_or_fails_with_a_span(s):
+    check_text(s)
+
+
+@FAST
+@given(st.text(alphabet=st.sampled_from(list("xAab()+-*/^'.,_ 0123456789eT@⊙−ᵀ·|[]=;$`{}%\\\"\n\t")),
+               max_size=80))
+def test_random_text_over_the_language_alphabet(s):
+    check_text(s)
+
+
+@FAST
+@given(st.binary(max_size=80))
+def test_random_bytes_decoded_leniently(b):
+    check_text(b.decode("utf-8", errors="replace"))
+    check_text(b.decode("latin-1"))
+
+
+@FAST
+@given(token_sequences())
+def test_random_token_sequences(s):
+    check_text(s)
+
+
+@FEW
+@given(token_sequences(), st.sampled_from(["x", "A", "alpha", "z"]))
+def test_random_token_sequences_differentiated(s, wrt):
+    check_text(s, wrt=wrt)
+
+
+# ------------------------------------------------------------------ well-formed expressions
+
+@FAST
+@given(expressions(shape="any"))
+def test_well_formed_expressions_round_trip_to_the_same_graph(ex):
+    text_, let, _ = ex
+    check_round_trip(text_, let)
+
+
+@FEW
+@given(expressions(shape="any", max_depth=6))
+def test_deeper_well_formed_expressions_round_trip(ex):
+    text_, let, _ = ex
+    check_round_trip(text_, let)
+
+
+@FEW
+@given(expressions(shape=SCALAR, max_depth=3), st.data())
+def test_gradients_of_well_formed_expressions_verify_or_are_refused(ex, data):
+    text_, let, _ = ex
+    assume(let)
+    wrt = data.draw(st.sampled_from(sorted(let)))
+    check_gradient(text_, let, wrt)
+
+
+# ------------------------------------------------------------------ the command line
+
+runner = CliRunner()
+
+
+@settings(FAST, max_examples=25)
+@given(st.one_of(st.text(max_size=60), token_sequences(max_size=15)), st.sampled_from(["show", "grad"]))
+def test_cli_fails_with_exit_code_2_and_a_caret_never_a_traceback(s, command):
+    check_cli(runner, app, s, command)
+
+
+@settings(FAST, max_examples=15)
+@given(expressions(shape=SCALAR, max_depth=2))
+def test_cli_on_well_formed_expressions(ex):
+    text_, let, _ = ex
+    args = ["grad", text_, sorted(let)[0] if let else "x", "--plain", "--no-verify"]
+    if let:
+        args += ["--let", let_text(let)]
+    r = runner.invoke(app, args)
+    assert r.exit_code in (0, 2), (args, r.stdout, r.stderr)
+    assert "Traceback" not in r.stderr and "internal error" not in r.stderr
+
+
+@settings(FAST, max_examples=20)
+@given(st.binary(max_size=60))
+def test_cli_reads_any_bytes_from_stdin(b):
+    r = runner.invoke(app, ["show", "-", "--plain"], input=b)
+    assert r.exit_code in (0, 2), (b, r.stdout, r.stderr)
+    assert "Traceback" not in r.stderr and "internal error" not in r.stderr
+    if r.exit_code == 2:
+        assert "error" in r.stderr
+
+
+# ------------------------------------------------------------------ regressions found by the fuzzer
+
+@pytest.mark.parametrize("expr,let", [
+    # a scaled Hadamard product inside another one was not flattened: (x ./ y) ./ z printed, parsed back
+    # to another graph (algebra.had_parts)
+    ("((norm1(ones(m))·y_hat./exp(sin(ones(m))))./exp(a + a))", {"a": "vector(m)", "y_hat": "vector(m)"}),
+    ("((Amn-softplus(Bmn)./exp(tanh(Bmn)))./(ones(m, n).^2 + ones(m, n)))",
+     {"Amn": "matrix(m,n)", "Bmn": "matrix(m,n)"}),
+    # a product of identities was the number 1 (algebra._simplify_chain)
+    ("logdet(I*I' + I)*(norm(ones(m))**2) .* alpha", {"alpha": "scalar"}),
+    ("I*I + A", None),
+])
+def test_fuzzer_regressions_round_trip(expr, let):
+    check_round_trip(expr, let)
+
+
+def test_product_of_identities_is_the_identity():
+    p = matcalc.parse("I*I + A")
+    assert p.canonical == "A + eye(n)"
+    assert matcalc.parse("tr(I*I)").canonical == "tr(eye(n))"
+
+
+def test_printers_handle_every_token_spelling():
+    for tok in TOKENS:
+        check_text(tok)
+        check_text(f"x {tok} x")
+        check_text(f"{tok}(x)")
+
+
+def test_round_trip_printers_do_not_crash_on_a_catalogue_example():
+    p = matcalc.parse("cross_entropy(W*x, y) + lambda*norm(W)**2")
+    assert source(p.expr) and text(p.expr) and latex(p.expr)
+    assert "lambda_" in numpy_code(p.expr, {"m": "W.shape[0]", "n": "W.shape[1]"})
+
+
+def test_sizes_no_variable_has_are_verified_and_refused_in_code():
+    # was: KeyError 'm' in the verifier, and KeyError 'k' (exit 3, "internal error") for --format numpy
+    r = matcalc.grad("norm(ones(m))**2 + alpha", "alpha")
+    assert r.verify().passed
+    r = matcalc.grad("x'*x*tr(eye(k))", "x")
+    assert r.verify().passed
+    with pytest.raises(MatcalcError) as info:
+        r.numpy
+    assert "belongs to no variable" in info.value.message
+    out = runner.invoke(app, ["grad", "x'*x*tr(eye(k))", "x", "--format", "numpy"])
+    assert out.exit_code == 2 and "belongs to no variable" in out.stderr
