@@ -7,6 +7,7 @@
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -151,8 +152,9 @@ class Result:
 
 
 def _variable(p: Parsed, wrt: str) -> Expr:
-    if not isinstance(wrt, str) or not wrt.isidentifier():
-        raise UsageError(f"the variable must be a name, got {wrt!r}")
+    if not isinstance(wrt, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", wrt):    # as in the language
+        raise UsageError(f"the variable must be a name, got {wrt!r}",
+                         hint="a name is a letter followed by letters, digits or _")
     sym = p.symbols.get(wrt)
     if sym is None:
         return None

@@ -56,9 +56,17 @@ def main(version: Optional[bool] = typer.Option(None, "--version", callback=_ver
     """matcalc"""
 
 
+STDIN_LIMIT = 256 * 1024   # bytes read from standard input for '-'
+
+
 def _read_expr(expr: str) -> str:
     if expr == "-":
-        data = sys.stdin.buffer.read(256 * 1024 + 1)
+        data = sys.stdin.buffer.read(STDIN_LIMIT + 1)   # never more: the input may be endless
+        if len(data) > STDIN_LIMIT:
+            from .errors import LimitError
+            from .syntax import MAX_LENGTH
+            raise LimitError(f"standard input is longer than {STDIN_LIMIT // 1024} KiB; an expression is "
+                             f"at most {MAX_LENGTH:,} characters")
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:

@@ -33,15 +33,8 @@ class MatcalcError(Exception):
     def render(self) -> str:
         """The expression, a caret line under the fault, the reason and a hint."""
         lines = []
-        if self.source is not None and self.span is not None and "\n" not in self.source:
-            start, end = self.span
-            shown = self.source if len(self.source) <= 200 else None
-            if shown is not None:
-                width = max(1, end - start)
-                lines.append("  " + shown)
-                lines.append("  " + " " * start + "^" + "~" * (width - 1))
-            else:
-                lines.append(f"  (at column {start + 1} of a {len(self.source)}-character expression)")
+        if self.source is not None and self.span is not None:
+            lines += _excerpt(self.source, *self.span)
         lines.append(f"{self.kind}: {self.message}")
         if self.hint:
             lines.append(f"hint: {self.hint}")
@@ -49,6 +42,37 @@ class MatcalcError(Exception):
 
     def __str__(self) -> str:
         return self.render()
+
+
+WINDOW = 100   # characters of a long line shown around the caret
+
+
+def _excerpt(source: str, start: int, end: int) -> list[str]:
+    """The line holding the fault, safe to print, and a caret line under the fault.
+
+    Control characters (an escape sequence would reach the terminal) print as �, a tab as a
+    space, so the caret stays in its column; a long line is cut to a window around the fault;
+    in a text of several lines the line is named.
+    """
+    start = max(0, min(start, len(source)))
+    end = max(start, min(end, len(source)))
+    first = source.rfind("\n", 0, start) + 1
+    last = source.find("\n", start)
+    last = len(source) if last < 0 else last
+    line, col, width = source[first:last], start - first, max(1, min(end, last) - start)
+    out = []
+    if "\n" in source:
+        out.append(f"  (line {source.count(chr(10), 0, start) + 1})")
+    if len(line) > WINDOW:
+        a = max(0, min(col - WINDOW // 2, len(line) - WINDOW))
+        out.append(f"  (at column {col + 1} of a {len(line)}-character line)")
+        line, col = ("…" if a else "") + line[a:a + WINDOW] + ("…" if a + WINDOW < len(line) else ""), \
+            col - a + (1 if a else 0)
+        width = min(width, WINDOW)
+    line = "".join(" " if c == "\t" else c if c.isprintable() else "\ufffd" for c in line)
+    out.append("  " + line)
+    out.append("  " + " " * col + "^" + "~" * (width - 1))
+    return out
 
 
 class ParseError(MatcalcError):

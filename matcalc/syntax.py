@@ -117,8 +117,7 @@ def tokenize(text: str) -> list[Token]:
         if c == ".":
             raise ParseError("unexpected '.'", (i, i + 1),
                              hint="elementwise operators are .* ./ .^ and .T is the transpose")
-        shown = c if c.isprintable() else repr(c)
-        raise ParseError(f"unexpected character {shown!r}", (i, i + 1),
+        raise ParseError(f"unexpected character {c!r}", (i, i + 1),
                          hint=_char_hint(c))
     tokens.append(Token("eof", "", (n, n)))
     return tokens

@@ -83,6 +83,8 @@ def test_error_message_of_a_huge_expression_does_not_echo_it():
     rendered = info.value.render()
     assert len(rendered) < 500
     assert "column 80001" in rendered
+    excerpt, caret = rendered.splitlines()[1:3]
+    assert excerpt[caret.index("^")] == "]"          # a caret under the fault, in a window of the line
 
 
 # ------------------------------------------------------------------ long chains (regressions)
