@@ -34,38 +34,23 @@ _ERF_NP = "_erf = np.vectorize(math.erf, otypes=[float])"
 class _Backend:
     """How one array library spells the few calls generated code uses."""
 
-    def __init__(self, name, ns, imports, asarray, eye, ones, zeros, scalar_out, functions, kinds_note,
-                 symmetric_check):
+    def __init__(self, name, ns, imports, asarray, eye, ones, zeros, scalar_out, kinds_note, symmetric_check):
         self.name, self.ns, self.imports = name, ns, imports
         self.asarray, self.eye, self.ones, self.zeros = asarray, eye, ones, zeros
-        self.scalar_out, self.functions, self.kinds_note = scalar_out, functions, kinds_note
+        self.scalar_out, self.kinds_note = scalar_out, kinds_note
         self.symmetric_check = symmetric_check
 
+    def template(self, op) -> str | None:
+        """The op's call in this backend: each op carries its own, as `codegen` (see matcalc/ops/)."""
+        return getattr(op, "codegen", {}).get(self.name)
 
-_SOFTMAX_NP = "softmax"     # a statement-emitting renderer, see _CodePrinter.function
+
+from .ops.nn import SOFTMAX_STATEMENTS as _SOFTMAX_NP  # noqa: E402  (statements, see _CodePrinter.function)
 
 NUMPY = _Backend(
     "numpy", "np", ["import numpy as np"],
     asarray="np.asarray({0}, dtype=float)", eye="np.eye({0})", ones="np.ones({0})", zeros="np.zeros({0})",
     scalar_out="float({0})",
-    functions={
-        "exp": "np.exp({0})", "log": "np.log({0})", "sqrt": "np.sqrt({0})", "sin": "np.sin({0})",
-        "cos": "np.cos({0})", "tanh": "np.tanh({0})", "abs": "np.abs({0})", "sign": "np.sign({0})",
-        "sigmoid": "(0.5 * (1 + np.tanh(0.5 * {0})))",
-        "relu": "np.maximum({0}, 0)",
-        "softplus": "np.logaddexp(0, {0})",
-        "step": "np.where({0} > 0, 1.0, 0.0)",
-        "gelu": "({0} * 0.5 * (1 + _erf({0} / math.sqrt(2))))",
-        "normcdf": "(0.5 * (1 + _erf({0} / math.sqrt(2))))",
-        "normpdf": "(np.exp(-0.5 * {0} ** 2) / math.sqrt(2 * math.pi))",
-        "tr": "np.trace({0})", "det": "np.linalg.det({0})", "logdet": "np.linalg.slogdet({0})[1]",
-        "norm": "np.linalg.norm({0})", "norm1": "np.sum(np.abs({0}))", "sum": "np.sum({0})",
-        "diag": "np.diag({0})",
-        "softmax": _SOFTMAX_NP,
-        "log_softmax": "({0} - (np.max({0}) + np.log(np.sum(np.exp({0} - np.max({0}))))))",
-        "logsumexp": "(np.max({0}) + np.log(np.sum(np.exp({0} - np.max({0})))))",
-        "cross_entropy": "(-({1} @ ({0} - (np.max({0}) + np.log(np.sum(np.exp({0} - np.max({0}))))))))",
-    },
     kinds_note="vectors are 1-D arrays, scalars are floats",
     symmetric_check="np.allclose({0}, {0}.T)",
 )
@@ -76,24 +61,6 @@ TORCH = _Backend(
     eye="torch.eye({0}, dtype=torch.float64)", ones="torch.ones({0}, dtype=torch.float64)",
     zeros="torch.zeros({0}, dtype=torch.float64)",
     scalar_out="torch.as_tensor({0}, dtype=torch.float64)",
-    functions={
-        "exp": "torch.exp({0})", "log": "torch.log({0})", "sqrt": "torch.sqrt({0})", "sin": "torch.sin({0})",
-        "cos": "torch.cos({0})", "tanh": "torch.tanh({0})", "abs": "torch.abs({0})", "sign": "torch.sign({0})",
-        "sigmoid": "torch.sigmoid({0})",
-        "relu": "torch.relu({0})",
-        "softplus": "torch.logaddexp(torch.zeros_like({0}), {0})",
-        "step": "({0} > 0).to(torch.float64)",
-        "gelu": "torch.nn.functional.gelu({0})",
-        "normcdf": "(0.5 * (1 + torch.special.erf({0} / math.sqrt(2))))",
-        "normpdf": "(torch.exp(-0.5 * {0} ** 2) / math.sqrt(2 * math.pi))",
-        "tr": "torch.trace({0})", "det": "torch.linalg.det({0})", "logdet": "torch.linalg.slogdet({0})[1]",
-        "norm": "torch.linalg.norm({0})", "norm1": "torch.sum(torch.abs({0}))", "sum": "torch.sum({0})",
-        "diag": "torch.diag({0})",
-        "softmax": "torch.softmax({0}, dim=0)",
-        "log_softmax": "torch.log_softmax({0}, dim=0)",
-        "logsumexp": "torch.logsumexp({0}, dim=0)",
-        "cross_entropy": "(-({1} @ torch.log_softmax({0}, dim=0)))",
-    },
     kinds_note="vectors are 1-D tensors, scalars 0-d tensors; everything float64",
     symmetric_check="torch.allclose({0}, {0}.T)",
 )
@@ -103,24 +70,6 @@ JAX = _Backend(
     asarray="jnp.asarray({0}, dtype=jnp.result_type(float))", eye="jnp.eye({0})", ones="jnp.ones({0})",
     zeros="jnp.zeros({0})",
     scalar_out="jnp.asarray({0})",
-    functions={
-        "exp": "jnp.exp({0})", "log": "jnp.log({0})", "sqrt": "jnp.sqrt({0})", "sin": "jnp.sin({0})",
-        "cos": "jnp.cos({0})", "tanh": "jnp.tanh({0})", "abs": "jnp.abs({0})", "sign": "jnp.sign({0})",
-        "sigmoid": "jax.nn.sigmoid({0})",
-        "relu": "jax.nn.relu({0})",
-        "softplus": "jnp.logaddexp(0, {0})",
-        "step": "jnp.where({0} > 0, 1.0, 0.0)",
-        "gelu": "jax.nn.gelu({0}, approximate=False)",
-        "normcdf": "(0.5 * (1 + jax.scipy.special.erf({0} / math.sqrt(2))))",
-        "normpdf": "(jnp.exp(-0.5 * {0} ** 2) / math.sqrt(2 * math.pi))",
-        "tr": "jnp.trace({0})", "det": "jnp.linalg.det({0})", "logdet": "jnp.linalg.slogdet({0})[1]",
-        "norm": "jnp.linalg.norm({0})", "norm1": "jnp.sum(jnp.abs({0}))", "sum": "jnp.sum({0})",
-        "diag": "jnp.diag({0})",
-        "softmax": "jax.nn.softmax({0})",
-        "log_softmax": "jax.nn.log_softmax({0})",
-        "logsumexp": "jax.scipy.special.logsumexp({0})",
-        "cross_entropy": "(-({1} @ jax.nn.log_softmax({0})))",
-    },
     kinds_note="vectors are 1-D arrays, scalars 0-d arrays; float64 when jax_enable_x64 is set",
     symmetric_check=None,       # a check on values would not trace under jax.jit
 )
@@ -178,7 +127,7 @@ class _CodePrinter(NumpyPrinter):
 
     def function(self, e):
         name = e.op.name
-        tpl = self.be.functions.get(name)
+        tpl = self.be.template(e.op)
         if tpl is None:
             raise UnsupportedError(f"no {self.be.name} code for the function {name}",
                                    hint="use --format numpy, or the result's text")
@@ -198,7 +147,7 @@ class _CodePrinter(NumpyPrinter):
 
     def repeats(self, e) -> list[int]:
         """Arguments a backend template uses more than once: they are computed once, before."""
-        tpl = self.be.functions.get(e.op.name)
+        tpl = self.be.template(e.op)
         if tpl is None:
             return []
         if tpl == _SOFTMAX_NP:

@@ -21,10 +21,10 @@ class Elementwise(FunctionOp):
     shape = "elementwise"
 
     def __init__(self, name, np_fn, deriv, text, latex, code, cite="", rule="", domain=(None,),
-                 temp="t", canon=None, names=None, sp=None):
+                 temp="t", canon=None, names=None, sp=None, codegen=None):
         super().__init__(name=name, names=names or (name,), np=np_fn, text=text + "({0})",
                          latex=latex + r"\left({0}\right)", source=name + "({0})", code=code,
-                         cite=cite, rule=rule, domain=domain, temp=temp, canon=canon)
+                         cite=cite, rule=rule, domain=domain, temp=temp, canon=canon, codegen=codegen or {})
         self.deriv = deriv
         self._sp = sp
 
@@ -74,51 +74,66 @@ def _abs_canon(x):
 
 EXP = Elementwise("exp", np.exp, lambda x, y: y, "exp", r"\exp", "np.exp({0})",
                   rule="d exp(x) = exp(x) ⊙ dx", cite="elementwise calculus", canon=_exp_canon,
-                  domain=("moderate",))
+                  domain=("moderate",),
+    codegen={"numpy": 'np.exp({0})', "torch": 'torch.exp({0})', "jax": 'jnp.exp({0})'})
 LOG = Elementwise("log", np.log, lambda x, y: hadpow(x, -1), "log", r"\log", "np.log({0})",
-                  rule="d log(x) = dx ⊘ x", cite="elementwise calculus", domain=("positive",), canon=_log_canon)
+                  rule="d log(x) = dx ⊘ x", cite="elementwise calculus", domain=("positive",), canon=_log_canon,
+    codegen={"numpy": 'np.log({0})', "torch": 'torch.log({0})', "jax": 'jnp.log({0})'})
 SQRT = Elementwise("sqrt", np.sqrt, lambda x, y: scale(0.5, hadpow(y, -1)), "√", r"\sqrt", "np.sqrt({0})",
-                   rule="d √x = dx ⊘ (2√x)", cite="elementwise calculus", domain=("positive",))
+                   rule="d √x = dx ⊘ (2√x)", cite="elementwise calculus", domain=("positive",),
+    codegen={"numpy": 'np.sqrt({0})', "torch": 'torch.sqrt({0})', "jax": 'jnp.sqrt({0})'})
 SIN = Elementwise("sin", np.sin, lambda x, y: call("cos", x), "sin", r"\sin", "np.sin({0})",
-                  rule="d sin(x) = cos(x) ⊙ dx", cite="elementwise calculus")
+                  rule="d sin(x) = cos(x) ⊙ dx", cite="elementwise calculus",
+    codegen={"numpy": 'np.sin({0})', "torch": 'torch.sin({0})', "jax": 'jnp.sin({0})'})
 COS = Elementwise("cos", np.cos, lambda x, y: scale(-1, call("sin", x)), "cos", r"\cos", "np.cos({0})",
-                  rule="d cos(x) = −sin(x) ⊙ dx", cite="elementwise calculus")
+                  rule="d cos(x) = −sin(x) ⊙ dx", cite="elementwise calculus",
+    codegen={"numpy": 'np.cos({0})', "torch": 'torch.cos({0})', "jax": 'jnp.cos({0})'})
 TANH = Elementwise("tanh", np.tanh, lambda x, y: sub(_ones(x), hadpow(y, 2)), "tanh", r"\tanh", "np.tanh({0})",
-                   rule="d tanh(x) = (1 − tanh²(x)) ⊙ dx", cite="seed 004: activation derivatives", temp="h")
+                   rule="d tanh(x) = (1 − tanh²(x)) ⊙ dx", cite="seed 004: activation derivatives", temp="h",
+    codegen={"numpy": 'np.tanh({0})', "torch": 'torch.tanh({0})', "jax": 'jnp.tanh({0})'})
 SIGMOID = Elementwise("sigmoid", lambda x: 0.5 * (1 + np.tanh(0.5 * x)),
                       lambda x, y: had(y, sub(_ones(x), y)), "σ", r"\sigma",
                       "(0.5 * (1 + np.tanh(0.5 * {0})))",
                       rule="d σ(x) = σ(x) ⊙ (1 − σ(x)) ⊙ dx", cite="seed 004: activation derivatives",
-                      temp="p", sp=lambda S, t: 1 / (1 + S.exp(-t)))
+                      temp="p", sp=lambda S, t: 1 / (1 + S.exp(-t)),
+    codegen={"numpy": '(0.5 * (1 + np.tanh(0.5 * {0})))', "torch": 'torch.sigmoid({0})', "jax": 'jax.nn.sigmoid({0})'})
 RELU = Elementwise("relu", lambda x: np.maximum(x, 0), lambda x, y: call("step", x), "relu",
                    r"\operatorname{ReLU}", "np.maximum({0}, 0)",
                    rule="d relu(x) = 𝟙[x > 0] ⊙ dx (0 at the kink, as frameworks do)", temp="a",
-                   cite="seed 004: activation derivatives; seed 002: ReLU VJP", domain=("away-from-kinks",), sp=lambda S, t: S.Max(0, t))
+                   cite="seed 004: activation derivatives; seed 002: ReLU VJP", domain=("away-from-kinks",), sp=lambda S, t: S.Max(0, t),
+    codegen={"numpy": 'np.maximum({0}, 0)', "torch": 'torch.relu({0})', "jax": 'jax.nn.relu({0})'})
 SOFTPLUS = Elementwise("softplus", lambda x: np.logaddexp(0, x), lambda x, y: call("sigmoid", x), "softplus",
                        r"\operatorname{softplus}", "np.logaddexp(0, {0})",
-                       rule="d softplus(x) = σ(x) ⊙ dx", cite="softplus(x) = log(1 + eˣ)", sp=lambda S, t: S.log(1 + S.exp(t)))
+                       rule="d softplus(x) = σ(x) ⊙ dx", cite="softplus(x) = log(1 + eˣ)", sp=lambda S, t: S.log(1 + S.exp(t)),
+    codegen={"numpy": 'np.logaddexp(0, {0})', "torch": 'torch.logaddexp(torch.zeros_like({0}), {0})', "jax": 'jnp.logaddexp(0, {0})'})
 GELU = Elementwise("gelu", lambda x: x * 0.5 * (1 + _erf(x / math.sqrt(2))),
                    lambda x, y: _gelu_deriv(x), "gelu", r"\operatorname{GELU}",
                    "({0} * 0.5 * (1 + np.vectorize(__import__('math').erf)({0} / 2 ** 0.5)))",
                    rule="d gelu(x) = (Φ(x) + x ⊙ φ(x)) ⊙ dx (exact GELU x·Φ(x))",
-                   cite="Hendrycks & Gimpel 2016, exact form", sp=lambda S, t: t * (1 + S.erf(t / S.sqrt(2))) / 2)
+                   cite="Hendrycks & Gimpel 2016, exact form", sp=lambda S, t: t * (1 + S.erf(t / S.sqrt(2))) / 2,
+    codegen={"numpy": '({0} * 0.5 * (1 + _erf({0} / math.sqrt(2))))', "torch": 'torch.nn.functional.gelu({0})', "jax": 'jax.nn.gelu({0}, approximate=False)'})
 ABS = Elementwise("abs", np.abs, lambda x, y: call("sign", x), "abs", r"\operatorname{abs}", "np.abs({0})",
                   rule="d |x| = sign(x) ⊙ dx", cite="elementwise calculus (x away from 0)",
-                  domain=("away-from-kinks",), canon=_abs_canon, sp=lambda S, t: S.Abs(t))
+                  domain=("away-from-kinks",), canon=_abs_canon, sp=lambda S, t: S.Abs(t),
+    codegen={"numpy": 'np.abs({0})', "torch": 'torch.abs({0})', "jax": 'jnp.abs({0})'})
 
 # Derivative helpers: they appear in results, and may be typed too.
 STEP = Elementwise("step", lambda x: (x > 0).astype(float), lambda x, y: None, "𝟙", r"\mathbb{1}",
-                   "({0} > 0).astype(float)", rule="constant away from 0", domain=("away-from-kinks",), sp=lambda S, t: S.Heaviside(t, 0))
+                   "({0} > 0).astype(float)", rule="constant away from 0", domain=("away-from-kinks",), sp=lambda S, t: S.Heaviside(t, 0),
+    codegen={"numpy": 'np.where({0} > 0, 1.0, 0.0)', "torch": '({0} > 0).to(torch.float64)', "jax": 'jnp.where({0} > 0, 1.0, 0.0)'})
 STEP.text, STEP.latex = "𝟙[{0} > 0]", r"\mathbb{{1}}\left[{0} > 0\right]"
 SIGN = Elementwise("sign", np.sign, lambda x, y: None, "sign", r"\operatorname{sign}", "np.sign({0})",
-                   rule="constant away from 0", domain=("away-from-kinks",))
+                   rule="constant away from 0", domain=("away-from-kinks",),
+    codegen={"numpy": 'np.sign({0})', "torch": 'torch.sign({0})', "jax": 'jnp.sign({0})'})
 NORMCDF = Elementwise("normcdf", lambda x: 0.5 * (1 + _erf(x / math.sqrt(2))), lambda x, y: call("normpdf", x),
                       "Φ", r"\Phi", "(0.5 * (1 + np.vectorize(__import__('math').erf)({0} / 2 ** 0.5)))",
-                      rule="d Φ(x) = φ(x) ⊙ dx", cite="standard normal CDF", sp=lambda S, t: (1 + S.erf(t / S.sqrt(2))) / 2)
+                      rule="d Φ(x) = φ(x) ⊙ dx", cite="standard normal CDF", sp=lambda S, t: (1 + S.erf(t / S.sqrt(2))) / 2,
+    codegen={"numpy": '(0.5 * (1 + _erf({0} / math.sqrt(2))))', "torch": '(0.5 * (1 + torch.special.erf({0} / math.sqrt(2))))', "jax": '(0.5 * (1 + jax.scipy.special.erf({0} / math.sqrt(2))))'})
 NORMPDF = Elementwise("normpdf", lambda x: np.exp(-0.5 * x * x) / _SQRT2PI,
                       lambda x, y: scale(-1, had(x, y)), "φ", r"\phi",
                       "(np.exp(-0.5 * {0} ** 2) / (2 * np.pi) ** 0.5)",
-                      rule="d φ(x) = −x ⊙ φ(x) ⊙ dx", cite="standard normal PDF", sp=lambda S, t: S.exp(-t ** 2 / 2) / S.sqrt(2 * S.pi))
+                      rule="d φ(x) = −x ⊙ φ(x) ⊙ dx", cite="standard normal PDF", sp=lambda S, t: S.exp(-t ** 2 / 2) / S.sqrt(2 * S.pi),
+    codegen={"numpy": '(np.exp(-0.5 * {0} ** 2) / math.sqrt(2 * math.pi))', "torch": '(torch.exp(-0.5 * {0} ** 2) / math.sqrt(2 * math.pi))', "jax": '(jnp.exp(-0.5 * {0} ** 2) / math.sqrt(2 * math.pi))'})
 
 
 def _gelu_deriv(x):

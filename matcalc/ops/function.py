@@ -14,6 +14,7 @@ class FunctionOp(Op):
     d          callable(node, dargs) -> differential (JVP) in terms of the args' differentials
     canon      optional callable(*args) -> Expr | None: a simplification before a node is built
     text, latex, source, code: print templates with {0}, {1}; code is NumPy for 1-D vectors
+    codegen    {"numpy": ..., "torch": ..., "jax": ...}: the calls of generated functions (codegen.py)
     """
 
     shape = "elementwise"

@@ -38,7 +38,8 @@ TR = FunctionOp(
     d=lambda node, d: call("tr", d[0]),
     canon=_tr_canon,
     text="tr({0})", latex=r"\operatorname{{tr}}\left({0}\right)", source="tr({0})", code="np.trace({0})",
-    rule="d tr(X) = tr(dX)", cite="Matrix Cookbook eq. (100)", sp=lambda X: _sympy().Trace(X))
+    rule="d tr(X) = tr(dX)", cite="Matrix Cookbook eq. (100)", sp=lambda X: _sympy().Trace(X),
+    codegen={"numpy": 'np.trace({0})', "torch": 'torch.trace({0})', "jax": 'jnp.trace({0})'})
 
 
 def _sympy():
@@ -65,7 +66,8 @@ DET = FunctionOp(
     canon=_det_canon,
     text="det({0})", latex=r"\det\left({0}\right)", source="det({0})", code="np.linalg.det({0})",
     rule="d det(X) = det(X) tr(X⁻¹ dX)", cite="Matrix Cookbook eq. (46); seed 004: trace and determinant",
-    sp=lambda X: _sympy().Determinant(X))
+    sp=lambda X: _sympy().Determinant(X),
+    codegen={"numpy": 'np.linalg.det({0})', "torch": 'torch.linalg.det({0})', "jax": 'jnp.linalg.det({0})'})
 
 
 def _logdet_np(X):
@@ -91,7 +93,8 @@ LOGDET = FunctionOp(
     text="log det({0})", latex=r"\log\det\left({0}\right)", source="logdet({0})",
     code="np.linalg.slogdet({0})[1]",
     rule="d log det(X) = tr(X⁻¹ dX)", cite="Matrix Cookbook eq. (57); seed 004: trace and determinant",
-    sp=lambda X: _sympy().log(_sympy().Determinant(X)))
+    sp=lambda X: _sympy().log(_sympy().Determinant(X)),
+    codegen={"numpy": 'np.linalg.slogdet({0})[1]', "torch": 'torch.linalg.slogdet({0})[1]', "jax": 'jnp.linalg.slogdet({0})[1]'})
 
 
 # ---------------------------------------------------------------- norms and sums
@@ -111,7 +114,8 @@ NORM = FunctionOp(
     canon=_norm_canon, domain=("away-from-zero",),
     text="‖{0}‖", latex=r"\left\|{0}\right\|", source="norm({0})", code="np.linalg.norm({0})",
     rule="d‖x‖ = xᵀdx / ‖x‖ (Frobenius: tr(XᵀdX) / ‖X‖)", cite="Matrix Cookbook eq. (129)",
-    sp=lambda X: _sympy().sqrt(_sympy().Trace(X.T * X)))
+    sp=lambda X: _sympy().sqrt(_sympy().Trace(X.T * X)),
+    codegen={"numpy": 'np.linalg.norm({0})', "torch": 'torch.linalg.norm({0})', "jax": 'jnp.linalg.norm({0})'})
 
 
 def _recip(e):
@@ -130,7 +134,8 @@ NORM1 = FunctionOp(
     d=lambda node, d: inner(call("sign", node.args[0]), d[0]),
     canon=_norm1_canon,
     text="‖{0}‖₁", latex=r"\left\|{0}\right\|_1", source="norm1({0})", code="np.abs({0}).sum()",
-    rule="d‖x‖₁ = sign(x)ᵀ dx", cite="Matrix Cookbook eq. (131) (for x away from 0)")
+    rule="d‖x‖₁ = sign(x)ᵀ dx", cite="Matrix Cookbook eq. (131) (for x away from 0)",
+    codegen={"numpy": 'np.sum(np.abs({0}))', "torch": 'torch.sum(torch.abs({0}))', "jax": 'jnp.sum(jnp.abs({0}))'})
 
 
 def _sum_canon(x):
@@ -156,7 +161,8 @@ SUM = FunctionOp(
     canon=_sum_canon,
     text="sum({0})", latex=r"\mathbf{{1}}^\top {0}", source="sum({0})", code="np.sum({0})",
     rule="d sum(X) = sum(dX)", cite="seed 000: Jacobian table (y = sum(x))",
-    sp=lambda X: (_sympy().OneMatrix(1, X.shape[0]) * X * _sympy().OneMatrix(X.shape[1], 1))[0, 0])
+    sp=lambda X: (_sympy().OneMatrix(1, X.shape[0]) * X * _sympy().OneMatrix(X.shape[1], 1))[0, 0],
+    codegen={"numpy": 'np.sum({0})', "torch": 'torch.sum({0})', "jax": 'jnp.sum({0})'})
 
 
 # ---------------------------------------------------------------- diag
@@ -197,7 +203,8 @@ DIAG = FunctionOp(
     text="diag({0})", latex=r"\operatorname{{diag}}\left({0}\right)", source="diag({0})",
     code=lambda a, node: f"np.diag({a[0]})",
     rule="d diag(X) = diag(dX)", cite="linear in its argument",
-    sp=lambda X: _sympy().DiagMatrix(X) if X.shape[1] == 1 else _sympy().DiagonalOf(X))
+    sp=lambda X: _sympy().DiagMatrix(X) if X.shape[1] == 1 else _sympy().DiagonalOf(X),
+    codegen={"numpy": 'np.diag({0})', "torch": 'torch.diag({0})', "jax": 'jnp.diag({0})'})
 DIAG.transposed = lambda node: node if is_column(node.args[0].shape) else None
 
 

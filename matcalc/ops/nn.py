@@ -7,6 +7,10 @@ from ..algebra import call, had, mul, ones, scale, sub, transpose, add
 from .function import FunctionOp
 
 
+# Generated NumPy code computes a softmax in two statements (e = exp(z − max z); e / sum e): see codegen.
+SOFTMAX_STATEMENTS = "softmax"
+
+
 def _softmax_np(z):
     e = np.exp(z - z.max())
     return e / e.sum()
@@ -24,7 +28,8 @@ SOFTMAX = FunctionOp(
     text="softmax({0})", latex=r"\operatorname{{softmax}}\left({0}\right)", source="softmax({0})",
     code="(lambda e: e / e.sum())(np.exp({0} - np.max({0})))",
     rule="d softmax(z) = (diag(s) − s sᵀ) dz,  s = softmax(z)",
-    cite="seed 000: Jacobian table; seed 004: softmax and cross-entropy")
+    cite="seed 000: Jacobian table; seed 004: softmax and cross-entropy",
+    codegen={"numpy": SOFTMAX_STATEMENTS, "torch": 'torch.softmax({0}, dim=0)', "jax": 'jax.nn.softmax({0})'})
 
 LOG_SOFTMAX = FunctionOp(
     name="log_softmax", names=("log_softmax",), shape="vector-to-vector",
@@ -32,14 +37,16 @@ LOG_SOFTMAX = FunctionOp(
     d=lambda node, d: sub(d[0], mul(ones(node.shape), transpose(call("softmax", node.args[0])), d[0])),
     text="log softmax({0})", latex=r"\log\operatorname{{softmax}}\left({0}\right)", source="log_softmax({0})",
     code="({0} - np.max({0}) - np.log(np.sum(np.exp({0} - np.max({0})))))",
-    rule="d log softmax(z) = dz − 𝟏 (sᵀdz)", cite="log softmax(z) = z − logsumexp(z)")
+    rule="d log softmax(z) = dz − 𝟏 (sᵀdz)", cite="log softmax(z) = z − logsumexp(z)",
+    codegen={"numpy": '({0} - (np.max({0}) + np.log(np.sum(np.exp({0} - np.max({0}))))))', "torch": 'torch.log_softmax({0}, dim=0)', "jax": 'jax.nn.log_softmax({0})'})
 
 LOGSUMEXP = FunctionOp(
     name="logsumexp", names=("logsumexp",), shape="scalar-of-vector", np=_lse_np,
     d=lambda node, d: mul(transpose(call("softmax", node.args[0])), d[0]),
     text="logsumexp({0})", latex=r"\operatorname{{logsumexp}}\left({0}\right)", source="logsumexp({0})",
     code="(np.max({0}) + np.log(np.sum(np.exp({0} - np.max({0})))))",
-    rule="d logsumexp(z) = softmax(z)ᵀ dz", cite="seed 004: softmax and cross-entropy")
+    rule="d logsumexp(z) = softmax(z)ᵀ dz", cite="seed 004: softmax and cross-entropy",
+    codegen={"numpy": '(np.max({0}) + np.log(np.sum(np.exp({0} - np.max({0})))))', "torch": 'torch.logsumexp({0}, dim=0)', "jax": 'jax.scipy.special.logsumexp({0})'})
 
 
 def _ce_d(node, d):
@@ -60,4 +67,5 @@ CROSS_ENTROPY = FunctionOp(
     text="CE({0}, {1})", latex=r"\operatorname{{CE}}\left({0}, {1}\right)", source="cross_entropy({0}, {1})",
     code="(-({1} @ ({0} - np.max({0}) - np.log(np.sum(np.exp({0} - np.max({0})))))))",
     rule="d CE(z, y) = (softmax(z) − y)ᵀ dz − log softmax(z)ᵀ dy  (target y sums to 1)",
-    cite="seed 002: softmax + cross-entropy VJP; seed 000: the p − y cancellation")
+    cite="seed 002: softmax + cross-entropy VJP; seed 000: the p − y cancellation",
+    codegen={"numpy": '(-({1} @ ({0} - (np.max({0}) + np.log(np.sum(np.exp({0} - np.max({0}))))))))', "torch": '(-({1} @ torch.log_softmax({0}, dim=0)))', "jax": '(-({1} @ jax.nn.log_softmax({0})))'})
