@@ -177,7 +177,7 @@ def derivative(kind: str, expr: str, wrt: str, let=None, steps: bool = False) ->
     notes = []
     if x is None:
         # w.r.t. a name that does not occur: zero of the declared or default shape
-        shape = _absent_shape(wrt, let)
+        shape = _absent_shape(wrt, let, {d for s in p.symbols.values() for d in s.shape})
         notes.append(f"{wrt} does not occur in the expression: the derivative is zero")
         x = alg.sym(wrt, shape, "matrix")
         absent = ("scalar" if shape == (1, 1) else "vector" if shape[1] == 1 else "matrix", shape)
@@ -216,16 +216,20 @@ def _derive(kind, p, f, x, wrt, steps, notes, absent) -> Result:
     return Result(kind, p, wrt, final, aux, aux_shape, record or [], notes, absent)
 
 
-def _absent_shape(wrt, let):
+def _absent_shape(wrt, let, taken):
+    """The declared shape of a variable that does not occur, else sizes of its own."""
     from .typecheck import default_kind, parse_lets
     decl = parse_lets(let).get(wrt)
     kind = decl.kind if decl else default_kind(wrt)
+    free = [d for d in ("n", "m", "k", "p", "q", "r", "s", "t") if d not in taken]
     sizes = list(decl.sizes) if decl else []
     if kind == "scalar":
         return (1, 1)
     if kind == "vector":
-        return (sizes[0] if sizes else "n", 1)
-    return tuple(sizes) if len(sizes) == 2 else (sizes[0], sizes[0]) if sizes else ("m", "n")
+        return (sizes[0] if sizes else free[0], 1)
+    if kind == "matrix":
+        return tuple(sizes) if len(sizes) == 2 else (free[0], free[1])
+    return (sizes[0], sizes[0]) if sizes else (free[0], free[0])
 
 
 def _check_kind(kind, f, x, src, wrt):
