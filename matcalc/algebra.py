@@ -21,6 +21,12 @@ from .shapes import SCALAR, is_column, is_row, is_scalar
 
 ONE, ZERO_F = Fraction(1), Fraction(0)
 
+# Numbers stay finite floats (the verifier and generated code compute with them) and printable:
+# a number past MAX_NUMBER_BITS (about 1e301) or an exponent past MAX_EXPONENT is a LimitError.
+# (Before, 10^999999 or 1e300^3000 crashed the printers and 7^(999999/1000000) took 7 s.)
+MAX_NUMBER_BITS = 1000
+MAX_EXPONENT = 10 ** 6
+
 
 def _need(ok, message, hint=None):
     if not ok:
@@ -70,7 +76,26 @@ def sym(name: str, shape, kind: str = "matrix") -> Expr:
 
 
 def const(value) -> Expr:
-    return Expr(CONST, (), (frac(value),), SCALAR)
+    return Expr(CONST, (), (_number(frac(value)),), SCALAR)
+
+
+def _number(c: Fraction) -> Fraction:
+    if c.numerator.bit_length() > MAX_NUMBER_BITS or c.denominator.bit_length() > MAX_NUMBER_BITS:
+        from .errors import LimitError
+        raise LimitError("a number in the expression is out of range (beyond 1e300)",
+                         hint="matcalc computes with floating-point numbers: rescale the expression")
+    return c
+
+
+def _bits(v: Fraction) -> int:
+    return max(abs(v.numerator).bit_length(), v.denominator.bit_length())
+
+
+def _power(v: Fraction, n: int) -> Fraction:
+    """v**n for an integer n, refused before computing when the result is out of range."""
+    if abs(n) * (_bits(v) - 1) > 2 * MAX_NUMBER_BITS:
+        _number(Fraction(2) ** (2 * MAX_NUMBER_BITS))          # raises
+    return _number(v ** n)
 
 
 def zero(shape) -> Expr:
@@ -118,6 +143,8 @@ def split_coef(e: Expr) -> tuple[Fraction, Expr]:
     if e.op is CONST:
         return e.attrs[0], const(1)
     if e.op is MUL and e.attrs[0] != 1:
+        if e.attrs[1] == (ONE,) and len(e.args) == 1:     # c·a: the rest is a itself, as mul_parts
+            return e.attrs[0], e.args[0]                  # builds it (else alpha - alpha was not 0)
         return e.attrs[0], _mul_node(ONE, e.attrs[1], e.args)
     return ONE, e
 
@@ -237,13 +264,13 @@ def mul_parts(coef, atoms, factors) -> Expr:
             if v == 0 and e < 0:
                 raise ZeroDivisionError("division by zero in a constant")
             if e.denominator == 1 or v > 0 and _exact_root(v, e) is not None:
-                coef *= v ** int(e) if e.denominator == 1 else _exact_root(v, e)
+                coef *= _power(v, int(e)) if e.denominator == 1 else _exact_root(v, e)
                 return
         if a.op is MUL and not _is_pure_chain(a):
             c, aexps = a.attrs
             k = len(aexps)
             if e.denominator == 1 or c > 0:
-                r = c ** int(e) if e.denominator == 1 else _exact_root(c, e)
+                r = _power(c, int(e)) if e.denominator == 1 else _exact_root(c, e)
                 if r is not None:
                     coef *= r
                     for b, f in zip(a.args[:k], aexps):
@@ -281,6 +308,7 @@ def mul_parts(coef, atoms, factors) -> Expr:
         add_atom(_scalar_segment(chain), ONE)
         chain = []
     items = sorted(((a, e) for a, e in exps.items() if e != 0), key=lambda ae: ae[0].key)
+    _exponents(e for _, e in items)
     if not items and not chain:
         return const(coef)
     if not chain and coef == 1 and len(items) == 1 and items[0][1] == 1:
@@ -292,8 +320,17 @@ def mul_parts(coef, atoms, factors) -> Expr:
     return _mul_node(coef, tuple(e for _, e in items), tuple(a for a, _ in items) + tuple(chain))
 
 
+def _exponents(exps):
+    for e in exps:
+        if abs(e.numerator) > MAX_EXPONENT or e.denominator > MAX_EXPONENT:
+            from .errors import LimitError
+            raise LimitError(f"an exponent grows out of range (beyond 10^6): {e}")
+
+
 def _exact_root(v: Fraction, e: Fraction):
     """v**e when it is rational (e.g. 4**(1/2) = 2), else None."""
+    if abs(e.numerator) * (_bits(v) - 1) > 2 * MAX_NUMBER_BITS:
+        return None             # not worth proving: v**numerator would be a huge number
     try:
         r = Fraction(round(float(v) ** float(e), 12)).limit_denominator(10 ** 6)
     except (OverflowError, ZeroDivisionError):
@@ -313,7 +350,7 @@ def _mul_node(coef, exps, args) -> Expr:
     if not exps and coef == 1 and len(args) == 1:
         return args[0]
     k = len(exps)
-    return Expr(MUL, tuple(args), (frac(coef), tuple(exps)), _chain_shape(list(args[k:])))
+    return Expr(MUL, tuple(args), (_number(frac(coef)), tuple(exps)), _chain_shape(list(args[k:])))
 
 
 def _simplify_chain(chain: list[Expr]) -> list[Expr]:
@@ -467,7 +504,7 @@ def had_parts(parts) -> Expr:
         if f.op is MUL and e.denominator == 1:
             c, atoms, chain = mul_split(f)
             if c != 1 or atoms:     # scalar factors leave the Hadamard product
-                coef *= c ** int(e)
+                coef *= _power(c, int(e))
                 # the rest goes back on the stack: a Hadamard product in it is flattened and
                 # ones dropped, as for any other factor (else (x ./ y) ./ z printed and parsed
                 # again was another graph; issue 7, found by the round-trip fuzzer)
@@ -481,6 +518,7 @@ def had_parts(parts) -> Expr:
     charge(len(exps))     # the derivation's work budget (expr.budget)
     scal = [(a, e) for a, e in exps.items() if a.is_scalar and e != 0]
     items = sorted(((a, e) for a, e in exps.items() if not a.is_scalar and e != 0), key=lambda ae: ae[0].key)
+    _exponents(e for _, e in items)
     if not items:
         body = ones(shape)
     elif len(items) == 1 and items[0][1] == 1:

@@ -211,6 +211,11 @@ class _Parser:
     def operand(self):
         t = self.advance()
         if t.kind == "num":
+            exponent = t.text.lower().partition("e")[2]
+            if len(t.text) > 400 or exponent and abs(int(exponent)) > 400:
+                # Fraction("1e99999999") computes 10^99999999 exactly: minutes (issue 7)
+                raise LimitError(f"the number {t.text[:20]}{'...' if len(t.text) > 20 else ''} is out of range",
+                                 t.span, hint="numbers are at most about 1e300 in size")
             return Num(Fraction(t.text), t.span)
         if t.kind == "name":
             if self.tok.kind == "(":

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from . import algebra as alg
-from .errors import MatcalcError, ParseError, ShapeError, UnsupportedError
+from .errors import LimitError, MatcalcError, ParseError, ShapeError, UnsupportedError
 from .ops.base import FUNCTIONS
 from .shapes import SCALAR, Namer, Unifier, fmt_shape
 from .syntax import Binary, Call, Name, Num, Postfix, Unary, parse_syntax
@@ -308,29 +308,46 @@ class Typer:
             return got
         chain = _CHAINS.get(node.op) if isinstance(node, Binary) else None
         if chain is not None:
-            # a sum (a product) is built with one add() (mul()) of all its terms: adding them one
-            # at a time re-collects the whole sum for every term, quadratic in a long sum
-            rights = []
-            while isinstance(node, Binary) and _CHAINS.get(node.op) == chain and id(node) not in memo:
-                rights.append(node)
-                node = node.left
-            terms = [self.build(node, namer)]
-            shape = terms[0].shape
-            for n in reversed(rights):
-                t = self.build(n.right, namer)
-                if chain == "product":
-                    if shape == SCALAR and t.shape[0] != 1 and len(terms) > 1:
-                        terms = [alg.mul(*terms)]   # a 1×1 product scales what follows: (a'x) I
-                    shape = t.shape if shape == SCALAR else shape if t.shape == SCALAR else (shape[0], t.shape[1])
-                terms.append(alg.neg(t) if n.op == "-" else t)
-            memo[id(rights[0])] = e = alg.add(*terms) if chain == "sum" else alg.mul(*terms)
+            try:
+                e = self._build_chain(node, chain, namer)
+            except LimitError as err:     # as in _build
+                if err.span is None:
+                    err.span = node.span
+                raise
+            memo[id(node)] = e
             return e
         for n in reversed(_left_spine(node)):    # iteratively, as in infer
             memo[id(n)] = self._build(n, namer)
         memo[id(node)] = e = self._build(node, namer)
         return e
 
+    def _build_chain(self, node, chain: str, namer: Namer):
+        # a sum (a product) is built with one add() (mul()) of all its terms: adding them one
+        # at a time re-collects the whole sum for every term, quadratic in a long sum
+        rights = []
+        while isinstance(node, Binary) and _CHAINS.get(node.op) == chain and id(node) not in self.built:
+            rights.append(node)
+            node = node.left
+        terms = [self.build(node, namer)]
+        shape = terms[0].shape
+        for n in reversed(rights):
+            t = self.build(n.right, namer)
+            if chain == "product":
+                if shape == SCALAR and t.shape[0] != 1 and len(terms) > 1:
+                    terms = [alg.mul(*terms)]   # a 1×1 product scales what follows: (a'x) I
+                shape = t.shape if shape == SCALAR else shape if t.shape == SCALAR else (shape[0], t.shape[1])
+            terms.append(alg.neg(t) if n.op == "-" else t)
+        return alg.add(*terms) if chain == "sum" else alg.mul(*terms)
+
     def _build(self, node, namer: Namer):
+        try:
+            return self._build_node(node, namer)
+        except LimitError as err:      # a number or exponent out of range: point at where it arises
+            if err.span is None:
+                err.span = node.span
+            raise
+
+    def _build_node(self, node, namer: Namer):
         s = tuple(namer.name(d) for d in self.shapes[id(node)])
         if isinstance(node, Num):
             return alg.const(node.value)
@@ -365,9 +382,13 @@ class Typer:
         if op == "./":
             if b.is_scalar:
                 return alg.mul(a, self._recip(b, node))
+            if alg.is_zero(b):
+                self.fail("division by zero", node.op_span, cls=MatcalcError)
             return alg.mul(a, alg.hadpow(b, -1)) if a.is_scalar else alg.had(a, alg.hadpow(b, -1))
         p = self._exponent(b, node.right)
         if op == ".^" and not a.is_scalar:
+            if alg.is_zero(a) and p < 0:
+                self.fail("division by zero", node.op_span, cls=MatcalcError)
             return alg.hadpow(a, p)
         if a.is_scalar:
             if alg.is_const(a, 0) and p < 0:

@@ -177,3 +177,22 @@ def test_sizes_no_variable_has_are_verified_and_refused_in_code():
     assert "belongs to no variable" in info.value.message
     out = runner.invoke(app, ["grad", "x'*x*tr(eye(k))", "x", "--format", "numpy"])
     assert out.exit_code == 2 and "belongs to no variable" in out.stderr
+
+
+@pytest.mark.parametrize("expr,canonical", [
+    # a scalar minus itself was not 0: split_coef gave MUL(1; alpha) where alpha was meant
+    ("alpha - alpha", "0"),
+    ("x'*x - x'*x", "0"),
+    ("norm(x) - norm(x)", "0"),
+    ("-alpha + 3*alpha", "2*alpha"),
+])
+def test_scalar_terms_cancel(expr, canonical):
+    assert matcalc.parse(expr).canonical == canonical
+
+
+@pytest.mark.parametrize("expr", ["x./(0*x)", "x./(x-x)", "(x-x).^-1", "alpha/(alpha-alpha)", "(alpha-alpha).^-1",
+                                  "1/(x'*x - x'*x)"])
+def test_division_by_a_zero_expression_is_an_error(expr):
+    with pytest.raises(MatcalcError) as info:
+        matcalc.parse(expr)
+    assert info.value.message == "division by zero" and info.value.span is not None

@@ -208,3 +208,45 @@ def test_deeply_nested_inverses_determinants_and_logdets():
     assert "square matrix" in info.value.message
     r = matcalc.grad("det(" + "det(X)*" * 99 + "X)", "X")
     assert r.verify().passed
+
+
+# ------------------------------------------------------------------ numbers and exponents
+
+@pytest.mark.parametrize("text", [
+    "1e99999999",            # was: minutes (Fraction computes 10^99999999 exactly)
+    "1e-99999999*x",
+    "10^999999",             # was: ValueError (int too long to print) from the printers
+    "2^999999*alpha",
+    "1e300^3000",
+    "1.5e+3.^101.5e+3",      # found by the long fuzz run
+    "1e300*1e300*alpha",     # was: OverflowError in the verifier (float of 1e600)
+    "x + 1e300*1e300*x",
+    "(1/2)^1000*alpha",
+    "((alpha^1000000)^1000000)",
+    "9" * 500,
+])
+def test_numbers_out_of_range_are_limit_errors(text):
+    with pytest.raises(LimitError) as info:
+        _, dt = timed(matcalc.parse, text)
+    err = info.value
+    assert "out of range" in err.message
+    assert err.span is not None and err.source == text
+
+
+@pytest.mark.parametrize("text,canonical", [
+    ("1e299*alpha", "1" + "0" * 299 + "*alpha"),
+    ("2^999*alpha", f"{2 ** 999}*alpha"),
+    ("(alpha^1000)^1000", "alpha^1000000"),
+    ("1^(999999/1000000)", "1"),
+    ("(-1)^999999*alpha", "-alpha"),
+    ("7^(999999/1000000)", "7^(999999/1000000)"),      # was: 7 s proving it is no rational number
+])
+def test_large_numbers_in_range_are_quick(text, canonical):
+    p, dt = timed(matcalc.parse, text)
+    assert p.canonical == canonical
+    assert dt < SLOW
+
+
+def test_big_coefficients_verify():
+    r = matcalc.grad("1e150*alpha^2 + 2^900*alpha*beta", "alpha")
+    assert r.verify().passed

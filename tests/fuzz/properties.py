@@ -116,12 +116,19 @@ def check_round_trip(src: str, let) -> str:
 FINITE = "no point found where the function is finite"
 
 
+IMPRECISE = 1e-3   # a failure this close is floating-point trouble, not a wrong rule (see below)
+
+
 def check_gradient(src: str, let, wrt: str, record=None) -> str:
     """grad verifies numerically, or is refused with a MatcalcError; never wrong.
 
-    A failure at the default seed is re-checked at three more seeds: if it passes there the point
-    was ill-conditioned ("unstable", recorded for review by the long run); if it fails at all four
-    the gradient is wrong and the check fails with a reproducer.
+    A failure at the default seed is re-checked at three more seeds. "unstable": it passes at one
+    of them (an ill-conditioned point). "imprecise": it fails at all four, but by a relative error
+    under 1e-3 -- a wrong rule (a missing transpose, a sign, a factor) is off by order 1, while
+    this is what the verifier reports for a function that is constant in the variable (its
+    gradient is 0 up to rounding, which the verifier's 1e-6 floor turns into 1e-5 relative
+    error; see tests/fuzz/RESULTS.md). Both are recorded for review by the long run. Anything
+    else fails the check, with a reproducer.
     """
     try:
         r = matcalc.grad(src, wrt, let)
@@ -137,14 +144,17 @@ def check_gradient(src: str, let, wrt: str, record=None) -> str:
     if FINITE in report.message:
         return "inconclusive"
     others = [r.verify(seed=s) for s in (1, 2, 3)]
+    reports = [report] + others
     if any(o.passed for o in others):
-        if record is not None:
-            record.append(("unstable", src, let, wrt, r.text, report.summary()))
-        return "unstable"
-    if all(FINITE in o.message for o in others):
-        return "inconclusive"
-    raise AssertionError(f"WRONG gradient?  matcalc grad {src!r} {wrt} --let {_let(let)}\n"
-                         f"  result: {r.text}\n  {report.summary()}")
+        outcome = "unstable"
+    elif all(FINITE in o.message or o.max_error < IMPRECISE for o in reports):
+        outcome = "imprecise"
+    else:
+        raise AssertionError(f"WRONG gradient?  matcalc grad {src!r} {wrt} --let {_let(let)}\n"
+                             f"  result: {r.text}\n  {report.summary()}")
+    if record is not None:
+        record.append((outcome, src, let, wrt, r.text, report.summary()))
+    return outcome
 
 
 def _let(let) -> str:
