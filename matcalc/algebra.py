@@ -206,7 +206,9 @@ class MulOp(Op):
         k = len(exps)
         out = float(coef)
         for v, e in zip(vals[:k], exps):
-            out = out * float(v[0, 0]) ** float(e)
+            # NumPy's power, not Python's: 0.0 ** -1 is inf (Python raised ZeroDivisionError in the
+            # verifier) and (-8.0) ** (1/3) is nan (Python gave a complex number)
+            out = out * np.float64(v[0, 0]) ** float(e)
         if len(vals) == k:
             return np.array([[out]])
         prod = vals[k]

@@ -196,3 +196,41 @@ def test_division_by_a_zero_expression_is_an_error(expr):
     with pytest.raises(MatcalcError) as info:
         matcalc.parse(expr)
     assert info.value.message == "division by zero" and info.value.span is not None
+
+
+@pytest.mark.parametrize("expr,wrt,let", [
+    # the verifier evaluated 1/sigmoid(t) with Python's float power: ZeroDivisionError at sigmoid(t) = 0.0
+    ("trace(Dm)/sigmoid(det(Dm−Sm))", "Dm", {"Dm": "diagonal(m)", "Sm": "symmetric(m)"}),
+    ("((1.5.^2 + 1)^3)./sigmoid(lambda)/sigmoid((10^3)*sum(u'))", "lambda", {"lambda": "scalar", "u": "vector(k)"}),
+    ("dot((y_hat * y_hatᵀ*ones(m))+−ones(m), a)./sigmoid(((10^3) .* (alpha/exp(alpha))))", "y_hat", None),
+    # sigmoid computed as (1 + tanh(x/2))/2 lost all its digits for x < -30: a right gradient failed
+    ("softplus((dot(ones(m), y_hat) * (10*3)))**(1/3)", "y_hat", None),
+])
+def test_verifier_regressions(expr, wrt, let):
+    assert matcalc.grad(expr, wrt, let).verify().passed
+
+
+def test_sigmoid_is_accurate_for_large_negative_arguments():
+    import numpy as np
+    from matcalc.ops.elementwise import SIGMOID
+    x = np.array([[-700.0], [-57.0], [-34.0], [0.0], [34.0], [700.0]])
+    want = 1 / (1 + np.exp(-x))
+    assert np.allclose(SIGMOID.np(x), want, rtol=1e-14, atol=0)
+
+
+@pytest.mark.parametrize("expr,wrt,let", [
+    # rejected by the verifier's fixed step, right by the step-refinement oracle (tests/fuzz/RESULTS.md)
+    ("sin((det(Sn) * alpha)^3)", "alpha", {"Sn": "symmetric(n)", "alpha": "scalar"}),
+    ("norm1(softmax(Dn*x)*diag(eye(m) + I)')", "x", {"Dn": "diagonal(n)", "x": "vector(n)"}),
+])
+def test_gradients_the_verifier_rejects_are_right(expr, wrt, let):
+    from fuzz.properties import check_gradient
+    assert check_gradient(expr, let, wrt) in ("verified", "fd-step")
+
+
+def test_the_oracle_catches_a_wrong_gradient():
+    from fuzz.properties import fd_oracle
+    from matcalc import algebra as alg
+    r = matcalc.grad("x'*A*x", "x")
+    r.expr = alg.mul(alg.sym("A", ("n", "n"), "matrix"), alg.sym("x", ("n", 1), "vector"))   # Ax, not (A + Aᵀ)x
+    assert fd_oracle(r, "x") > 0.1

@@ -91,7 +91,10 @@ COS = Elementwise("cos", np.cos, lambda x, y: scale(-1, call("sin", x)), "cos", 
 TANH = Elementwise("tanh", np.tanh, lambda x, y: sub(_ones(x), hadpow(y, 2)), "tanh", r"\tanh", "np.tanh({0})",
                    rule="d tanh(x) = (1 − tanh²(x)) ⊙ dx", cite="seed 004: activation derivatives", temp="h",
     codegen={"numpy": 'np.tanh({0})', "torch": 'torch.tanh({0})', "jax": 'jnp.tanh({0})'})
-SIGMOID = Elementwise("sigmoid", lambda x: 0.5 * (1 + np.tanh(0.5 * x)),
+# exp(-log(1 + e^-x)): accurate to the last digits for every x; 0.5(1 + tanh(x/2)) cancels for
+# x < 0 (it gives 0 for x < -37 and 10% errors near -34, which made the verifier fail right
+# gradients; issue 7, found by fuzzing)
+SIGMOID = Elementwise("sigmoid", lambda x: np.exp(-np.logaddexp(0, -x)),
                       lambda x, y: had(y, sub(_ones(x), y)), "σ", r"\sigma",
                       "(0.5 * (1 + np.tanh(0.5 * {0})))",
                       rule="d σ(x) = σ(x) ⊙ (1 − σ(x)) ⊙ dx", cite="seed 004: activation derivatives",

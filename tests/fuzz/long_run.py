@@ -94,7 +94,7 @@ def hypothesis_run(minutes: float, out_json: str | None) -> int:
               f"{dict((k, v) for k, v in stats[name].items() if k != 'inputs')}", flush=True)
     total = sum(s["inputs"] for s in stats.values())
     print(f"\n{total} inputs in {time.monotonic() - started:.0f} s; {len(failures)} distinct failures, "
-          f"{len(unstable)} gradients unstable or imprecise (see --json)")
+          f"{len(unstable)} gradients rejected by the verifier but right at a smaller step (see --json)")
     for key, entry in failures.items():
         print(f"\nFAILURE x{entry['count']}: {key}")
         for ex in entry["examples"]:
