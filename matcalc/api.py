@@ -191,6 +191,11 @@ def derivative(kind: str, expr: str, wrt: str, let=None, steps: bool = False) ->
         if err.span is None:
             err.span = (0, len(p.source))
         raise err.with_source(p.source)
+    except RecursionError:
+        # the Jacobian of a result nested ~190 deep (hessian of log_softmax(log_softmax(...))) recurses
+        # past Python's limit; say so, as for any other limit (issue 7)
+        raise LimitError(f"the {kind} of this expression nests too deeply to be written out", (0, len(p.source)),
+                         "differentiate a less deeply nested expression, or use vjp/jvp", p.source) from None
 
 
 def _derive(kind, p, f, x, wrt, steps, notes, absent) -> Result:

@@ -54,7 +54,12 @@ class Printer:
             self.forced = shared
         elif self.share:
             self._plan(e)
-        return self.p(e, 0)
+        try:
+            return self.p(e, 0)
+        except RecursionError:      # printing recurses once per level: a result ~200 deep (issue 7)
+            from .errors import LimitError
+            raise LimitError("the result nests too deeply to be printed",
+                             hint="differentiate a less deeply nested expression") from None
 
     forced: dict | None = None
 

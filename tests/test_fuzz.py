@@ -234,3 +234,13 @@ def test_the_oracle_catches_a_wrong_gradient():
     r = matcalc.grad("x'*A*x", "x")
     r.expr = alg.mul(alg.sym("A", ("n", "n"), "matrix"), alg.sym("x", ("n", 1), "vector"))   # Ax, not (A + Aᵀ)x
     assert fd_oracle(r, "x") > 0.1
+
+
+@pytest.mark.parametrize("expr,wrt,text", [
+    # a softmax sums to 1: these gradients are 0, and were (1 − sum(softmax(...)))x, failing verification
+    ("norm(log_softmax((diag(I)*x'*x)))**2", "x", "0"),
+    ("sum(softmax(W*x))*alpha", "W", "0"),
+])
+def test_sum_of_softmax_is_one(expr, wrt, text):
+    r = matcalc.grad(expr, wrt)
+    assert r.text == text

@@ -151,6 +151,8 @@ def _sum_canon(x):
             return mul_parts(c, atoms, [call("sum", mul(*chain))])
     if x.op.name == "zero":
         return const(0)
+    if x.op.name == "softmax":      # a softmax sums to 1 (else a gradient that is 0 came out as
+        return const(1)             # (1 − sum(softmax(z)))x and failed verification by rounding)
     return None
 
 

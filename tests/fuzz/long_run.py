@@ -34,7 +34,8 @@ def hypothesis_run(minutes: float, out_json: str | None) -> int:
     from typer.testing import CliRunner
 
     from fuzz.grammar import SCALAR, expressions
-    from fuzz.properties import check_cli, check_gradient, check_round_trip, check_text, token_sequences
+    from fuzz.properties import (check_cli, check_derivative, check_gradient, check_round_trip, check_text,
+                                 token_sequences)
     from matcalc.cli import app
 
     runner = CliRunner()
@@ -46,16 +47,25 @@ def hypothesis_run(minutes: float, out_json: str | None) -> int:
             return "no-variable"
         return check_gradient(text, let, sorted(let)[pick % len(let)], record=unstable)
 
+    def other_case(draw_ex):
+        (text, let, shape), kind, pick = draw_ex
+        if not let:
+            return "no-variable"
+        return check_derivative(kind, text, let, sorted(let)[pick % len(let)], record=unstable)
+
     properties = [   # name, share of the time, strategy, check
-        ("unicode text", 0.08, st.text(max_size=200), check_text),
+        ("unicode text", 0.07, st.text(max_size=200), check_text),
         ("bytes (utf-8, replaced)", 0.04, st.binary(max_size=200),
          lambda b: check_text(b.decode("utf-8", errors="replace"))),
-        ("token sequences", 0.14, token_sequences(max_size=40), check_text),
+        ("token sequences", 0.12, token_sequences(max_size=40), check_text),
         ("token sequences, grad x", 0.06, token_sequences(max_size=25), lambda s: check_text(s, wrt="x")),
-        ("well-formed, round trip", 0.22, expressions(shape="any", max_depth=6),
+        ("well-formed, round trip", 0.20, expressions(shape="any", max_depth=6),
          lambda ex: check_round_trip(ex[0], ex[1])),
-        ("well-formed scalar, grad verified", 0.38,
+        ("well-formed scalar, grad verified", 0.30,
          st.tuples(expressions(shape=SCALAR, max_depth=4), st.integers(0, 50)), grad_case),
+        ("jacobian/hessian/vjp/jvp", 0.10,
+         st.tuples(st.one_of(expressions(shape=SCALAR, max_depth=3), expressions(shape=("n", 1), max_depth=3)),
+                   st.sampled_from(["jacobian", "hessian", "vjp", "jvp"]), st.integers(0, 50)), other_case),
         ("CLI (CliRunner)", 0.08,
          st.tuples(st.one_of(st.text(max_size=80), token_sequences(max_size=20)), st.sampled_from(["show", "grad"])),
          lambda a: check_cli(runner, app, a[0], a[1])),

@@ -225,3 +225,27 @@ def check_cli(runner, app, s: str, command: str) -> str:
             if err.span is not None and not s.startswith("-"):
                 assert "^" in r.stderr, (args, "no caret", r.stderr)
     return f"exit {r.exit_code}"
+
+
+def check_derivative(kind: str, src: str, let, wrt: str, record=None) -> str:
+    """jacobian / hessian / vjp / jvp: a result or a MatcalcError, never a crash.
+
+    A verification failure is recorded for review (there is no second opinion for these kinds).
+    """
+    try:
+        r = matcalc.derivative(kind, src, wrt, let)
+    except Exception as err:  # noqa: BLE001
+        return "refused:" + check_error(err, src, need_span=False)
+    assert r.text is not None and r.source
+    try:
+        report = r.verify()
+    except Exception as err:  # noqa: BLE001
+        raise AssertionError(f"verify crashed: {kind} {src!r} {wrt} let={let}: {type(err).__name__}: {err}") \
+            from None
+    if report.passed:
+        return "verified"
+    if FINITE in report.message:
+        return "inconclusive"
+    if record is not None:
+        record.append((kind + " not verified", src, let, wrt, r.text, report.summary()))
+    return "not verified"
