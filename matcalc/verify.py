@@ -129,8 +129,16 @@ class _Problem:
 
 
 def _rel(a, b, floor: float = 1e-6) -> float:
+    """Relative error. Not finite counts as a failure (never NaN, which `max` would drop); the
+    arrays are rescaled first so that values near 1e300 do not overflow the norm."""
     a, b = np.asarray(a, float), np.asarray(b, float)
-    scale = max(np.linalg.norm(a), np.linalg.norm(b), floor)
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+        return float("inf")
+    m = max(np.max(np.abs(a), initial=0.0), np.max(np.abs(b), initial=0.0))
+    if m == 0.0:
+        return 0.0
+    a, b = a / m, b / m
+    scale = max(np.linalg.norm(a), np.linalg.norm(b), floor / m)
     return float(np.linalg.norm(a - b) / scale)
 
 

@@ -272,3 +272,13 @@ def test_numpy_expression_agrees_with_the_graph(kind, expr, wrt, let, text):
 ])
 def test_numpy_code_keeps_the_cheap_gradient_cost(kind, expr, wrt, code):
     assert matcalc.derivative(kind, expr, wrt).numpy == code
+
+
+def test_relative_error_never_hides_a_non_finite_value():
+    # max(err, nan) keeps err in Python: a NaN error would pass a check silently.
+    from matcalc.verify import _rel
+    assert _rel([1.0, np.nan], [1.0, 2.0]) == np.inf
+    assert _rel([1.0, 2.0], [np.inf, 2.0]) == np.inf
+    assert _rel([1e300, 1e300], [1e300, 1e300]) == 0.0
+    assert _rel([1e300, 1e300], [1e300, 1.1e300]) == pytest.approx(0.1 / np.sqrt(1 + 1.1**2))
+    assert _rel([0.0], [0.0]) == 0.0
