@@ -48,6 +48,8 @@ def jvp(f: Expr, wrt: Expr, v: Expr, steps: list | None = None) -> Expr:
             continue
         else:
             dargs = [tangents.get(a) for a in node.args]
+            if all(d is None for d in dargs):   # e.g. sign(x): depends on x, derivative zero
+                continue
             tangents[node] = t = node.op.jvp(node, dargs)
             if steps is not None and t is not None:
                 steps.append(Step(node.op.rule, node.op.cite, node, t, []))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..algebra import call, had, mul, ones, scale, sub, transpose, add
+from ..algebra import add, call, const, had, mul, ones, scale, sub, transpose
 from .function import FunctionOp
 
 
@@ -21,8 +21,18 @@ def _lse_np(z):
     return np.array([[m + np.log(np.exp(z - m).sum())]])
 
 
+# log softmax(z) = z − logsumexp(z) 𝟏 is z shifted, and these three do not see a shift.
+def _unshift(name):
+    return lambda z: call(name, z.args[0]) if z.op.name == "log_softmax" else None
+
+
+def _lse_canon(z):
+    return const(0) if z.op.name == "log_softmax" else None    # log Σ softmax(z) = log 1
+
+
 SOFTMAX = FunctionOp(
     name="softmax", names=("softmax",), shape="vector-to-vector", np=_softmax_np, temp="s",
+    canon=_unshift("softmax"),
     # ds = s ⊙ dz − s (sᵀdz): the Jacobian diag(s) − s sᵀ applied to dz
     d=lambda s, d: sub(had(s, d[0]), mul(s, transpose(s), d[0])),
     text="softmax({0})", latex=r"\operatorname{{softmax}}\left({0}\right)", source="softmax({0})",
@@ -33,7 +43,7 @@ SOFTMAX = FunctionOp(
 
 LOG_SOFTMAX = FunctionOp(
     name="log_softmax", names=("log_softmax",), shape="vector-to-vector",
-    np=lambda z: z - _lse_np(z), temp="l",
+    np=lambda z: z - _lse_np(z), temp="l", canon=_unshift("log_softmax"),
     d=lambda node, d: sub(d[0], mul(ones(node.shape), transpose(call("softmax", node.args[0])), d[0])),
     text="log softmax({0})", latex=r"\log\operatorname{{softmax}}\left({0}\right)", source="log_softmax({0})",
     code="({0} - np.max({0}) - np.log(np.sum(np.exp({0} - np.max({0})))))",
@@ -41,7 +51,7 @@ LOG_SOFTMAX = FunctionOp(
     codegen={"numpy": '({0} - (np.max({0}) + np.log(np.sum(np.exp({0} - np.max({0}))))))', "torch": 'torch.log_softmax({0}, dim=0)', "jax": 'jax.nn.log_softmax({0})'})
 
 LOGSUMEXP = FunctionOp(
-    name="logsumexp", names=("logsumexp",), shape="scalar-of-vector", np=_lse_np,
+    name="logsumexp", names=("logsumexp",), shape="scalar-of-vector", np=_lse_np, canon=_lse_canon,
     d=lambda node, d: mul(transpose(call("softmax", node.args[0])), d[0]),
     text="logsumexp({0})", latex=r"\operatorname{{logsumexp}}\left({0}\right)", source="logsumexp({0})",
     code="(np.max({0}) + np.log(np.sum(np.exp({0} - np.max({0})))))",

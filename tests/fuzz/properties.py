@@ -84,7 +84,7 @@ def check_text(src: str, let=None, wrt: str | None = None) -> str:
         return "refused:" + check_error(err, src)
     check_printers(p)
     s = source(p.expr)
-    q = matcalc.parse(s, let)
+    q = matcalc.parse(s, p.declarations())    # A^1 prints as A, which alone no longer says A is square
     assert q.expr is p.expr, f"round trip: {src!r} -> {s!r} -> {source(q.expr)!r}"
     if wrt is None:
         return "parsed"
@@ -105,7 +105,7 @@ def check_round_trip(src: str, let) -> str:
     check_printers(p)
     s = source(p.expr)
     try:
-        q = matcalc.parse(s, let)
+        q = matcalc.parse(s, p.declarations())
     except MatcalcError as err:
         raise AssertionError(f"source() printed what does not parse: {src!r} -> {s!r}\n{err}") from None
     assert q.expr is p.expr, (f"round trip changed the graph: {src!r} let={let}\n  source:   {s}\n"
