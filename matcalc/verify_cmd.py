@@ -19,7 +19,7 @@ import typer
 HELP = """Check identity files: each identity's expected derivative against finite differences and
 against matcalc's own derivation.
 
-PATH is an identity file or a folder, searched recursively for *.toml files with [[identity]]
+PATH is an identity file or a folder, searched recursively for *.toml files with \\[\\[identity]]
 tables. Exit code 0 when all identities pass, 1 when any fails, 2 when a file is invalid.
 
 [bold]Examples[/]

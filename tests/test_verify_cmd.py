@@ -232,6 +232,7 @@ def test_help_lists_the_options():
     r = runner.invoke(app, ["verify", "--help"], env={"COLUMNS": "120"})
     for option in ("--junit", "--json", "--jobs", "--seed", "--filter", "--trials"):
         assert option in r.stdout
+    assert "[[identity]]" in r.stdout       # not eaten as rich markup
 
 
 def test_cli_registers_verify_with_exactly_two_lines():
