@@ -16,7 +16,8 @@ with the candidate derivative evaluated at the point.
   Richardson extrapolation, for every trial; the full entry-by-entry
   comparison when the variable has at most 36 entries.
 - Tolerance: relative error at most 1e-5 (1e-4 for Hessians, which use second
-  differences), relative to the size of the quantities compared. A wrong
+  differences), relative to the size of the quantities compared, or to the
+  rounding-noise level of the difference quotients where those are ~0. A wrong
   transpose, sign or factor gives errors of order 1; correct results score
   about 1e-9 (the mutation test in tests/ checks both sides).
 - Generic matrices are drawn with entries N(0, 1/cols) (the usual
@@ -221,49 +222,68 @@ def _finite_nearby(prob, vals) -> bool:
     return True
 
 
+def _noise_floor(fun, x, rng, t, order, tol) -> float:
+    """The smallest derivative difference quotients of `order` (1 or 2) at step t resolve here.
+
+    Rounding moves f by some noise; a quotient cannot tell apart derivatives closer than about
+    noise / tᵒʳᵈᵉʳ. Below that level (a derivative that is 0 up to rounding: a constant function,
+    terms that cancel) errors count relative to it, not as 100% of a value near 0. The noise is
+    at least the rounding of f itself (an ulp or two), more where f is a small difference of large
+    intermediates: that shows in fourth differences at the first-order step (moves of x like the
+    quotients' own), whose true value, h⁴ f⁗, is far below rounding, and to which rounding
+    contributes about 8× the noise. The factor 10 covers the extrapolation's weights."""
+    h = 1e-4 * max(1.0, float(np.abs(x).max()))
+    noise = 2 * np.finfo(float).eps * float(np.max(np.abs(fun(x))))
+    for _ in range(2):
+        v = h * rng.standard_normal(x.shape)
+        fourth = fun(x + 2 * v) - 4 * fun(x + v) + 6 * fun(x) - 4 * fun(x - v) + fun(x - 2 * v)
+        noise = max(noise, float(np.max(np.abs(fourth))) / 8)
+    return 10 * noise / (t ** order * tol)
+
+
 def _one_trial(kind, prob, vals, cand, aux, full) -> float:
     x = vals[prob.wrt]
     rng = prob.rng
     t = 1e-4 * max(1.0, float(np.abs(x).max()))
     fun = lambda xx: prob.f_at(vals, xx)  # noqa: E731
+    tol = TOLERANCE[kind]
     if kind == "hessian":
         return _hessian_error(fun, x, cand, rng, full)
-    if kind == "vjp":
-        g = vals[aux]
+    if kind in ("grad", "vjp"):
+        g = vals[aux] if kind == "vjp" else 1.0
         fun_s = lambda xx: float(np.sum(g * fun(xx)))  # noqa: E731
-        return _gradient_error(fun_s, x, cand, rng, t, full)
-    if kind == "grad":
-        fun_s = lambda xx: float(fun(xx)[0, 0])  # noqa: E731
-        return _gradient_error(fun_s, x, cand, rng, t, full)
+        floor = max(1e-6, _noise_floor(fun_s, x, rng, t, 1, tol))
+        return _gradient_error(fun_s, x, cand, rng, t, full, floor)
     # jacobian and jvp: the derivative applied to a direction
+    floor = max(1e-6, _noise_floor(fun, x, rng, t, 1, tol))
     directions = [vals[aux]] if kind == "jvp" else [rng.standard_normal(x.shape) for _ in range(2)]
     err = 0.0
     for v in directions:
         want = _directional(fun, x, v, t)
         got = cand if kind == "jvp" else cand @ v.reshape(-1, 1)
-        err = max(err, _rel(got.reshape(-1), want.reshape(-1)))
+        err = max(err, _rel(got.reshape(-1), want.reshape(-1), floor))
     if kind == "jacobian" and full and x.size <= 36:
         cols = []
         for i in range(x.size):
             e = np.zeros(x.size)
             e[i] = 1
             cols.append(_directional(fun, x, e.reshape(x.shape), t).reshape(-1))
-        err = max(err, _rel(cand, np.array(cols).T))
+        err = max(err, _rel(cand, np.array(cols).T, floor))
     return err
 
 
-def _gradient_error(fun_s, x, g, rng, t, full) -> float:
+def _gradient_error(fun_s, x, g, rng, t, full, floor) -> float:
     err = 0.0
     for _ in range(2):
         v = rng.standard_normal(x.shape)
-        err = max(err, _rel(np.sum(g * v), _directional(fun_s, x, v, t)))
+        err = max(err, _rel(np.sum(g * v), _directional(fun_s, x, v, t), floor))
     if full and x.size <= 36:
         fd = np.zeros(x.shape)
         for idx in np.ndindex(x.shape):
             e = np.zeros(x.shape)
             e[idx] = 1
             fd[idx] = _directional(fun_s, x, e, t)
-        err = max(err, _rel(g, fd))
+        err = max(err, _rel(g, fd, floor))
     return err
 
 
@@ -275,7 +295,7 @@ def _hessian_error(fun, x, h, rng, full) -> float:
         return (f(x + s * v + s * w) - f(x + s * v - s * w) - f(x - s * v + s * w) + f(x - s * v - s * w)) / (4 * s * s)
 
     # second differences carry rounding noise of about 1e-10·|f|: a zero Hessian must not fail on it
-    floor = 1e-5 * (1 + abs(f(x)))
+    floor = max(1e-5 * (1 + abs(f(x))), _noise_floor(f, x, rng, t, 2, TOLERANCE["hessian"]))
     err = 0.0
     pairs = [(rng.standard_normal(x.shape), rng.standard_normal(x.shape)) for _ in range(2)]
     if full and x.size <= 16:

@@ -282,3 +282,18 @@ def test_relative_error_never_hides_a_non_finite_value():
     assert _rel([1e300, 1e300], [1e300, 1e300]) == 0.0
     assert _rel([1e300, 1e300], [1e300, 1.1e300]) == pytest.approx(0.1 / np.sqrt(1 + 1.1**2))
     assert _rel([0.0], [0.0]) == 0.0
+
+
+@pytest.mark.parametrize("kind,expr,wrt", [
+    # 0 up to rounding, not simplified to 0: the finite differences are pure rounding noise, which
+    # must not count as 100% error against a result near 0 (long fuzz run: about 1 in 8 seeds failed)
+    ("grad", "norm1(log_softmax(ones(n, m)*(a + ones(m))))", "a"),
+    ("grad", "softmax(a)'*exp(sin(ones(m, m)))*ones(m)", "a"),
+    ("grad", "dot(ones(n), ones(n)) - sum(log_softmax(ones(k)*y'*ones(m)))", "y"),
+    ("hessian", "cross_entropy(B.^0*y, y)", "y"),
+    ("hessian", "-7*sum(a)", "a"),
+    ("jacobian", "log_softmax(ones(n, m)*a)*x'*x", "x"),
+])
+def test_a_derivative_that_is_zero_up_to_rounding_verifies(kind, expr, wrt):
+    r = matcalc.derivative(kind, expr, wrt)
+    assert all(r.verify(seed=s).passed for s in range(10))
