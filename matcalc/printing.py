@@ -12,12 +12,13 @@ import re
 from fractions import Fraction
 
 from . import algebra as alg
-from .expr import Expr, postorder
+from .expr import Expr, free_leaves, postorder
 from .shapes import is_column, is_row, is_vector
 
 ADD_P, MUL_P, NEG_P, POW_P, POST_P, ATOM_P = 10, 20, 25, 30, 40, 50
 _SUP = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 _SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+_UNSUB = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
 GREEK = {"alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "eta": "η", "kappa": "κ",
          "lambda": "λ", "mu": "μ", "nu": "ν", "rho": "ρ", "sigma": "σ", "tau": "τ", "omega": "ω",
          "theta": "θ", "phi": "ϕ", "psi": "ψ", "xi": "ξ", "zeta": "ζ", "chi": "χ", "pi": "π",
@@ -233,9 +234,22 @@ class TextPrinter(Printer):
         super().__init__()
         self.reserved = set(reserved)
 
+    def run(self, e: Expr, shared: dict | None = None) -> str:
+        # a temporary never prints like a name of the expression, in text or LaTeX: h₁ is taken
+        # by a variable h1 or h_1
+        names = set(self.reserved) | {leaf.attrs[0] for leaf in free_leaves(e)}
+        self.reserved = {_look(n) for n in names}
+        return super().run(e, shared)
+
+    def new_name(self, e: Expr) -> str:
+        i = 1
+        while _look(self.temp_name(e.op.temp, i)) in self.reserved | {_look(n) for n, _ in self.defs}:
+            i += 1
+        return self.temp_name(e.op.temp, i)
+
     def temp_name(self, base, i):
         same = [n for n in self.candidates if n.op.temp == base]
-        plain = base if len(same) == 1 and base not in self.reserved else None
+        plain = base if len(same) == 1 and _look(base) not in self.reserved else None
         return plain or f"{base}{str(i).translate(_SUB)}"
 
     def sym(self, e):
@@ -318,6 +332,11 @@ def pretty_name(name: str) -> str:
     if head != name and head and "_" not in name:
         return pretty_name(head) + name[len(head):].translate(_SUB)
     return name
+
+
+def _look(name: str) -> str:
+    """How a name reads once printed: h1, h_1 and h₁ all read h1."""
+    return pretty_name(name).replace("_", "").translate(_UNSUB)
 
 
 def text(e: Expr, reserved=()) -> str:

@@ -297,3 +297,14 @@ def test_relative_error_never_hides_a_non_finite_value():
 def test_a_derivative_that_is_zero_up_to_rounding_verifies(kind, expr, wrt):
     r = matcalc.derivative(kind, expr, wrt)
     assert all(r.verify(seed=s).passed for s in range(10))
+
+
+@pytest.mark.parametrize("user,looks_like", [("h1", "h₁"), ("h_1", "h₁"), ("h", "h")])
+def test_a_temporary_never_reads_like_a_variable(user, looks_like):
+    # h₁ = tanh(W₁x) named the user's h1 too: (W₃h₂ − h₁) where h₁ = ... (held-out review)
+    r = matcalc.grad(f"norm(W3*tanh(W2*tanh(W1*x)) - {user})**2", "W2")
+    temps = [d.split(" = ")[0] for d in r.text.split("  where ")[1].split(", ")]
+    assert len(temps) == 2 and looks_like not in temps, r.text
+    import re
+    latex_user = re.escape(matcalc.parse(user).latex())
+    assert len(re.findall(latex_user + "(?!_)", r.latex)) == 1, r.latex
