@@ -44,6 +44,23 @@ EXPR_HELP = "The expression, in matcalc syntax (see README). '-' reads it from s
 FORMATS = ("text", "latex", "png", "svg", "numpy", "torch", "jax", "json")
 
 
+class _ExprCommand(typer.core.TyperCommand):
+    """A command whose expression may start with a minus: `matcalc grad "-sum(log(x))" x`.
+
+    The option parser takes any argument starting with '-' for an option. One that reads as an
+    expression (an operator, bracket or digit in it, or not one of the command's options) is
+    passed on as an argument, marked with a leading space that the expression reader strips."""
+
+    def parse_args(self, ctx, args):
+        shorts = {o for p in self.params for o in p.opts + p.secondary_opts if not o.startswith("--")}
+
+        def expression_like(a):
+            return a.startswith("-") and a != "-" and not a.startswith("--") and (
+                any(c in "()*'+/^.@ ,[]" for c in a) or a[1].isdigit() or a[:2] not in shorts)
+
+        return super().parse_args(ctx, [" " + a if expression_like(a) else a for a in args])
+
+
 def _version(value: bool):
     if value:
         typer.echo(f"matcalc {__version__}")
@@ -73,7 +90,7 @@ def _read_expr(expr: str) -> str:
             from .errors import ParseError
             raise ParseError("standard input is not UTF-8 text") from None
         return text.strip()
-    return expr
+    return expr.lstrip()
 
 
 def _fail(err) -> "typer.Exit":
@@ -106,7 +123,7 @@ def _console(plain: bool = False):
 
 # ----------------------------------------------------------------------------- show
 
-@app.command()
+@app.command(cls=_ExprCommand)
 def show(expr: str = typer.Argument(..., help=EXPR_HELP),
          let: List[str] = typer.Option([], "--let", "-l", help=LET_HELP),
          format: str = typer.Option("text", "--format", "-f", help="text, latex or json."),
@@ -200,7 +217,7 @@ for _kind, _doc in [
     ("vjp", "The vector-Jacobian product Jᵀg for an upstream gradient g, without forming J."),
     ("jvp", "The Jacobian-vector product J·v for a direction v, without forming J."),
 ]:
-    app.command(name=_kind)(_derivative_command(_kind, _doc))
+    app.command(name=_kind, cls=_ExprCommand)(_derivative_command(_kind, _doc))
 
 
 from .verify_cmd import register as _register_verify

@@ -136,3 +136,29 @@ def test_python_dash_m():
     p = subprocess.run([sys.executable, "-m", "matcalc", "grad", "x'*x", "x", "--plain"],
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 0 and p.stdout == "2x\n"
+
+
+@pytest.mark.parametrize("args,expected", [
+    # an expression starting with a minus is the expression, not an option (held-out review)
+    (["grad", "-0.5*logdet(S) - 0.5*x'*inv(S)*x", "S", "--let", "S:spd"], "(S⁻¹xxᵀS⁻¹ − S⁻¹)/2"),
+    (["grad", "-log(x'*x)", "x"], "−2x/(xᵀx)"),                 # -l is --let's short form
+    (["grad", "-sum(log(sigmoid(y .* (X*w))))", "w"], "−Xᵀ(y ⊙ (𝟏 − σ(y ⊙ (Xw))))"),
+    (["show", "-x", "--let", "x:scalar"], "−x"),
+    (["grad", "-alpha*x'*x", "x", "--seed", "-3"], "−2αx"),
+])
+def test_an_expression_may_start_with_a_minus(args, expected):
+    r = run(*args, "--plain")
+    assert r.exit_code == 0, r.output
+    assert r.stdout.strip() == expected
+
+
+def test_options_keep_their_short_forms():
+    r = run("grad", "x'*S*x", "x", "-l", "S:symmetric", "-f", "json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["result"]["text"] == "2Sx"
+    assert run("grad", "x'*x", "x", "-q").exit_code == 2          # still no such option
+
+
+def test_a_leading_minus_in_a_real_process():
+    p = subprocess.run([sys.executable, "-m", "matcalc", "grad", "-log(x'*x)", "x", "--plain"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0 and p.stdout.strip() == "−2x/(xᵀx)", p.stderr
