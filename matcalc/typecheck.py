@@ -149,6 +149,13 @@ class Typer:
         return f"{src} ({shape})" if shape != "scalar" else f"{src} (scalar)"
 
     def fail(self, message, span, hint=None, cls=ShapeError):
+        if cls is ShapeError:
+            # mu, beta, theta are vectors in statistics: the likeliest fault is the default kind
+            greek = [n for n, s in self.symbols.items() if n in GREEK and s.kind == "scalar" and n not in self.lets
+                     and re.search(rf"\b{n}\b", message)]
+            if greek:
+                hint = f"{greek[0]} is a scalar (Greek names are, unless declared): --let {greek[0]}:vector " \
+                       f"makes it a vector" + (f"; or {hint}" if hint else "")
         raise cls(message, span, hint, self.text)
 
     def symbol(self, node: Name) -> Symbol:
@@ -293,7 +300,7 @@ class Typer:
         lo, hi = op.arity
         if not lo <= len(node.args) <= hi:
             n = "1 argument" if lo == 1 and hi == 1 else f"{lo} arguments"
-            self.fail(f"{name} takes {n}, got {len(node.args)}", node.name_span, cls=ParseError)
+            self.fail(f"{name} takes {n}, got {len(node.args)}", node.name_span, op.usage, cls=ParseError)
         shapes = [self.infer(a) for a in node.args]
         try:
             return op.infer(shapes, self.u)

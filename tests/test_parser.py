@@ -112,3 +112,20 @@ def test_non_square_product_declared_sizes():
 def test_all_errors_are_matcalc_errors():
     for text, cls, _, _ in ERRORS:
         assert issubclass(cls, MatcalcError)
+
+
+@pytest.mark.parametrize("text,hint", [
+    ("norm(X*beta - y)**2", "beta is a scalar (Greek names are, unless declared): --let beta:vector"),
+    ("(x - mu)'*S*(x - mu)", "mu is a scalar"),
+    ("norm(x, 1)", "the 1-norm is norm1(v)"),
+])
+def test_hints_name_the_likely_fault(text, hint):
+    with pytest.raises(MatcalcError) as info:
+        matcalc.parse(text)
+    assert hint in info.value.hint
+
+
+def test_a_greek_name_not_at_fault_is_not_blamed():
+    with pytest.raises(ShapeError) as info:
+        matcalc.parse("alpha*x - x*x")
+    assert "alpha" not in info.value.hint

@@ -20,6 +20,7 @@ class Op:
     rule = ""            # the differential, in words, for --steps
     domain: tuple = ()   # per argument: None | "positive" | "spd" | "probability" | "away-from-zero"
     temp = "t"           # preferred name when printed as a shared temporary
+    usage = None         # a hint when called with the wrong number of arguments
     order = 0
 
     def __init__(self, **fields):

@@ -112,6 +112,7 @@ NORM = FunctionOp(
     np=lambda X: np.array([[np.linalg.norm(X)]]),
     d=lambda node, d: mul(inner(node.args[0], d[0]), _recip(node)),
     canon=_norm_canon, domain=("away-from-zero",),
+    usage="norm(v) is the Euclidean norm (Frobenius for a matrix); the 1-norm is norm1(v)",
     text="‖{0}‖", latex=r"\left\|{0}\right\|", source="norm({0})", code="np.linalg.norm({0})",
     rule="d‖x‖ = xᵀdx / ‖x‖ (Frobenius: tr(XᵀdX) / ‖X‖)", cite="Matrix Cookbook eq. (129)",
     sp=lambda X: _sympy().sqrt(_sympy().Trace(X.T * X)),
