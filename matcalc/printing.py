@@ -247,6 +247,11 @@ class TextPrinter(Printer):
             i += 1
         return self.temp_name(e.op.temp, i)
 
+    def function(self, e: Expr) -> str:
+        if e.op.name == "sigmoid" and _look("sigma") in self.reserved:   # a variable σ: sigmoid in full
+            return f"sigmoid({self.p(e.args[0], 0)})"
+        return super().function(e)
+
     def temp_name(self, base, i):
         same = [n for n in self.candidates if n.op.temp == base]
         plain = base if len(same) == 1 and _look(base) not in self.reserved else None

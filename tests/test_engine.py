@@ -308,3 +308,11 @@ def test_a_temporary_never_reads_like_a_variable(user, looks_like):
     import re
     latex_user = re.escape(matcalc.parse(user).latex())
     assert len(re.findall(latex_user + "(?!_)", r.latex)) == 1, r.latex
+
+
+def test_a_variable_sigma_spells_out_sigmoid():
+    # σ(σ(x) ⊙ (𝟏 − σ(x))) read as sigmoid of the bracket (held-out review)
+    r = matcalc.grad("sigma*sum(sigmoid(x))", "x")
+    assert "sigmoid(x)" in r.text and r.text.count("σ") == 1, r.text
+    assert r"\operatorname{sigmoid}" in r.latex
+    assert matcalc.grad("sum(sigmoid(x))", "x").text == "σ(x) ⊙ (𝟏 − σ(x))"
