@@ -17,6 +17,7 @@ from . import algebra as alg
 from .errors import UnsupportedError
 from .expr import Expr, free_leaves, postorder
 from .shapes import is_column, is_row
+from .simplify import expand
 
 
 @dataclass
@@ -155,7 +156,9 @@ def jacobian(f: Expr, wrt: Expr, steps: list | None = None) -> Expr:
 
 
 def hessian(f: Expr, wrt: Expr, steps: list | None = None) -> Expr:
-    return jacobian(grad(f, wrt, steps), wrt, steps)
+    # the gradient multiplied out first (pure algebra, true of every input): the cross-entropy's
+    # σ − y, not its unsimplified form, is what the second derivative should start from
+    return jacobian(expand(grad(f, wrt, steps)), wrt, steps)
 
 
 class _Linear:

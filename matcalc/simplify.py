@@ -132,5 +132,99 @@ def _common_coef(terms) -> Fraction:
     return g if all(c / g == int(c / g) for c in coefs) else Fraction(1)
 
 
+def expand(expr: Expr) -> Expr:
+    """Multiply out Hadamard products of sums where terms cancel.
+
+    The derivative of the binary cross-entropy comes out as σ ⊙ (𝟏 − σ) ⊙ ((𝟏 − y) ⊘ (𝟏 − σ) −
+    y ⊘ σ); multiplied out, the quotients cancel and like terms collect to σ − y. Sums whose terms
+    divide by a factor of the product go first (that is where things cancel), then the rest. The
+    expansion is kept only when it is smaller and something cancelled (a quotient, or terms that
+    collected): σ ⊙ (𝟏 − σ) stays as the textbook writes it. Tried only while it stays small."""
+    measure: dict[Expr, tuple[int, int]] = {}       # shared: a deep result is walked once
+    return alg.rewrite(expr, lambda node: _expand_had(node, measure) if node.op is alg.HAD else None)
+
+
+_MAX_EXPANDED_TERMS = 16
+
+
+def _expand_had(node: Expr, measure: dict) -> Expr | None:
+    if not any(f.op is alg.ADD for f in node.args):
+        return None
+    raw: list[Expr] = []
+    got = _multiply_out(node, raw, [_MAX_EXPANDED_TERMS])
+    if got is None:
+        return None
+    (size, quotients), (size0, quotients0) = _measure(got, measure), _measure(node, measure)
+    cancelled = len(_terms(got)) < len(raw) or quotients < quotients0
+    return got if size < size0 and cancelled else None
+
+
+def _multiply_out(node: Expr, raw: list, budget: list) -> Expr | None:
+    """node with every sum factor (exponent 1) distributed, or None when that grows too large.
+    raw collects the terms before like terms are collected."""
+    parts = list(zip(node.args, node.attrs[0]))
+    sums = [(f, e) for f, e in parts if f.op is alg.ADD and e == 1]
+    if not sums:
+        raw.append(node)
+        return node
+    budget[0] -= 1             # distributions, counted before going down: sums within sums
+    if budget[0] < 0:
+        return None
+    factors = {f for f, e in parts if e > 0}
+
+    def divides(s):       # a term of s divides by a factor of the product: it cancels there
+        return any(f in factors for t in s.args for f, e in _had_parts(t) if e < 0)
+    s = max(sums, key=lambda fe: divides(fe[0]))[0]
+    rest = [(f, e) for f, e in parts if f is not s]
+    terms = []
+    for t in s.args:
+        term = alg.had_parts(rest + [(t, 1)])
+        if term.op is alg.HAD:
+            term = _multiply_out(term, raw, budget)
+        elif term.op is alg.MUL:       # c·(⊙ product): scalars leave, the product is expanded
+            coef, atoms, chain = alg.mul_split(term)
+            if len(chain) == 1 and chain[0].op is alg.HAD:
+                inner = _multiply_out(chain[0], raw, budget)
+                term = None if inner is None else alg.mul_parts(coef, atoms, [inner])
+            else:
+                raw.append(term)
+        else:
+            raw.append(term)
+        if term is None:
+            return None
+        terms.extend(_terms(term))
+        if len(raw) > _MAX_EXPANDED_TERMS:
+            return None
+    return alg.add(*terms)
+
+
+def _terms(t: Expr) -> list:
+    """The terms of t as a sum: c·(a + b) gives c·a, c·b."""
+    if t.op is alg.ADD:
+        return list(t.args)
+    if t.op is alg.MUL:
+        coef, atoms, chain = alg.mul_split(t)
+        if len(chain) == 1 and chain[0].op is alg.ADD:
+            return [alg.mul_parts(coef, atoms, [a]) for a in chain[0].args]
+    return [t]
+
+
+def _had_parts(t: Expr) -> list:
+    """The Hadamard factors of a term, with exponents (scalar coefficients aside)."""
+    chain = alg.mul_split(t)[2] if t.op is alg.MUL else [t]
+    if len(chain) == 1 and chain[0].op is alg.HAD:
+        return list(zip(chain[0].args, chain[0].attrs[0]))
+    return [(t, 1)]
+
+
+def _measure(e: Expr, memo: dict) -> tuple[int, int]:
+    """(size as printed, quotients), each occurrence counted; memo keeps what is known."""
+    for n in postorder(e, stop=lambda n: n in memo):
+        if n not in memo:
+            own = sum(1 for x in n.attrs[0] if x < 0) if n.op is alg.HAD else 0
+            memo[n] = (1 + sum(memo[a][0] for a in n.args), own + sum(memo[a][1] for a in n.args))
+    return memo[e]
+
+
 def finish(expr: Expr, kinds: dict[str, str], doms: dict[str, set[str]]) -> Expr:
-    return factor(assume(expr, kinds, doms))
+    return factor(expand(assume(expr, kinds, doms)))

@@ -330,3 +330,19 @@ def test_a_variable_sigma_spells_out_sigmoid():
 def test_right_answers_near_poles_and_kinks_verify(kind, expr, wrt):
     r = matcalc.derivative(kind, expr, wrt)
     assert all(r.verify(seed=s).passed for s in range(10))
+
+
+@pytest.mark.parametrize("kind,expr,wrt,text", [
+    # binary cross-entropy: σ ⊙ (𝟏 − σ) ⊙ ((𝟏 − y) ⊘ (𝟏 − σ) − y ⊘ σ) multiplied out (held-out review)
+    ("grad", "-(y'*log(sigmoid(X*w)) + (ones(m) - y)'*log(ones(m) - sigmoid(X*w)))", "w", "Xᵀ(σ(Xw) − y)"),
+    ("grad", "-(y'*log(sigmoid(W*x)) + (ones(m) - y)'*log(ones(m) - sigmoid(W*x)))", "W", "(σ(Wx) − y)xᵀ"),
+    ("hessian", "-(y'*log(sigmoid(X*w)) + (ones(m) - y)'*log(ones(m) - sigmoid(X*w)))", "w",
+     "Xᵀ diag(σ(Xw) ⊙ (𝟏 − σ(Xw))) X"),
+    # and nothing is multiplied out where nothing cancels
+    ("grad", "sum(sigmoid(x))", "x", "σ(x) ⊙ (𝟏 − σ(x))"),
+    ("grad", "-sum(log(sigmoid(y .* (X*w))))", "w", "−Xᵀ(y ⊙ (𝟏 − σ(y ⊙ (Xw))))"),
+])
+def test_products_of_sums_are_multiplied_out_where_terms_cancel(kind, expr, wrt, text):
+    r = matcalc.derivative(kind, expr, wrt)
+    assert r.text == text
+    assert r.verify().passed

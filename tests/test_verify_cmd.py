@@ -18,6 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from matcalc.cli import app
+from matcalc.verify import TOLERANCE
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOGUE = ROOT / "identities"
@@ -93,7 +94,7 @@ def test_the_whole_catalogue_passes_with_json_and_junit(tmp_path):
     assert (s["trials"], s["seed"], s["jobs"]) == (2, 0, 1)
     first = report["results"][0]
     assert set(first) >= {"name", "status", "max_error", "time", "message", "file", "line", "op", "tags"}
-    assert all(o["max_error"] < 1e-5 for o in report["results"])
+    assert all(o["max_error"] < TOLERANCE[o["op"]] for o in report["results"])
     root = ET.parse(junit).getroot()
     suite = root.find("testsuite")
     assert suite.get("tests") == str(s["total"]) and suite.get("failures") == "0" and suite.get("errors") == "0"
