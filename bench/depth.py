@@ -76,12 +76,12 @@ def _matcalc_row(L, repeats, verify, quick=False):
     try:
         row["text_len"] = len(r.text)
         row["t_print"] = time.perf_counter() - t0
-    except RecursionError:
-        row["text_len"], row["t_print"] = "RecursionError", None
+    except MatcalcError:         # a result too deep to print is a LimitError
+        row["text_len"], row["t_print"] = "refused (too deep)", None
     try:
         row["numpy_len"] = len(r.numpy)
-    except RecursionError:
-        row["numpy_len"] = "RecursionError"
+    except MatcalcError:         # one Python expression nested ~L deep: Python's own parser stops at 200
+        row["numpy_len"] = "refused (too deep)"
     row["f_dag"] = len(postorder(parsed.expr))
     if verify:
         row["verified"] = r.verify(trials=2).passed
