@@ -365,6 +365,14 @@ def _simplify_chain(chain: list[Expr]) -> list[Expr]:
                 and is_column(out[-1].args[0].shape):   # diag(u) diag(v) = diag(u ⊙ v)
             out.append(call("diag", had(out.pop().args[0], f.args[0])))
             continue
+        if out and out[-1].op.name == "diag" and is_column(out[-1].args[0].shape) and is_column(f.shape) \
+                and not is_scalar(f.shape):             # diag(u) v = u ⊙ v
+            out.append(had(out.pop().args[0], f))
+            continue
+        if out and is_row(out[-1].shape) and not is_scalar(out[-1].shape) and f.op.name == "diag" \
+                and is_column(f.args[0].shape):         # vᵀ diag(u) = (v ⊙ u)ᵀ
+            out.append(transpose(had(transpose(out.pop()), f.args[0])))
+            continue
         if out and _inverse_pair(out[-1], f):
             n = f.shape[1]
             out.pop()
@@ -608,6 +616,8 @@ def inv(e: Expr) -> Expr:
         return e.args[0]
     if op is IDENTITY:
         return e
+    if op.name == "diag" and is_column(e.args[0].shape):       # diag(v)⁻¹ = diag(v^∘−1)
+        return call("diag", hadpow(e.args[0], -1))
     if op is TRANSPOSE:
         return transpose(inv(e.args[0]))
     if op is MUL:

@@ -346,3 +346,19 @@ def test_products_of_sums_are_multiplied_out_where_terms_cancel(kind, expr, wrt,
     r = matcalc.derivative(kind, expr, wrt)
     assert r.text == text
     assert r.verify().passed
+
+
+@pytest.mark.parametrize("kind,expr,wrt,text", [
+    # diagonal matrices against vectors (held-out review): diag(u)v = u ⊙ v, diag(uvᵀ) = u ⊙ v,
+    # diag(diag(u)A) = u ⊙ diag(A), diag(v)⁻¹ = diag(v^∘−1)
+    ("grad", "x'*diag(x)*x", "x", "3x²"),
+    ("hessian", "x'*diag(x)*x", "x", "6 diag(x)"),
+    ("grad", "x'*diag(y)*z", "y", "x ⊙ z"),
+    ("grad", "tr(diag(x)*A*diag(x))", "x", "2x ⊙ diag(A)"),
+    ("jacobian", "inv(diag(p))*b", "p", "−diag(b ⊘ p²)"),
+    ("jacobian", "diag(x)*x", "x", "2 diag(x)"),
+])
+def test_diagonal_matrices_meet_vectors_as_hadamard_products(kind, expr, wrt, text):
+    r = matcalc.derivative(kind, expr, wrt)
+    assert r.text == text
+    assert r.verify().passed

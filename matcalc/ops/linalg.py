@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..algebra import (ADD, IDENTITY, MUL, TRANSPOSE, _need, add, call, const, identity, inner, inv, mul,
+from ..algebra import (ADD, IDENTITY, MUL, TRANSPOSE, _need, add, call, const, had, identity, inner, inv, mul,
                        mul_parts, mul_split, ones, transpose)
-from ..shapes import is_column
+from ..shapes import is_column, is_row
 from .function import FunctionOp
 
 
@@ -190,6 +190,15 @@ def _diag_canon(x):
             return mul_parts(c, atoms, [call("diag", mul(*chain))])
     if x.op.name == "diag" and is_column(x.args[0].shape):
         return x.args[0]          # diag(diag(v)) = v
+    if x.op is MUL and len(x.args) == 2 and is_column(x.args[0].shape) and is_row(x.args[1].shape):
+        return had(x.args[0], transpose(x.args[1]))     # diag(u vᵀ) = u ⊙ v
+    if not is_column(x.shape):           # the diagonal of a matrix
+        if x.op is ADD:
+            return add(*[call("diag", t) for t in x.args])
+        if x.op is MUL and len(x.args) > 1:  # diag(diag(u) A) = u ⊙ diag(A), diag(A diag(u)) = diag(A) ⊙ u
+            for end, rest in ((x.args[0], x.args[1:]), (x.args[-1], x.args[:-1])):
+                if end.op.name == "diag" and is_column(end.args[0].shape):
+                    return had(end.args[0], call("diag", mul(*rest)))
     if x.op is TRANSPOSE and not is_column(x.shape):
         return call("diag", x.args[0])
     if x.op.name == "ones" and is_column(x.shape):
