@@ -202,6 +202,13 @@ class _Linear:
                 col, row = (p, alg.transpose(q)) if _depends(p, d) else (alg.transpose(q), p)
                 if is_column(col.shape) and not _depends(row, d):
                     return alg.mul_parts(c, atoms, [alg.call("diag", row), self.matrix(col)])
+            if inner.op is alg.MUL:       # diag(P diag(l) Q) = (P ⊙ Qᵀ) l  (log-det Hessians)
+                c, atoms, chain = alg.mul_split(inner)
+                for i, f in enumerate(chain):
+                    if f.op.name == "diag" and is_column(f.args[0].shape) and 0 < i < len(chain) - 1 \
+                            and not any(_depends(g, d) for g in chain[:i] + chain[i + 1:] + [a for a, _ in atoms]):
+                        p, q = alg.mul(*chain[:i]), alg.mul(*chain[i + 1:])
+                        return alg.mul_parts(c, atoms, [alg.had(p, alg.transpose(q)), self.matrix(f.args[0])])
         raise UnsupportedError("this Jacobian has no form in matrix notation that matcalc can write",
                                hint="use vjp or jvp, which never form the Jacobian")
 

@@ -362,3 +362,15 @@ def test_diagonal_matrices_meet_vectors_as_hadamard_products(kind, expr, wrt, te
     r = matcalc.derivative(kind, expr, wrt)
     assert r.text == text
     assert r.verify().passed
+
+
+@pytest.mark.parametrize("expr,let,text", [
+    # d diag(P diag(dx) Q) = (P ⊙ Qᵀ) dx: these Hessians were refused (held-out review)
+    ("-logdet(A + diag(x))", None, "(diag(x) + A)⁻¹ ⊙ (diag(x) + A)⁻ᵀ"),
+    ("tr(diag(x)*A*diag(x)*B)", None, "B ⊙ Aᵀ + A ⊙ Bᵀ"),
+    ("logdet(S + diag(x))", {"S": "spd"}, "−(diag(x) + S)⁻¹∘²"),
+])
+def test_hessians_through_a_diagonal_in_a_product(expr, let, text):
+    r = matcalc.hessian(expr, "x", let)
+    assert r.text == text
+    assert r.verify().passed
