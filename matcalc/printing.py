@@ -295,6 +295,8 @@ class TextPrinter(Printer):
             base = self.p(f, POW_P + 1)
             power = abs(x)
             mark = "" if power == 1 else (_sup(power) if is_vector(f.shape) else "∘" + _sup(power))
+            if mark and base[-1] in "ᵀ⁻¹²³⁴⁵⁶⁷⁸⁹⁰":      # (X⁻¹)∘², not X⁻¹∘²
+                base = f"({base})"
             (num if x > 0 else den).append(base + mark)
         s = " ⊙ ".join(num) if num else "𝟏"
         return s + "".join(" ⊘ " + d for d in den), MUL_P

@@ -368,7 +368,7 @@ def test_diagonal_matrices_meet_vectors_as_hadamard_products(kind, expr, wrt, te
     # d diag(P diag(dx) Q) = (P ⊙ Qᵀ) dx: these Hessians were refused (held-out review)
     ("-logdet(A + diag(x))", None, "(diag(x) + A)⁻¹ ⊙ (diag(x) + A)⁻ᵀ"),
     ("tr(diag(x)*A*diag(x)*B)", None, "B ⊙ Aᵀ + A ⊙ Bᵀ"),
-    ("logdet(S + diag(x))", {"S": "spd"}, "−(diag(x) + S)⁻¹∘²"),
+    ("logdet(S + diag(x))", {"S": "spd"}, "−((diag(x) + S)⁻¹)∘²"),
 ])
 def test_hessians_through_a_diagonal_in_a_product(expr, let, text):
     r = matcalc.hessian(expr, "x", let)
