@@ -16,7 +16,7 @@ from . import derive, simplify
 from .errors import LimitError, MatcalcError, ShapeError, UnsupportedError, UsageError
 from .expr import Expr, budget
 from .printing import latex, numpy_code, shared_names, source, text
-from .shapes import fmt_shape, is_column, is_scalar
+from .shapes import fmt_shape, is_column, is_row, is_scalar
 from .typecheck import Symbol, typecheck
 
 KINDS = ("grad", "jacobian", "hessian", "vjp", "jvp")
@@ -209,8 +209,8 @@ def _derive(kind, p, f, x, wrt, steps, notes, absent) -> Result:
     elif kind == "jvp":
         aux, aux_shape = _fresh(p, "v" if is_column(x.shape) or is_scalar(x.shape) else "V"), x.shape
         out = derive.jvp(f, x, alg.sym(aux, x.shape, "vector"), record)
-    elif kind == "jacobian":
-        out = derive.jacobian(f, x, record)
+    elif kind == "jacobian":      # a row vector's entries are those of its transpose
+        out = derive.jacobian(alg.transpose(f) if is_row(f.shape) else f, x, record)
     else:
         out = derive.hessian(f, x, record)
     kinds = {n: s.kind for n, s in p.symbols.items()}
@@ -245,11 +245,15 @@ def _check_kind(kind, f, x, src, wrt):
                          "use jacobian for a vector function, or vjp with an upstream gradient", src)
     if kind == "hessian" and not is_scalar(f.shape):
         raise ShapeError(f"hessian needs a scalar function; {fdesc}", span, None, src)
+    def ways(shape):        # how many indices: scalar 0, vector 1, matrix 2
+        return 0 if is_scalar(shape) else 1 if is_column(shape) or is_row(shape) else 2
     if kind in ("jacobian", "hessian") and not (is_column(x.shape) or is_scalar(x.shape)):
-        raise UnsupportedError(f"the {kind} with respect to the matrix {wrt} is a 4-way tensor",
+        n = 4 if kind == "hessian" else ways(f.shape) + 2
+        raise UnsupportedError(f"the {kind} with respect to the matrix {wrt} is a {n}-way tensor",
                                None, "use grad for a scalar function, or vjp / jvp", src)
-    if kind == "jacobian" and not (is_column(f.shape) or is_scalar(f.shape)):
-        raise UnsupportedError(f"the Jacobian of a matrix-valued function is a 4-way tensor; {fdesc}",
+    if kind == "jacobian" and ways(f.shape) == 2:
+        n = ways(f.shape) + ways(x.shape)
+        raise UnsupportedError(f"the Jacobian of a matrix-valued function is a {n}-way tensor; {fdesc}",
                                None, "use vjp or jvp, which never form it", src)
 
 

@@ -199,14 +199,20 @@ def test_grad_of_a_vector_function_is_refused():
         matcalc.grad("A*x", "x")
 
 
-def test_jacobian_wrt_a_matrix_is_refused():
-    with pytest.raises(UnsupportedError, match="4-way tensor"):
-        matcalc.jacobian("A*x", "A")
+@pytest.mark.parametrize("kind,expr,wrt,message", [
+    ("jacobian", "A*x", "A", "3-way tensor"),        # a vector by a matrix
+    ("jacobian", "A*X", "X", "4-way tensor"),
+    ("jacobian", "x*x'", "x", "3-way tensor"),       # a matrix by a vector
+    ("hessian", "tr(X'*X)", "X", "4-way tensor"),
+])
+def test_tensor_derivatives_are_refused_with_their_order(kind, expr, wrt, message):
+    with pytest.raises(UnsupportedError, match=message):
+        matcalc.derivative(kind, expr, wrt)
 
 
-def test_hessian_wrt_a_matrix_is_refused():
-    with pytest.raises(UnsupportedError):
-        matcalc.hessian("tr(X'*X)", "X")
+def test_the_jacobian_of_a_row_vector_is_that_of_its_transpose():
+    r = matcalc.jacobian("x'*A", "x")
+    assert r.text == "Aᵀ" and r.verify().passed
 
 
 def test_absent_variable_gives_a_zero_with_a_note():
