@@ -114,8 +114,14 @@ class Result:
 
     @cached_property
     def numpy(self) -> str:
-        """One Python expression over `np` and the variables (vectors as 1-D arrays)."""
-        return numpy_code(self.expr, self.size_code())
+        """One Python expression over `np` and the variables (vectors as 1-D arrays). A Jacobian is a
+        matrix, also of one row or column: its value is a 2-D array of shape (m, n)."""
+        dims = self.size_code()
+        code = numpy_code(self.expr, dims)
+        if self.kind == "jacobian" and not is_scalar(self.shape) and 1 in self.shape:
+            size = [str(d) if isinstance(d, int) else dims[d] for d in self.shape]
+            code = f"np.reshape({code}, ({size[0]}, {size[1]}))"
+        return code
 
     def size_code(self) -> dict:
         dims = {}

@@ -380,3 +380,13 @@ def test_hessians_through_a_diagonal_in_a_product(expr, let, text):
     r = matcalc.hessian(expr, "x", let)
     assert r.text == text
     assert r.verify().passed
+
+
+@pytest.mark.parametrize("expr,wrt,shape", [("alpha*x + b", "alpha", (4, 1)), ("a'*x", "x", (1, 4)),
+                                            ("A*x", "x", (3, 4))])
+def test_the_numpy_of_a_jacobian_has_its_two_dimensional_shape(expr, wrt, shape):
+    # (n,) against an (n, 1) reference broadcasts to n×n in np.allclose (held-out review)
+    import numpy as np
+    r = matcalc.jacobian(expr, wrt)
+    env = {"np": np, "alpha": 0.3, "x": np.ones(4), "b": np.ones(4), "a": np.arange(4.0), "A": np.ones((3, 4))}
+    assert np.shape(eval(r.numpy, env)) == shape
