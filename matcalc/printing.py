@@ -266,6 +266,8 @@ class TextPrinter(Printer):
     def filled(self, e):
         if e.op is alg.ONES and e.shape[0] == 1:
             return "𝟏ᵀ"
+        if e.op is alg.ONES and e.shape[1] != 1:       # a matrix of ones, as LaTeX writes it too
+            return "𝟏𝟏ᵀ"
         return {"zero": "0", "identity": "I", "ones": "𝟏"}[e.op.name]
 
     def mul(self, e):

@@ -390,3 +390,9 @@ def test_the_numpy_of_a_jacobian_has_its_two_dimensional_shape(expr, wrt, shape)
     r = matcalc.jacobian(expr, wrt)
     env = {"np": np, "alpha": 0.3, "x": np.ones(4), "b": np.ones(4), "a": np.arange(4.0), "A": np.ones((3, 4))}
     assert np.shape(eval(r.numpy, env)) == shape
+
+
+def test_a_matrix_of_ones_prints_as_an_outer_product():
+    # 𝟏 alone read as a vector (held-out review)
+    assert matcalc.grad("sum(X)", "X").text == "𝟏𝟏ᵀ"
+    assert matcalc.grad("sum(inv(X))", "X").text == "−X⁻ᵀ 𝟏𝟏ᵀ X⁻ᵀ"
