@@ -378,10 +378,12 @@ def _simplify_chain(chain: list[Expr]) -> list[Expr]:
             out.pop()
             out.append(identity(n))
             continue
-        if out and _base(out[-1])[0] is _base(f)[0] and out[-1].shape[0] == out[-1].shape[1]:
-            b, k1 = _base(out.pop())
-            out.append(matpow(b, k1 + _base(f)[1]))
-            continue
+        if out and out[-1].shape[0] == out[-1].shape[1]:
+            (b, k1, t1), (b2, k2, t2) = _base(out[-1]), _base(f)
+            if b is b2 and t1 == t2:
+                out.pop()
+                out.append(matpow(transpose(b) if t1 else b, k1 + k2))
+                continue
         out.append(f)
     if len(out) > 1:
         out = [f for f in out if f.op is not IDENTITY] or [out[0]]
@@ -391,7 +393,18 @@ def _simplify_chain(chain: list[Expr]) -> list[Expr]:
 
 
 def _base(f: Expr):
-    return (f.args[0], f.attrs[0]) if f.op is MATPOW else (f, 1)
+    """f = bᵏ, or (bᵀ)ᵏ when transposed: (b, k, transposed). Powers, inverses and their transposes
+    merge in a product (X⁻² X = X⁻¹, (X²)⁻ᵀ Xᵀ = X⁻ᵀ); bᵀ is built only when they do."""
+    if f.op is MATPOW:
+        b, k, t = _base(f.args[0])
+        return b, k * f.attrs[0], t
+    if f.op is INV:
+        b, k, t = _base(f.args[0])
+        return b, -k, t
+    if f.op is TRANSPOSE:
+        b, k, t = _base(f.args[0])
+        return b, k, not t
+    return f, 1, False
 
 
 def _inverse_pair(a: Expr, b: Expr) -> bool:

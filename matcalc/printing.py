@@ -310,7 +310,13 @@ class TextPrinter(Printer):
         return self.p(a, POST_P + 1) + "ᵀ"
 
     def inv(self, e):
-        return self.p(e.args[0], POST_P + 1) + "⁻¹"
+        a = e.args[0]
+        if a.op is alg.MATPOW:            # X⁻², (X⁻ᵀ)²: not ((Xᵀ)²)⁻¹
+            b, k = a.args[0], str(a.attrs[0]).translate(_SUP)
+            if b.op is alg.TRANSPOSE:
+                return f"({self.p(b.args[0], POST_P + 1)}⁻ᵀ){k}"
+            return f"{self.p(b, POST_P + 1)}⁻{k}"
+        return self.p(a, POST_P + 1) + "⁻¹"
 
     def matpow(self, e):
         return self.p(e.args[0], POST_P + 1) + str(e.attrs[0]).translate(_SUP)
@@ -463,7 +469,13 @@ class LatexPrinter(Printer):
         if op is alg.TRANSPOSE:
             return self.transpose(e), POST_P
         if op is alg.INV:
-            return self.sup(self.p(e.args[0], POST_P + 1), "-1"), POST_P
+            a = e.args[0]
+            if a.op is alg.MATPOW:        # X^{-2}, (X^{-\top})^{2}
+                b, k = a.args[0], str(a.attrs[0])
+                if b.op is alg.TRANSPOSE:
+                    return self.sup(self.paren(self.sup(self.p(b.args[0], POST_P + 1), r"-\top")), k), POST_P
+                return self.sup(self.p(b, POST_P + 1), "-" + k), POST_P
+            return self.sup(self.p(a, POST_P + 1), "-1"), POST_P
         if op is alg.MATPOW:
             return self.sup(self.p(e.args[0], POST_P + 1), str(e.attrs[0])), POW_P
         return self.function(e)

@@ -396,3 +396,19 @@ def test_a_matrix_of_ones_prints_as_an_outer_product():
     # 𝟏 alone read as a vector (held-out review)
     assert matcalc.grad("sum(X)", "X").text == "𝟏𝟏ᵀ"
     assert matcalc.grad("sum(inv(X))", "X").text == "−X⁻ᵀ 𝟏𝟏ᵀ X⁻ᵀ"
+
+
+@pytest.mark.parametrize("expr,text", [
+    # powers and inverses of one matrix merge in a product; det and log det of powers and inverses
+    # (held-out review: logdet(X^2) printed (X²)⁻ᵀXᵀ + Xᵀ(X²)⁻ᵀ)
+    ("logdet(X^2)", "2X⁻ᵀ"),
+    ("logdet(X^3)", "3X⁻ᵀ"),
+    ("det(X^3)", "3 det(X)³ X⁻ᵀ"),
+    ("logdet(inv(X))", "−X⁻ᵀ"),
+    ("tr(X^-2)", "−2(X⁻ᵀ)³"),
+    ("tr(inv(X)*X*A)", "0"),
+])
+def test_powers_and_inverses_of_one_matrix_merge(expr, text):
+    r = matcalc.grad(expr, "X")
+    assert r.text == text
+    assert r.verify().passed

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..algebra import (ADD, IDENTITY, MUL, TRANSPOSE, _need, add, call, const, had, identity, inner, inv, mul,
-                       mul_parts, mul_split, ones, transpose)
+from ..algebra import (ADD, IDENTITY, INV, MATPOW, MUL, TRANSPOSE, _need, add, call, const, had, identity, inner, inv, mul,
+                       mul_parts, mul_split, ones, power, scale, transpose)
 from ..shapes import is_column, is_row
 from .function import FunctionOp
 
@@ -56,6 +56,10 @@ def _det_canon(x):
         return call("det", x.args[0])
     if x.op is IDENTITY:
         return const(1)
+    if x.op is MATPOW:                   # det(Xᵏ) = det(X)ᵏ, det(X⁻¹) = det(X)⁻¹
+        return power(call("det", x.args[0]), x.attrs[0])
+    if x.op is INV:
+        return power(call("det", x.args[0]), -1)
     return None
 
 
@@ -82,6 +86,11 @@ def _logdet_canon(x):
         return const(0)
     if x.is_scalar:
         return call("log", x)
+    # log det(Xᵏ) = k log det(X) where both are defined alike: k odd (det(Xᵏ) > 0 iff det(X) > 0)
+    if x.op is MATPOW and x.attrs[0] % 2:
+        return scale(x.attrs[0], call("logdet", x.args[0]))
+    if x.op is INV:
+        return scale(-1, call("logdet", x.args[0]))
     return None
 
 
