@@ -71,7 +71,17 @@ class Printer:
         for node in order:          # in-degree in the DAG: a node inside a named one counts once
             for a in node.args:
                 uses[a] = uses.get(a, 0) + 1
-        self.candidates = {node for node in order if uses.get(node, 0) >= 2 and self._worth(node)}
+        # a transpose is never named, its argument is: t₁ᵀ, not t₁ = (x − y)ᵀ. (A sum of transposes,
+        # xᵀ − yᵀ, is the transpose of x − y as printed.)
+        transposes = set()
+        for node in order:
+            inner = node.args[0] if node.op is alg.TRANSPOSE else \
+                _untranspose_sum(node) if node.op is alg.ADD else None
+            if inner is not None:
+                transposes.add(node)
+                uses[inner] = uses.get(inner, 0) + uses[node] - (node.op is alg.TRANSPOSE)
+        self.candidates = {node for node in order
+                           if uses.get(node, 0) >= 2 and node not in transposes and self._worth(node)}
 
     def _worth(self, node: Expr) -> bool:
         if not node.args or node.op in (alg.TRANSPOSE,) and not node.args[0].args:

@@ -412,3 +412,9 @@ def test_powers_and_inverses_of_one_matrix_merge(expr, text):
     r = matcalc.grad(expr, "X")
     assert r.text == text
     assert r.verify().passed
+
+
+def test_a_transpose_is_never_a_named_temporary():
+    # where t₁ = (x − y)ᵀ (held-out review)
+    r = matcalc.grad("sqrt((x-y)'*inv(S)*(x-y))", "S", {"S": "spd"})
+    assert r.text == "−S⁻¹(x − y)(x − y)ᵀS⁻¹/(2 √((x − y)ᵀS⁻¹(x − y)))"
