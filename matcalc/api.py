@@ -223,7 +223,7 @@ def _derive(kind, p, f, x, wrt, steps, notes, absent) -> Result:
     final = simplify.finish(out, kinds, simplify.domains(f))
     if record is not None and final is not out:
         record.append(derive.Step("simplify: declared symmetry (Sᵀ = S), probability targets (sum(y) = 1), "
-                                  "common factors", "", out, final, []))
+                                  "cancelling products, common factors", "", out, final, []))
     return Result(kind, p, wrt, final, aux, aux_shape, record or [], notes, absent)
 
 

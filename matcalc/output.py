@@ -137,10 +137,13 @@ def steps_tree(result):
     tree = Tree(f"[bold]{escape(title)}[/]")
     names = result.symbols
     for i, st in enumerate(result.steps, 1):
-        label = f"[cyan]{escape(st.rule or st.node.op.name)}[/]"
+        branch = tree.add(f"{i}. [cyan]{escape(st.rule or st.node.op.name)}[/]")
         if st.cite:
-            label += f"  [dim]{escape(st.cite)}[/]"
-        branch = tree.add(f"{i}. {label}")
+            branch.add(f"[dim]source: {escape(st.cite)}[/]")
+        if st.rule.startswith("simplify"):
+            branch.add(f"before  {escape(text(st.node, names))}")
+            branch.add(f"after   {escape(text(st.adjoint, names))}")
+            continue
         branch.add(f"at  {escape(text(st.node, names))}")
         if st.parts:
             branch.add(f"adjoint  {escape(text(st.adjoint, names))}")

@@ -70,6 +70,8 @@ def test_steps_show_rules_and_citations():
     assert "derivation of grad w.r.t. W" in r.stdout
     assert "seed 002" in r.stdout
     assert "(softmax(Wx) − y)xᵀ" in r.stdout
+    assert "source: seed 002" in r.stdout and "before  (sum(y) softmax(Wx) − y)xᵀ" in r.stdout
+    assert "after   (softmax(Wx) − y)xᵀ" in r.stdout
 
 
 def test_latex_format():
