@@ -1,4 +1,5 @@
 """The derivative engine: a catalogue of textbook results, each checked by finite differences and by its printed form."""
+import re
 import time
 
 import numpy as np
@@ -98,6 +99,30 @@ CATALOGUE = [
     ('jvp', 'softmax(z)', 'z', None, 'v ⊙ s − (sᵀv)s  where s = softmax(z)'),
     ('jvp', 'W*x', 'W', None, 'Vx'),
     ('jvp', 'inv(X)', 'X', None, '−X⁻¹VX⁻¹'),
+    # found by a held-out review: textbook forms matcalc did not write (or refused)
+    ('grad', "-(y'*log(sigmoid(X*w)) + (ones(m) - y)'*log(ones(m) - sigmoid(X*w)))", 'w', None, 'Xᵀ(σ(Xw) − y)'),
+    ('grad', "-(y'*log(sigmoid(W*x)) + (ones(m) - y)'*log(ones(m) - sigmoid(W*x)))", 'W', None, '(σ(Wx) − y)xᵀ'),
+    ('hessian', "-(y'*log(sigmoid(X*w)) + (ones(m) - y)'*log(ones(m) - sigmoid(X*w)))", 'w', None,
+     'Xᵀ diag(σ(Xw) ⊙ (𝟏 − σ(Xw))) X'),
+    ('grad', 'sum(sigmoid(x))', 'x', None, 'σ(x) ⊙ (𝟏 − σ(x))'),        # nothing cancels: not multiplied out
+    ('grad', '-sum(log(sigmoid(y .* (X*w))))', 'w', None, '−Xᵀ(y ⊙ (𝟏 − σ(y ⊙ (Xw))))'),
+    ('grad', "x'*diag(x)*x", 'x', None, '3x²'),
+    ('hessian', "x'*diag(x)*x", 'x', None, '6 diag(x)'),
+    ('grad', "x'*diag(y)*z", 'y', None, 'x ⊙ z'),
+    ('grad', 'tr(diag(x)*A*diag(x))', 'x', None, '2x ⊙ diag(A)'),
+    ('jacobian', 'inv(diag(p))*b', 'p', None, '−diag(b ⊘ p²)'),
+    ('jacobian', 'diag(x)*x', 'x', None, '2 diag(x)'),
+    ('hessian', '-logdet(A + diag(x))', 'x', None, '(diag(x) + A)⁻¹ ⊙ (diag(x) + A)⁻ᵀ'),
+    ('hessian', 'tr(diag(x)*A*diag(x)*B)', 'x', None, 'B ⊙ Aᵀ + A ⊙ Bᵀ'),
+    ('hessian', 'logdet(S + diag(x))', 'x', {'S': 'spd'}, '−((diag(x) + S)⁻¹)∘²'),
+    ('grad', 'logdet(X^2)', 'X', None, '2X⁻ᵀ'),
+    ('grad', 'logdet(X^3)', 'X', None, '3X⁻ᵀ'),
+    ('grad', 'det(X^3)', 'X', None, '3 det(X)³ X⁻ᵀ'),
+    ('grad', 'logdet(inv(X))', 'X', None, '−X⁻ᵀ'),
+    ('grad', 'tr(X^-2)', 'X', None, '−2(X⁻ᵀ)³'),
+    ('grad', 'tr(inv(X)*X*A)', 'X', None, '0'),
+    ('grad', "sqrt((x-y)'*inv(S)*(x-y))", 'S', {'S': 'spd'}, '−S⁻¹(x − y)(x − y)ᵀS⁻¹/(2 √((x − y)ᵀS⁻¹(x − y)))'),
+    ('jacobian', "x'*A", 'x', None, 'Aᵀ'),
 ]
 
 
@@ -210,11 +235,6 @@ def test_tensor_derivatives_are_refused_with_their_order(kind, expr, wrt, messag
         matcalc.derivative(kind, expr, wrt)
 
 
-def test_the_jacobian_of_a_row_vector_is_that_of_its_transpose():
-    r = matcalc.jacobian("x'*A", "x")
-    assert r.text == "Aᵀ" and r.verify().passed
-
-
 def test_absent_variable_gives_a_zero_with_a_note():
     r = matcalc.grad("norm(x)**2", "y")
     assert r.text == "0" and r.shape == ("m", 1)   # sizes of its own, not x's n
@@ -299,8 +319,15 @@ def test_relative_error_never_hides_a_non_finite_value():
     ("hessian", "cross_entropy(B.^0*y, y)", "y"),
     ("hessian", "-7*sum(a)", "a"),
     ("jacobian", "log_softmax(ones(n, m)*a)*x'*x", "x"),
+    ("grad", "tr(X*inv(X'*X)*X')", "X"),
+    # near poles and kinks (held-out review): b − Ax > 0 holds at 1 point in 2^m, and near the pole
+    # the step 1e-3 is too coarse for second differences
+    ("hessian", "-sum(log(b - A*x))", "x"),
+    ("grad", "-sum(log(b - A*x))", "x"),
+    ("hessian", "log(1 - x'*x)", "x"),
+    ("hessian", "sum(relu(W*x)) + norm1(x)", "x"),
 ])
-def test_a_derivative_that_is_zero_up_to_rounding_verifies(kind, expr, wrt):
+def test_right_answers_the_verifier_once_rejected_verify(kind, expr, wrt):
     r = matcalc.derivative(kind, expr, wrt)
     assert all(r.verify(seed=s).passed for s in range(10))
 
@@ -311,7 +338,6 @@ def test_a_temporary_never_reads_like_a_variable(user, looks_like):
     r = matcalc.grad(f"norm(W3*tanh(W2*tanh(W1*x)) - {user})**2", "W2")
     temps = [d.split(" = ")[0] for d in r.text.split("  where ")[1].split(", ")]
     assert len(temps) == 2 and looks_like not in temps, r.text
-    import re
     latex_user = re.escape(matcalc.parse(user).latex())
     assert len(re.findall(latex_user + "(?!_)", r.latex)) == 1, r.latex
 
@@ -324,69 +350,10 @@ def test_a_variable_sigma_spells_out_sigmoid():
     assert matcalc.grad("sum(sigmoid(x))", "x").text == "σ(x) ⊙ (𝟏 − σ(x))"
 
 
-@pytest.mark.parametrize("kind,expr,wrt", [
-    # right answers the verifier failed (held-out review): b − Ax > 0 holds at 1 point in 2^m, and
-    # near the pole the step 1e-3 is too coarse for second differences
-    ("hessian", "-sum(log(b - A*x))", "x"),
-    ("grad", "-sum(log(b - A*x))", "x"),
-    ("hessian", "log(1 - x'*x)", "x"),
-    ("hessian", "sum(relu(W*x)) + norm1(x)", "x"),
-    ("grad", "tr(X*inv(X'*X)*X')", "X"),
-])
-def test_right_answers_near_poles_and_kinks_verify(kind, expr, wrt):
-    r = matcalc.derivative(kind, expr, wrt)
-    assert all(r.verify(seed=s).passed for s in range(10))
-
-
-@pytest.mark.parametrize("kind,expr,wrt,text", [
-    # binary cross-entropy: σ ⊙ (𝟏 − σ) ⊙ ((𝟏 − y) ⊘ (𝟏 − σ) − y ⊘ σ) multiplied out (held-out review)
-    ("grad", "-(y'*log(sigmoid(X*w)) + (ones(m) - y)'*log(ones(m) - sigmoid(X*w)))", "w", "Xᵀ(σ(Xw) − y)"),
-    ("grad", "-(y'*log(sigmoid(W*x)) + (ones(m) - y)'*log(ones(m) - sigmoid(W*x)))", "W", "(σ(Wx) − y)xᵀ"),
-    ("hessian", "-(y'*log(sigmoid(X*w)) + (ones(m) - y)'*log(ones(m) - sigmoid(X*w)))", "w",
-     "Xᵀ diag(σ(Xw) ⊙ (𝟏 − σ(Xw))) X"),
-    # and nothing is multiplied out where nothing cancels
-    ("grad", "sum(sigmoid(x))", "x", "σ(x) ⊙ (𝟏 − σ(x))"),
-    ("grad", "-sum(log(sigmoid(y .* (X*w))))", "w", "−Xᵀ(y ⊙ (𝟏 − σ(y ⊙ (Xw))))"),
-])
-def test_products_of_sums_are_multiplied_out_where_terms_cancel(kind, expr, wrt, text):
-    r = matcalc.derivative(kind, expr, wrt)
-    assert r.text == text
-    assert r.verify().passed
-
-
-@pytest.mark.parametrize("kind,expr,wrt,text", [
-    # diagonal matrices against vectors (held-out review): diag(u)v = u ⊙ v, diag(uvᵀ) = u ⊙ v,
-    # diag(diag(u)A) = u ⊙ diag(A), diag(v)⁻¹ = diag(v^∘−1)
-    ("grad", "x'*diag(x)*x", "x", "3x²"),
-    ("hessian", "x'*diag(x)*x", "x", "6 diag(x)"),
-    ("grad", "x'*diag(y)*z", "y", "x ⊙ z"),
-    ("grad", "tr(diag(x)*A*diag(x))", "x", "2x ⊙ diag(A)"),
-    ("jacobian", "inv(diag(p))*b", "p", "−diag(b ⊘ p²)"),
-    ("jacobian", "diag(x)*x", "x", "2 diag(x)"),
-])
-def test_diagonal_matrices_meet_vectors_as_hadamard_products(kind, expr, wrt, text):
-    r = matcalc.derivative(kind, expr, wrt)
-    assert r.text == text
-    assert r.verify().passed
-
-
-@pytest.mark.parametrize("expr,let,text", [
-    # d diag(P diag(dx) Q) = (P ⊙ Qᵀ) dx: these Hessians were refused (held-out review)
-    ("-logdet(A + diag(x))", None, "(diag(x) + A)⁻¹ ⊙ (diag(x) + A)⁻ᵀ"),
-    ("tr(diag(x)*A*diag(x)*B)", None, "B ⊙ Aᵀ + A ⊙ Bᵀ"),
-    ("logdet(S + diag(x))", {"S": "spd"}, "−((diag(x) + S)⁻¹)∘²"),
-])
-def test_hessians_through_a_diagonal_in_a_product(expr, let, text):
-    r = matcalc.hessian(expr, "x", let)
-    assert r.text == text
-    assert r.verify().passed
-
-
 @pytest.mark.parametrize("expr,wrt,shape", [("alpha*x + b", "alpha", (4, 1)), ("a'*x", "x", (1, 4)),
                                             ("A*x", "x", (3, 4))])
 def test_the_numpy_of_a_jacobian_has_its_two_dimensional_shape(expr, wrt, shape):
     # (n,) against an (n, 1) reference broadcasts to n×n in np.allclose (held-out review)
-    import numpy as np
     r = matcalc.jacobian(expr, wrt)
     env = {"np": np, "alpha": 0.3, "x": np.ones(4), "b": np.ones(4), "a": np.arange(4.0), "A": np.ones((3, 4))}
     assert np.shape(eval(r.numpy, env)) == shape
@@ -396,25 +363,3 @@ def test_a_matrix_of_ones_prints_as_an_outer_product():
     # 𝟏 alone read as a vector (held-out review)
     assert matcalc.grad("sum(X)", "X").text == "𝟏𝟏ᵀ"
     assert matcalc.grad("sum(inv(X))", "X").text == "−X⁻ᵀ 𝟏𝟏ᵀ X⁻ᵀ"
-
-
-@pytest.mark.parametrize("expr,text", [
-    # powers and inverses of one matrix merge in a product; det and log det of powers and inverses
-    # (held-out review: logdet(X^2) printed (X²)⁻ᵀXᵀ + Xᵀ(X²)⁻ᵀ)
-    ("logdet(X^2)", "2X⁻ᵀ"),
-    ("logdet(X^3)", "3X⁻ᵀ"),
-    ("det(X^3)", "3 det(X)³ X⁻ᵀ"),
-    ("logdet(inv(X))", "−X⁻ᵀ"),
-    ("tr(X^-2)", "−2(X⁻ᵀ)³"),
-    ("tr(inv(X)*X*A)", "0"),
-])
-def test_powers_and_inverses_of_one_matrix_merge(expr, text):
-    r = matcalc.grad(expr, "X")
-    assert r.text == text
-    assert r.verify().passed
-
-
-def test_a_transpose_is_never_a_named_temporary():
-    # where t₁ = (x − y)ᵀ (held-out review)
-    r = matcalc.grad("sqrt((x-y)'*inv(S)*(x-y))", "S", {"S": "spd"})
-    assert r.text == "−S⁻¹(x − y)(x − y)ᵀS⁻¹/(2 √((x − y)ᵀS⁻¹(x − y)))"
