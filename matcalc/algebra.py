@@ -629,7 +629,7 @@ def inv(e: Expr) -> Expr:
         return e.args[0]
     if op is IDENTITY:
         return e
-    if op.name == "diag" and is_column(e.args[0].shape):       # diag(v)⁻¹ = diag(v^∘−1)
+    if op.name == "diag" and is_column(e.args[0].shape) and not is_zero(e.args[0]):   # diag(v)⁻¹ = diag(v^∘−1)
         return call("diag", hadpow(e.args[0], -1))
     if op is TRANSPOSE:
         return transpose(inv(e.args[0]))

@@ -142,6 +142,8 @@ def test_cli_reads_any_bytes_from_stdin(b):
     # a product of identities was the number 1 (algebra._simplify_chain)
     ("logdet(I*I' + I)*(norm(ones(m))**2) .* alpha", {"alpha": "scalar"}),
     ("I*I + A", None),
+    # diag(v)⁻¹ = diag(v^∘−1) turned the inverse of a zero diagonal into a division by zero (long run 3)
+    ("inv(diag((Ank-Ank)*(w2 .* w2)))", {"Ank": "matrix(n,k)", "w2": "vector(k)"}),
 ])
 def test_fuzzer_regressions_round_trip(expr, let):
     check_round_trip(expr, let)
