@@ -179,19 +179,14 @@ def _multiply_out(node: Expr, raw: list, budget: list) -> Expr | None:
     terms = []
     for t in s.args:
         term = alg.had_parts(rest + [(t, 1)])
-        if term.op is alg.HAD:
-            term = _multiply_out(term, raw, budget)
-        elif term.op is alg.MUL:       # c·(⊙ product): scalars leave, the product is expanded
-            coef, atoms, chain = alg.mul_split(term)
-            if len(chain) == 1 and chain[0].op is alg.HAD:
-                inner = _multiply_out(chain[0], raw, budget)
-                term = None if inner is None else alg.mul_parts(coef, atoms, [inner])
-            else:
-                raw.append(term)
+        coef, atoms, chain = alg.mul_split(term) if term.op is alg.MUL else (alg.ONE, [], [term])
+        if len(chain) == 1 and chain[0].op is alg.HAD:     # c·(⊙ product): the product is expanded
+            inner = _multiply_out(chain[0], raw, budget)
+            if inner is None:
+                return None
+            term = alg.mul_parts(coef, atoms, [inner])
         else:
             raw.append(term)
-        if term is None:
-            return None
         terms.extend(_terms(term))
         if len(raw) > _MAX_EXPANDED_TERMS:
             return None
