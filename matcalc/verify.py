@@ -238,14 +238,15 @@ def _noise_floor(fun, x, rng, t, order, tol) -> float:
     at least the rounding of f itself (an ulp or two), more where f is a small difference of large
     intermediates: that shows in fourth differences at the first-order step (moves of x like the
     quotients' own), whose true value, h⁴ f⁗, is far below rounding, and to which rounding
-    contributes about 8× the noise. The factor 10 covers the extrapolation's weights."""
+    contributes about 8× the noise. The factor covers the extrapolation's weights: 10 for first
+    differences, 40 for second ones (four evaluations at each of two steps)."""
     h = 1e-4 * max(1.0, float(np.abs(x).max()))
     noise = 2 * np.finfo(float).eps * float(np.max(np.abs(fun(x))))
     for _ in range(2):
         v = h * rng.standard_normal(x.shape)
         fourth = fun(x + 2 * v) - 4 * fun(x + v) + 6 * fun(x) - 4 * fun(x - v) + fun(x - 2 * v)
         noise = max(noise, float(np.max(np.abs(fourth))) / 8)
-    return 10 * noise / (t ** order * tol)
+    return 10 * 4 ** (order - 1) * noise / (t ** order * tol)
 
 
 def _one_trial(kind, prob, vals, cand, aux, full, step=1.0) -> float:

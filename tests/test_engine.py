@@ -318,6 +318,7 @@ def test_relative_error_never_hides_a_non_finite_value():
     ("grad", "dot(ones(n), ones(n)) - sum(log_softmax(ones(k)*y'*ones(m)))", "y"),
     ("hessian", "cross_entropy(B.^0*y, y)", "y"),
     ("hessian", "-7*sum(a)", "a"),
+    ("hessian", "((ones(m)'*B*y)*(alpha - lambda))*(dot(ones(k), u)*beta)", "y"),    # long fuzz run 4
     ("jacobian", "log_softmax(ones(n, m)*a)*x'*x", "x"),
     ("grad", "tr(X*inv(X'*X)*X')", "X"),
     # near poles and kinks (held-out review): b − Ax > 0 holds at 1 point in 2^m, and near the pole
