@@ -71,6 +71,12 @@ def _merge(*gens) -> dict:
     return out
 
 
+# forms every shape has, and the method that builds each
+ANY_SHAPE = {"sum": "sum", "scaled": "scaled", "divided": "divided", "negated": "negated", "hadamard": "hadamard",
+             "elementwise_division": "elementwise_division", "elementwise_power": "elementwise_power",
+             "elementwise": "elementwise_function"}
+
+
 class Grammar:
     """Builds expressions with hypothesis' draw; `depth` bounds the nesting."""
 
@@ -255,30 +261,18 @@ class Grammar:
         form = self.choice(("sum", "sum", "scaled", "product", "divided", "negated", "power", "elementwise",
                             "trace", "det", "logdet", "norm", "norm1", "sum_of", "dot", "quadratic",
                             "logsumexp", "cross_entropy", "hadamard", "elementwise_division"))
-        if form == "sum":
-            return self.sum(SCALAR, depth)
-        if form == "scaled":
-            return self.scaled(SCALAR, depth)
+        if form in ANY_SHAPE:
+            return getattr(self, ANY_SHAPE[form])(SCALAR, depth)
         if form == "product":
             a, b = self.expr(SCALAR, depth), self.expr(SCALAR, depth)
             return Gen(f"{a.at(PROD_P)}{self.times()}{b.at(PROD_P + 1)}", PROD_P, SCALAR, _merge(a, b),
                        a.tags & b.tags & {"positive"})
-        if form == "divided":
-            return self.divided(SCALAR, depth)
-        if form == "negated":
-            return self.negated(SCALAR, depth)
         if form == "power":
             a = self.positive(SCALAR, depth) if self.coin() else self.expr(SCALAR, depth)
             p = self.choice(("2", "3", "-1", "0.5", "(1/3)", "-2")) if "positive" in a.tags else \
                 self.choice(("2", "3", "1", "4"))
             op = self.choice(("**", "^"))
             return Gen(f"{a.at(POST_P)}{op}{p}", POW_P, SCALAR, a.names, a.tags)
-        if form == "elementwise":
-            return self.elementwise_function(SCALAR, depth)
-        if form == "hadamard":
-            return self.hadamard(SCALAR, depth)
-        if form == "elementwise_division":
-            return self.elementwise_division(SCALAR, depth)
         if form == "trace":
             n = self.size()
             a = self.expr((n, n), depth)
@@ -348,26 +342,12 @@ class Grammar:
         form = self.choice(("sum", "sum", "scaled", "divided", "negated", "matvec", "matvec", "hadamard",
                             "elementwise_division", "elementwise_power", "elementwise", "elementwise",
                             "softmax", "log_softmax", "diag", "transposed_row", "outer_apply"))
-        if form == "sum":
-            return self.sum(shape, depth)
-        if form == "scaled":
-            return self.scaled(shape, depth)
-        if form == "divided":
-            return self.divided(shape, depth)
-        if form == "negated":
-            return self.negated(shape, depth)
+        if form in ANY_SHAPE:
+            return getattr(self, ANY_SHAPE[form])(shape, depth)
         if form == "matvec":
             c = self.size()
             m, v = self.expr((r, c), depth), self.expr((c, 1), depth)
             return Gen(f"{m.at(PROD_P)}{self.times()}{v.at(PROD_P + 1)}", PROD_P, shape, _merge(m, v))
-        if form == "hadamard":
-            return self.hadamard(shape, depth)
-        if form == "elementwise_division":
-            return self.elementwise_division(shape, depth)
-        if form == "elementwise_power":
-            return self.elementwise_power(shape, depth)
-        if form == "elementwise":
-            return self.elementwise_function(shape, depth)
         if form in ("softmax", "log_softmax"):
             tags = frozenset({"positive"}) if form == "softmax" else frozenset()
             return self.call(form, self.expr(shape, depth), shape=shape, tags=tags)
@@ -389,14 +369,8 @@ class Grammar:
         if r == c:
             forms += ["inv", "inv", "matpow", "diag_of", "identity_shift"]
         form = self.choice(tuple(forms))
-        if form == "sum":
-            return self.sum(shape, depth)
-        if form == "scaled":
-            return self.scaled(shape, depth)
-        if form == "divided":
-            return self.divided(shape, depth)
-        if form == "negated":
-            return self.negated(shape, depth)
+        if form in ANY_SHAPE:
+            return getattr(self, ANY_SHAPE[form])(shape, depth)
         if form == "product":
             k = self.size()
             a, b = self.expr((r, k), depth), self.expr((k, c), depth)
@@ -407,14 +381,6 @@ class Grammar:
             u, v = self.expr((r, 1), depth), self.expr((c, 1), depth)
             return Gen(f"{u.at(PROD_P)}{self.times()}{self.transpose(v).at(PROD_P + 1)}", PROD_P, shape,
                        _merge(u, v))
-        if form == "hadamard":
-            return self.hadamard(shape, depth)
-        if form == "elementwise_division":
-            return self.elementwise_division(shape, depth)
-        if form == "elementwise_power":
-            return self.elementwise_power(shape, depth)
-        if form == "elementwise":
-            return self.elementwise_function(shape, depth)
         if form == "inv":
             a = self.expr(shape, depth)
             if self.coin(0.7):
