@@ -11,18 +11,28 @@ from .function import FunctionOp
 
 # ---------------------------------------------------------------- trace
 
-def _tr_canon(x):
-    if x.is_scalar:
-        return x
+def _linear_invariant(name: str, x):
+    """What tr, sum and the diagonal of a matrix share: f(Xᵀ) = f(X), f(ΣXᵢ) = Σf(Xᵢ), f(cX) = c f(X)."""
     if x.op is TRANSPOSE:
-        return call("tr", x.args[0])
+        return call(name, x.args[0])
     if x.op is ADD:
-        return add(*[call("tr", t) for t in x.args])
+        return add(*[call(name, t) for t in x.args])
     if x.op is MUL:
         c, atoms, chain = mul_split(x)
         if c != 1 or atoms:
-            return mul_parts(c, atoms, [call("tr", mul(*chain))])
-        for i, f in enumerate(chain):       # tr(A x yᵀ) = yᵀ A x: rotate a row factor to the front
+            return mul_parts(c, atoms, [call(name, mul(*chain))])
+    return None
+
+
+def _tr_canon(x):
+    if x.is_scalar:
+        return x
+    got = _linear_invariant("tr", x)
+    if got is not None:
+        return got
+    if x.op is MUL:       # tr(A x yᵀ) = yᵀ A x: rotate a row factor to the front
+        chain = mul_split(x)[2]
+        for i, f in enumerate(chain):
             if f.shape[0] == 1:
                 return mul(*chain[i:], *chain[:i])
     if x.op.name == "zero":
@@ -151,14 +161,9 @@ NORM1 = FunctionOp(
 def _sum_canon(x):
     if x.is_scalar:
         return x
-    if x.op is TRANSPOSE:
-        return call("sum", x.args[0])
-    if x.op is ADD:
-        return add(*[call("sum", t) for t in x.args])
-    if x.op is MUL:
-        c, atoms, chain = mul_split(x)
-        if c != 1 or atoms:
-            return mul_parts(c, atoms, [call("sum", mul(*chain))])
+    got = _linear_invariant("sum", x)
+    if got is not None:
+        return got
     if x.op.name == "zero":
         return const(0)
     if x.op.name == "softmax":      # a softmax sums to 1 (else a gradient that is 0 came out as
@@ -193,23 +198,24 @@ def _diag_np(X):
 
 
 def _diag_canon(x):
-    if x.op is MUL:
+    if x.shape[0] != 1 and x.shape[1] != 1:      # the diagonal of a matrix
+        got = _linear_invariant("diag", x)
+        if got is not None:
+            return got
+    elif is_row(x.shape):                         # diag(vᵀ) = diag(v)
+        return call("diag", transpose(x))
+    elif x.op is MUL:                             # diag(c·v) = c·diag(v)
         c, atoms, chain = mul_split(x)
-        if c != 1 or atoms:                       # diag(c·v) = c·diag(v)
+        if c != 1 or atoms:
             return mul_parts(c, atoms, [call("diag", mul(*chain))])
     if x.op.name == "diag" and is_column(x.args[0].shape):
         return x.args[0]          # diag(diag(v)) = v
     if x.op is MUL and len(x.args) == 2 and is_column(x.args[0].shape) and is_row(x.args[1].shape):
         return had(x.args[0], transpose(x.args[1]))     # diag(u vᵀ) = u ⊙ v
-    if not is_column(x.shape):           # the diagonal of a matrix
-        if x.op is ADD:
-            return add(*[call("diag", t) for t in x.args])
-        if x.op is MUL and len(x.args) > 1:  # diag(diag(u) A) = u ⊙ diag(A), diag(A diag(u)) = diag(A) ⊙ u
-            for end, rest in ((x.args[0], x.args[1:]), (x.args[-1], x.args[:-1])):
-                if end.op.name == "diag" and is_column(end.args[0].shape):
-                    return had(end.args[0], call("diag", mul(*rest)))
-    if x.op is TRANSPOSE and not is_column(x.shape):
-        return call("diag", x.args[0])
+    if x.op is MUL and not is_column(x.shape):   # diag(diag(u) A) = u ⊙ diag(A), diag(A diag(u)) = diag(A) ⊙ u
+        for end, rest in ((x.args[0], x.args[1:]), (x.args[-1], x.args[:-1])):
+            if end.op.name == "diag" and is_column(end.args[0].shape):
+                return had(end.args[0], call("diag", mul(*rest)))
     if x.op.name == "ones" and is_column(x.shape):
         return identity(x.shape[0])
     if x.op is IDENTITY:
