@@ -180,19 +180,9 @@ def check_gradient(src: str, let, wrt: str, record=None) -> str:
     the long run), "inconclusive" when there is no point where the function is finite, and a
     failure with a reproducer otherwise.
     """
-    try:
-        r = matcalc.grad(src, wrt, let)
-    except Exception as err:  # noqa: BLE001
-        return "refused:" + check_error(err, src, need_span=False)
-    try:
-        report = r.verify()
-    except Exception as err:  # noqa: BLE001
-        raise AssertionError(f"verify crashed: grad {src!r} {wrt} let={let}: {type(err).__name__}: {err}") \
-            from None
-    if report.passed:
-        return "verified"
-    if FINITE in report.message:
-        return "inconclusive"
+    r, report, outcome = _derive_and_verify("grad", src, let, wrt)
+    if outcome:
+        return outcome
     second = fd_oracle(r, wrt)
     if second is None:
         return "inconclusive"
@@ -203,6 +193,26 @@ def check_gradient(src: str, let, wrt: str, record=None) -> str:
     if record is not None:
         record.append(("fd-step", src, let, wrt, r.text, report.summary(), second))
     return "fd-step"
+
+
+def _derive_and_verify(kind: str, src: str, let, wrt: str):
+    """(result, report, outcome): the outcome is set ("refused:…", "verified", "inconclusive") when
+    there is nothing more to look at; a crash of the derivation or the verifier fails the property."""
+    try:
+        r = matcalc.derivative(kind, src, wrt, let)
+    except Exception as err:  # noqa: BLE001  (the point: only MatcalcError may come out)
+        return None, None, "refused:" + check_error(err, src, need_span=False)
+    assert r.text is not None and r.source
+    try:
+        report = r.verify()
+    except Exception as err:  # noqa: BLE001
+        raise AssertionError(f"verify crashed: {kind} {src!r} {wrt} let={let}: {type(err).__name__}: {err}") \
+            from None
+    if report.passed:
+        return r, report, "verified"
+    if FINITE in report.message:
+        return r, report, "inconclusive"
+    return r, report, None
 
 
 def _let(let) -> str:
@@ -232,20 +242,9 @@ def check_derivative(kind: str, src: str, let, wrt: str, record=None) -> str:
 
     A verification failure is recorded for review (there is no second opinion for these kinds).
     """
-    try:
-        r = matcalc.derivative(kind, src, wrt, let)
-    except Exception as err:  # noqa: BLE001
-        return "refused:" + check_error(err, src, need_span=False)
-    assert r.text is not None and r.source
-    try:
-        report = r.verify()
-    except Exception as err:  # noqa: BLE001
-        raise AssertionError(f"verify crashed: {kind} {src!r} {wrt} let={let}: {type(err).__name__}: {err}") \
-            from None
-    if report.passed:
-        return "verified"
-    if FINITE in report.message:
-        return "inconclusive"
+    r, report, outcome = _derive_and_verify(kind, src, let, wrt)
+    if outcome:
+        return outcome
     if record is not None:
         record.append((kind + " not verified", src, let, wrt, r.text, report.summary()))
     return "not verified"
