@@ -103,11 +103,16 @@ class Printer:
         return self.paren(s) if own < prec else s
 
     def new_name(self, e: Expr) -> str:
-        used = {n for n, _ in self.defs} | getattr(self, "reserved", set())
+        used = {self.look(n) for n, _ in self.defs} | getattr(self, "reserved", set())
         i = 1
-        while self.temp_name(e.op.temp, i) in used:
+        while self.look(self.temp_name(e.op.temp, i)) in used:
             i += 1
         return self.temp_name(e.op.temp, i)
+
+    @staticmethod
+    def look(name: str) -> str:
+        """What two names must differ in (the text printer: how they read once printed)."""
+        return name
 
     def temp_name(self, base, i):
         return f"{base}{i}"
@@ -251,11 +256,8 @@ class TextPrinter(Printer):
         self.reserved = {_look(n) for n in names}
         return super().run(e, shared)
 
-    def new_name(self, e: Expr) -> str:
-        i = 1
-        while _look(self.temp_name(e.op.temp, i)) in self.reserved | {_look(n) for n, _ in self.defs}:
-            i += 1
-        return self.temp_name(e.op.temp, i)
+    def look(self, name: str) -> str:
+        return _look(name)
 
     def function(self, e: Expr) -> str:
         if e.op.name == "sigmoid" and _look("sigma") in self.reserved:   # a variable σ: sigmoid in full
@@ -264,7 +266,7 @@ class TextPrinter(Printer):
 
     def temp_name(self, base, i):
         same = [n for n in self.candidates if n.op.temp == base]
-        plain = base if len(same) == 1 and _look(base) not in self.reserved else None
+        plain = base if len(same) == 1 and self.look(base) not in self.reserved else None
         return plain or f"{base}{str(i).translate(_SUB)}"
 
     def sym(self, e):
