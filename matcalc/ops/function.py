@@ -15,6 +15,7 @@ class FunctionOp(Op):
     canon      optional callable(*args) -> Expr | None: a simplification before a node is built
     text, latex, source, code: print templates with {0}, {1}; code is NumPy for 1-D vectors
     codegen    {"numpy": ..., "torch": ..., "jax": ...}: the calls of generated functions (codegen.py)
+    usage      optional hint when the function is called with the wrong number of arguments
     """
 
     shape = "elementwise"
