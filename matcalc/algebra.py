@@ -268,17 +268,24 @@ def mul_parts(coef, atoms, factors) -> Expr:
             if e.denominator == 1 or v > 0 and _exact_root(v, e) is not None:
                 coef *= _power(v, int(e)) if e.denominator == 1 else _exact_root(v, e)
                 return
+        if _is_abs(a) and e.denominator == 1 and e.numerator % 2 == 0:     # |b|^(2k) = b^(2k) for every b
+            add_atom(a.args[0], e)
+            return
         if a.op is MUL and not _is_pure_chain(a):
             c, aexps = a.attrs
             k = len(aexps)
-            if e.denominator == 1 or c > 0:
+            factors = list(zip(a.args[:k], aexps))
+            if len(a.args) > k:
+                factors.append((_mul_node(ONE, (), a.args[k:]), ONE))
+            # (c Π bᶠ)^e = c^e Π (bᶠ)^e: for an integer e always; for another e only when c > 0 and
+            # all factors but one are known positive (else (−1·−1)^½ = 1 would become nan, and
+            # (0·(−1))^½ = 0 would become 0·nan)
+            if e.denominator == 1 or c > 0 and sum(not positive(b) for b, f in factors) <= 1:
                 r = _power(c, int(e)) if e.denominator == 1 else _exact_root(c, e)
                 if r is not None:
                     coef *= r
-                    for b, f in zip(a.args[:k], aexps):
-                        add_atom(b, f * e)
-                    if len(a.args) > k:
-                        add_atom(_mul_node(ONE, (), a.args[k:]), e)
+                    for b, f in factors:
+                        add_atom(*_merged_power(b, f, e))
                     return
         exps[a] = exps.get(a, ZERO_F) + e
 
@@ -320,6 +327,71 @@ def mul_parts(coef, atoms, factors) -> Expr:
     if not items and is_scalar(_chain_shape(chain)):
         chain = list(_orient(chain))
     return _mul_node(coef, tuple(e for _, e in items), tuple(a for a, _ in items) + tuple(chain))
+
+
+def _merged_power(b: Expr, f: Fraction, e: Fraction) -> tuple[Expr, Fraction]:
+    """(b^f)^e as a base and one exponent: b^(fe), which holds wherever (b^f)^e is defined when e
+    is an integer, f is not an even integer (b^(1/2) needs b ≥ 0; b³ has b's sign) or b ≥ 0;
+    else (f even, e not an integer: (x²)^½ = |x|) it is |b|^(fe)."""
+    if e.denominator == 1 or not (f.denominator == 1 and f.numerator % 2 == 0) or nonnegative(b):
+        return b, f * e
+    return call("abs", b), f * e
+
+
+def _is_abs(e: Expr) -> bool:
+    from .ops.base import FUNCTIONS
+    return e.op is FUNCTIONS["abs"]
+
+
+def _may_be_negative(b: Expr, f: Fraction, depth: int = 0) -> bool:
+    """Whether b^f can be negative where it is defined: not for a fractional f (b ≥ 0 then),
+    an even f, or a b known to be non-negative."""
+    return f.denominator == 1 and f.numerator % 2 == 1 and not nonnegative(b, depth)
+
+
+def positive(e: Expr, depth: int = 0) -> bool:
+    """e is > 0 (entrywise) wherever it is defined: a positive number, a matrix of ones, an op
+    whose values are positive (exp, sigmoid, softplus, softmax, ...), and products, Hadamard
+    products (any exponents) and sums of such. False when not known (also past depth 32)."""
+    op = e.op
+    if op is CONST:
+        return e.attrs[0] > 0
+    if op is ONES:
+        return True
+    if depth > 32:
+        return False
+    if op is MUL:
+        return e.attrs[0] > 0 and len(e.args) == len(e.attrs[1]) and all(positive(a, depth + 1) for a in e.args)
+    if op in (HAD, ADD, TRANSPOSE):
+        return all(positive(a, depth + 1) for a in e.args)
+    return getattr(op, "positive", False)
+
+
+def nonnegative(e: Expr, depth: int = 0) -> bool:
+    """e is ≥ 0 (entrywise) wherever it is defined: a non-negative number, a matrix of ones, an op
+    whose values are non-negative (exp, abs, norm, sigmoid, softmax, ...), a probability or
+    one-hot vector, and products, Hadamard products and sums of such (a matrix product is not:
+    its entries are sums of products of any sign). False when not known (also past depth 32)."""
+    op = e.op
+    if op is CONST:
+        return e.attrs[0] >= 0
+    if op in (ONES, ZERO, IDENTITY):
+        return True
+    if op is SYM:
+        return e.attrs[1] in ("probability", "onehot")
+    if depth > 32:
+        return False
+    if op is MUL:
+        coef, exps = e.attrs
+        return coef >= 0 and len(e.args) == len(exps) and \
+            not any(_may_be_negative(a, x, depth + 1) for a, x in zip(e.args, exps))
+    if op is HAD:
+        return not any(_may_be_negative(a, x, depth + 1) for a, x in zip(e.args, e.attrs[0]))
+    if op is ADD:
+        return all(nonnegative(t, depth + 1) for t in e.args)
+    if op is TRANSPOSE:
+        return nonnegative(e.args[0], depth + 1)
+    return positive(e) or getattr(op, "nonnegative", False)
 
 
 def _exponents(exps):
@@ -519,10 +591,14 @@ def had_parts(parts) -> Expr:
     while stack:
         f, e = stack.pop()
         assert f.shape == shape, f"had: shapes {f.shape} and {shape}"
-        if f.op is HAD:
-            stack.extend((g, e * ge) for g, ge in zip(f.args, f.attrs[0]))
+        if f.op is HAD and (e.denominator == 1 or sum(not positive(g) for g in f.args) <= 1):
+            # (Π gᵢ^∘fᵢ)^∘e = Π (gᵢ^∘fᵢ)^∘e entrywise, under the conditions of mul_parts
+            stack.extend(_merged_power(g, ge, e) for g, ge in zip(f.args, f.attrs[0]))
             continue
         if f.op is ONES:
+            continue
+        if _is_abs(f) and e.denominator == 1 and e.numerator % 2 == 0:     # |b|^∘2k = b^∘2k
+            stack.append((f.args[0], e))
             continue
         if f.op is MUL and e.denominator == 1:
             c, atoms, chain = mul_split(f)

@@ -29,10 +29,18 @@ class Parsed:
     source: str
     expr: Expr
     symbols: dict[str, Symbol]
+    tree: object = None             # the syntax tree, and each of its nodes' shapes: what the
+    tree_shapes: dict = None        # verifier evaluates (the function as typed, judge.py)
 
     @property
     def shape(self) -> tuple:
         return self.expr.shape
+
+    @property
+    def typed(self):
+        """The function as typed, for the verifier (judge.Function)."""
+        from .judge import Function
+        return Function(self.tree, self.tree_shapes, self.expr)
 
     @property
     def text(self) -> str:
@@ -55,7 +63,7 @@ class Parsed:
         """Every name's kind with its sizes, as `let` takes them: re-parsing with these gives the same graph."""
         out = {}
         for s in self.symbols.values():
-            sizes = [str(d) for d in s.shape if d != 1] if s.kind in ("vector", "matrix") else \
+            sizes = [str(d) for d in s.shape if d != 1] if s.kind in ("vector", "matrix", "probability", "onehot") else \
                 [str(s.shape[0])] if s.kind != "scalar" else []
             out[s.name] = f"{s.kind}({','.join(sizes)})" if sizes else s.kind
         return out
@@ -66,7 +74,7 @@ class Parsed:
 
 def parse(expr: str, let=None) -> Parsed:
     t, = typecheck(expr, let)
-    return Parsed(expr, t.expr, t.symbols)
+    return Parsed(expr, t.expr, t.symbols, t.tree, t.tree_shapes)
 
 
 @dataclass
@@ -82,6 +90,7 @@ class Result:
     steps: list = field(default_factory=list)
     notes: list = field(default_factory=list)
     absent: tuple | None = None     # (kind, shape) of a variable that does not occur in the expression
+    assumptions: list = field(default_factory=list)     # what the result assumes of its inputs
 
     @property
     def shape(self) -> tuple:
@@ -138,8 +147,9 @@ class Result:
 
     def verify(self, trials: int = 5, seed: int = 0):
         from .verify import check
-        return check(self.kind, self.function.expr, self.wrt, self.expr, self.symbols,
-                     simplify.domains(self.function.expr), trials=trials, seed=seed, aux=self.aux)
+        typed = self.function.typed
+        return check(self.kind, typed, self.wrt, self.expr, self.symbols, typed.domains(),
+                     trials=trials, seed=seed, aux=self.aux)
 
     def shapes_line(self) -> str:
         names = ", ".join(f"{n}: {fmt_shape(s.shape)}" for n, s in self.function.symbols.items())
@@ -184,7 +194,11 @@ def derivative(kind: str, expr: str, wrt: str, let=None, steps: bool = False) ->
     if x is None:
         # w.r.t. a name that does not occur: zero of the declared or default shape
         shape = _absent_shape(wrt, let, {d for s in p.symbols.values() for d in s.shape})
-        notes.append(f"{wrt} does not occur in the expression: the derivative is zero")
+        import difflib
+        close = [n for n in p.symbols if n.lower() == wrt.lower()] or \
+            difflib.get_close_matches(wrt, list(p.symbols), n=1)
+        notes.append(f"{wrt} does not occur in the expression: the derivative is zero"
+                     + (f" (did you mean {close[0]}?)" if close else ""))
         x = alg.sym(wrt, shape, "matrix")
         absent = ("scalar" if shape == (1, 1) else "vector" if shape[1] == 1 else "matrix", shape)
     else:
@@ -221,10 +235,30 @@ def _derive(kind, p, f, x, wrt, steps, notes, absent) -> Result:
         out = derive.hessian(f, x, record)
     kinds = {n: s.kind for n, s in p.symbols.items()}
     final = simplify.finish(out, kinds, simplify.domains(f))
+    assumptions = _assumptions(f, x, kinds)
     if record is not None and final is not out:
         record.append(derive.Step("simplify: declared symmetry (Sᵀ = S), probability targets (sum(y) = 1), "
                                   "cancelling products, common factors", "", out, final, []))
-    return Result(kind, p, wrt, final, aux, aux_shape, record or [], notes, absent)
+    if record is not None:
+        record.extend(derive.Step(f"assumption: {a}", "", f, f, []) for a in assumptions)
+    return Result(kind, p, wrt, final, aux, aux_shape, record or [], notes, absent, assumptions)
+
+
+def _assumptions(f: Expr, x: Expr, kinds: dict) -> list[str]:
+    """What a result assumes of its inputs beyond their kinds, to be said with it. The derivative
+    of cross_entropy(z, y) in z is written (softmax(z) − y)ᵀdz: it assumes sum(y) = 1 (simplify
+    .assume uses it), true of a target declared probability or onehot, and said otherwise."""
+    from .expr import free_leaves, postorder
+    from .ops.base import FUNCTIONS
+    out = []
+    for node in postorder(f):
+        if node.op is FUNCTIONS["cross_entropy"] and x in free_leaves(node.args[0]):
+            y = node.args[1]
+            if y.op is alg.SYM and kinds.get(y.attrs[0]) not in ("probability", "onehot"):
+                what = "a probability vector" if y.shape[1] == 1 else "a matrix of probability rows"
+                out.append(f"assuming {y.attrs[0]} is {what} (entries ≥ 0 summing to 1): "
+                           f"--let {y.attrs[0]}:probability or :onehot says so")
+    return list(dict.fromkeys(out))
 
 
 def _absent_shape(wrt, let, taken):

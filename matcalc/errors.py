@@ -93,3 +93,13 @@ class LimitError(MatcalcError):
 
 class UsageError(MatcalcError):
     kind = "usage error"
+
+
+class InternalError(MatcalcError):
+    """A bug in matcalc, found by one of its own checks: exit code 3, never a pass."""
+    exit_code = 3
+    kind = "internal error"
+
+    def __init__(self, message: str, span=None, hint=None, source=None):
+        super().__init__(message, span, hint or "this is a bug in matcalc; please report it with the "
+                                                 "command you ran", source)

@@ -602,6 +602,11 @@ class Prepared:
     domains: dict             # name -> set of domains (from f's ops)
     parsed: object            # api.Parsed of f, for matcalc's own derivation
 
+    @property
+    def function(self):
+        """f as typed, for the verifier (judge.Function)."""
+        return self.parsed.typed
+
     def points(self, count: int, seed: int):
         """`count` random points (sizes, values) where e is finite: sizes drawn once, values from
         each name's kind and domain (the aux input standard normal), as the verifier draws them."""
@@ -627,7 +632,7 @@ class Prepared:
 def prepare(ident: Identity) -> Prepared:
     """Type an identity's expr and expected together; MatcalcError when one cannot be read,
     _Failed when expected does not fit (names, sizes, shape)."""
-    from . import api, simplify
+    from . import api
     from .errors import ParseError
     from .expr import free_leaves
     from .shapes import fmt_shape
@@ -688,8 +693,9 @@ def prepare(ident: Identity) -> Prepared:
     symbols = {n: (s.kind, s.shape) for n, s in shared.items() if n in f_names}
     if aux is not None:
         symbols[aux] = ("vector" if shared[aux].shape[1] == 1 else "matrix", shared[aux].shape)
-    parsed = api.Parsed(ident.expr, f, {n: s for n, s in shared.items() if n in f_names})
-    return Prepared(ident, f, e, symbols, aux, simplify.domains(f), parsed)
+    parsed = api.Parsed(ident.expr, f, {n: s for n, s in shared.items() if n in f_names},
+                        typed[0].tree, typed[0].tree_shapes)
+    return Prepared(ident, f, e, symbols, aux, parsed.typed.domains(), parsed)
 
 
 def _check(ident: Identity, trials: int, seed: int):
@@ -699,13 +705,13 @@ def _check(ident: Identity, trials: int, seed: int):
     from .numeric import evaluate
     from .printing import text as print_text
     from .shapes import fmt_shape
-    from .verify import _rel, check
+    from .verify import check, relative_error
 
     prep = prepare(ident)
     op, f, e, aux = ident.op, prep.f, prep.e, prep.aux
     problems = []
     # -- (a) expected against finite differences
-    report = check(op, f, ident.wrt, e, prep.symbols, prep.domains, trials=trials, seed=seed, aux=aux)
+    report = check(op, prep.function, ident.wrt, e, prep.symbols, prep.domains, trials=trials, seed=seed, aux=aux)
     worst = report.max_error
     if not report.passed:
         problems.append(f"expected {report.message}")
@@ -730,7 +736,7 @@ def _check(ident: Identity, trials: int, seed: int):
         if not (np.all(np.isfinite(want_v)) and np.all(np.isfinite(got_v))):
             problems.append(f"matcalc's {op} {derived} or expected is not finite at {_REDRAWS} random points")
             break
-        err = _rel(got_v, want_v)
+        err = relative_error(got_v, want_v)
         agree = max(agree, err)
         if not err <= AGREEMENT:
             problems.append(f"matcalc's {op} {derived} differs from expected (relative error {err:.1e} "

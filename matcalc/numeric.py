@@ -11,8 +11,9 @@ import numpy as np
 from .expr import Expr, postorder
 
 
-def evaluate(expr: Expr, values: dict[str, np.ndarray], sizes: dict[str, int]) -> np.ndarray:
-    """Evaluate expr; values are 2-D arrays by name, sizes the numbers of the size names."""
+def evaluate(expr: Expr, values: dict[str, np.ndarray], sizes: dict[str, int], magnitude: bool = False):
+    """Evaluate expr; values are 2-D arrays by name, sizes the numbers of the size names.
+    With magnitude=True: the largest finite entry of any node's value instead."""
     env = dict(sizes)
     env.update({"@" + k: v for k, v in values.items()})
     memo: dict[Expr, np.ndarray] = {}
@@ -24,6 +25,8 @@ def evaluate(expr: Expr, values: dict[str, np.ndarray], sizes: dict[str, int]) -
             except np.linalg.LinAlgError:        # a singular matrix: not finite here
                 value = np.full([d if isinstance(d, int) else env[d] for d in node.shape], np.nan)
             memo[node] = np.asarray(value, dtype=float)
+    if magnitude:
+        return max((float(np.abs(v[np.isfinite(v)]).max(initial=0.0)) for v in memo.values()), default=0.0)
     return memo[expr]
 
 

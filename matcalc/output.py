@@ -38,6 +38,9 @@ def render(result, fmt: str, report=None, steps=False, plain=False, latex_style=
            output: str | None = None, with_value: bool = False):
     """Show a Result in one format: on standard output, or in the file `output`."""
     check_options(fmt, output, with_value, equation, latex_style)
+    if fmt != "json":       # notes and assumptions go to stderr: stdout holds the result alone
+        for note in list(result.notes) + list(result.assumptions):
+            typer.echo(f"note: {note}", err=True)
     if fmt in PICTURE_FORMATS:
         render_picture(result, fmt, output, latex_style)
         _wrote(output)
@@ -108,8 +111,6 @@ def _terminal(result, report, steps, plain, con):
         return
     if steps and result.steps:
         con.print(steps_tree(result), soft_wrap=False)     # wrap long rules rather than crop them
-    for note in result.notes:
-        con.print(f"[yellow]note:[/] {escape(note)}")
     con.print(f"[bold]{escape(result.text)}[/]")
     con.print(f"[dim]  {escape(result.shapes_line())}[/]")
     _report_line(report, plain=False, con=con)
@@ -121,7 +122,7 @@ def _report_line(report, plain, err=False, con=None):
     if plain:
         typer.echo(report.summary(), err=err)
         return
-    colour = "green" if report.passed else "red"
+    colour = "green" if report.passed else "yellow" if report.inconclusive else "red"
     from rich.markup import escape
     con.print(f"[{colour}]  {escape(report.summary())}[/]")
 
@@ -140,6 +141,8 @@ def steps_tree(result):
         branch = tree.add(f"{i}. [cyan]{escape(st.rule or st.node.op.name)}[/]")
         if st.cite:
             branch.add(f"[dim]source: {escape(st.cite)}[/]")
+        if st.rule.startswith("assumption"):
+            continue
         if st.rule.startswith("simplify"):
             branch.add(f"before  {escape(text(st.node, names))}")
             branch.add(f"after   {escape(text(st.adjoint, names))}")
@@ -288,6 +291,7 @@ def as_json(result, report=None, latex_style="bold") -> dict:
         "result": {"text": result.text, "latex": result.latex_of(latex_style), "numpy": result.numpy,
                    "matcalc": result.source},
         "notes": list(result.notes),
+        "assumptions": list(result.assumptions),
         "verification": _finite(report.as_dict()) if report is not None else None,
     }
 

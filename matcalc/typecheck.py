@@ -16,12 +16,14 @@ from .ops.base import FUNCTIONS
 from .shapes import SCALAR, Namer, Unifier, fmt_shape
 from .syntax import Binary, Call, Name, Num, Postfix, Unary, parse_syntax
 
-KINDS = ("scalar", "vector", "matrix", "symmetric", "spd", "diagonal")
+KINDS = ("scalar", "vector", "matrix", "symmetric", "spd", "diagonal", "probability", "onehot")
+# entries ≥ 0 summing to 1 / one-hot; a vector, or a matrix whose rows are such (rank from the name)
+DISTRIBUTIONS = ("probability", "onehot")
 GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "eta", "kappa", "lambda", "mu", "nu", "rho",
          "sigma", "tau", "omega", "theta", "phi", "psi", "xi", "zeta", "chi", "pi"}
 RESERVED = {"I", "eye", "ones"}
 MAX_MATRIX_POWER = 64
-_DECL = re.compile(r"^\s*(scalar|vector|matrix|symmetric|spd|diagonal)\s*(?:\(\s*([A-Za-z0-9_]+)\s*"
+_DECL = re.compile(r"^\s*(scalar|vector|matrix|symmetric|spd|diagonal|probability|onehot)\s*(?:\(\s*([A-Za-z0-9_]+)\s*"
                    r"(?:,\s*([A-Za-z0-9_]+)\s*)?\))?\s*$")
 
 
@@ -46,7 +48,10 @@ def parse_decl(name: str, text: str) -> Decl:
                            hint="kinds: " + ", ".join(KINDS) + "; with sizes: matrix(m,n), vector(n), spd(n)")
     kind, a, b = m.groups()
     sizes = tuple(int(s) if s.isdigit() else s for s in (a, b) if s is not None)
-    want = {"scalar": 0, "vector": 1, "matrix": 2}.get(kind, 1)
+    if kind in DISTRIBUTIONS and default_kind(name) == "scalar":
+        raise MatcalcError(f"{name} cannot be {kind}: a {kind} is a vector or a matrix (of rows), and "
+                           f"{name} is a scalar name", hint="use a lowercase name (y) or an uppercase one (Y)")
+    want = {"scalar": 0, "vector": 1, "matrix": 2}.get(kind if kind not in DISTRIBUTIONS else default_kind(name), 1)
     if sizes and len(sizes) != want:
         raise MatcalcError(f"{kind} takes {want} size{'s' if want != 1 else ''}, got {len(sizes)} in {text!r}")
     if any(isinstance(s, int) and s < 1 for s in sizes):
@@ -112,14 +117,22 @@ def _provisional(u, d):
 
 @dataclass
 class Typed:
-    """A parsed and typed expression: the graph plus its symbol table."""
+    """A parsed and typed expression: the graph plus its symbol table, and the syntax tree with
+    every tree node's shape (the judge evaluates the function as typed from them: judge.py)."""
     source: str
     expr: object
     symbols: dict[str, Symbol] = field(default_factory=dict)
+    tree: object = None
+    tree_shapes: dict = field(default_factory=dict)
 
     @property
     def shape(self):
         return self.expr.shape
+
+    @property
+    def function(self):
+        from .judge import Function
+        return Function(self.tree, self.tree_shapes, self.expr)
 
 
 class Typer:
@@ -165,11 +178,12 @@ class Typer:
         decl = self.lets.get(node.id)
         kind = decl.kind if decl else default_kind(node.id)
         sizes = [self.size(s) for s in (decl.sizes if decl else ())]
-        if kind == "scalar":
+        rank = default_kind(node.id) if kind in DISTRIBUTIONS else kind
+        if rank == "scalar":
             shape = SCALAR
-        elif kind == "vector":
+        elif rank == "vector":
             shape = (sizes[0] if sizes else self.fresh(), 1)
-        elif kind == "matrix":
+        elif rank == "matrix":
             shape = tuple(sizes) if sizes else (self.fresh(), self.fresh())
         else:   # symmetric, spd, diagonal: square
             n = sizes[0] if sizes else self.fresh()
@@ -461,11 +475,12 @@ def typecheck(text: str, let=None, extra: tuple[str, ...] = ()) -> tuple[Typed, 
     namer.finish(len(roots))
     for sym in typer.symbols.values():
         sym.shape = tuple(namer.name(d) for d in sym.shape)
+    shapes = {key: tuple(namer.name(d) for d in shape) for key, shape in typer.shapes.items()}
     for t, tree in trees:
         typer.text = t
         try:
             expr = typer.build(tree, namer)
         except MatcalcError as err:
             raise err.with_source(t)
-        typed.append(Typed(t, expr, dict(typer.symbols)))
+        typed.append(Typed(t, expr, dict(typer.symbols), tree, shapes))
     return tuple(typed)

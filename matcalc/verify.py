@@ -1,8 +1,11 @@
 """The numeric judge: finite differences on random distinct sizes and random inputs.
 
 It shares nothing with the derivative engine but the ops' NumPy
-implementations: it evaluates the *function* at perturbed points and compares
-with the candidate derivative evaluated at the point.
+implementations: it evaluates the *function as the user typed it*, from the
+syntax tree (judge.py), at perturbed points, and compares with the candidate
+derivative evaluated at the point. At every point it draws it also evaluates the
+engine's canonical graph of the function: a disagreement is a bug in matcalc's
+algebra (an internal error, exit 3), never a pass.
 
 - Sizes: a distinct random size for every symbolic dimension (2 to 7), so a
   missing transpose cannot hide behind a square matrix.
@@ -15,14 +18,21 @@ with the candidate derivative evaluated at the point.
   200 times: log(b − Ax) needs every entry of b − Ax positive).
 - Checks: directional derivatives ⟨G, V⟩ against central differences with
   Richardson extrapolation, for every trial; the full entry-by-entry
-  comparison when the variable has at most 36 entries. A trial that fails is
-  repeated at a 20× smaller step: near a pole or a kink the usual step is too
-  coarse for a right result, and no step suits a wrong one.
-- Tolerance: relative error at most 1e-5 (1e-4 for Hessians, which use second
-  differences), relative to the size of the quantities compared, or to the
-  rounding-noise level of the difference quotients where those are ~0. A wrong
-  transpose, sign or factor gives errors of order 1; correct results score
-  about 1e-9 (the mutation test in tests/ checks both sides).
+  comparison when the variable has at most 36 entries.
+- Judgement, with nothing absolute in it (an overall factor of 1e-15 changes
+  nothing): each difference quotient comes with its uncertainty, the change of
+  the extrapolated quotient between two steps plus the rounding noise of the
+  function (measured, as in Moré & Wild's ECnoise, from fourth differences at a
+  step so small that no real fourth derivative shows) divided by the step. The
+  candidate passes when it agrees with the quotients to the relative tolerance
+  (1e-5; 1e-4 for Hessians, from second differences), or within their
+  uncertainty when that is a negligible fraction of the function's own scale (a
+  zero Hessian of a linear function). It fails when it differs by more than
+  tolerance and uncertainty together. Otherwise, and where floating point cannot
+  decide at all (overflow, no point where the function is finite), the outcome
+  is inconclusive: said as such, neither ✓ nor ✗. A failing trial is repeated at
+  a 20× smaller step: near a pole or a kink the usual step is too coarse for a
+  right result, and no step suits a wrong one.
 - Generic matrices are drawn with entries N(0, 1/cols) (the usual
   initialisation), so deep compositions stay away from saturation.
 """
@@ -48,17 +58,24 @@ class Report:
     seed: int
     message: str = ""
     failures: list = field(default_factory=list)
+    inconclusive: bool = False      # floating point could not decide: neither passed nor failed
+
+    @property
+    def status(self) -> str:
+        return "passed" if self.passed else "inconclusive" if self.inconclusive else "failed"
 
     def summary(self) -> str:
         sizes = " ".join(f"{k}={v}" for k, v in sorted(self.sizes.items())) or "no symbolic sizes"
         if self.passed:
             return f"✓ verified (max rel. error {self.max_error:.1e} over {self.trials} trials, sizes {sizes})"
+        if self.inconclusive:
+            return f"? not verified, inconclusive: {self.message} (sizes {sizes}, seed {self.seed})"
         return f"✗ verification FAILED: {self.message} (max rel. error {self.max_error:.1e}, sizes {sizes}, " \
                f"seed {self.seed})"
 
     def as_dict(self) -> dict:
-        return {"passed": self.passed, "max_rel_error": self.max_error, "trials": self.trials,
-                "sizes": dict(self.sizes), "seed": self.seed, "message": self.message}
+        return {"passed": self.passed, "status": self.status, "max_rel_error": self.max_error,
+                "trials": self.trials, "sizes": dict(self.sizes), "seed": self.seed, "message": self.message}
 
 
 # ------------------------------------------------------------------ sampling
@@ -79,7 +96,14 @@ def _orthogonal(n, rng):
 
 def draw_value(kind: str, shape, domains: set, rng) -> np.ndarray:
     r, c = shape
-    if "probability" in domains:
+    if kind == "onehot":            # a one-hot vector; for a matrix, one-hot rows
+        rows = np.zeros((c, r) if c == 1 else (r, c))
+        rows[np.arange(rows.shape[0]), rng.integers(0, rows.shape[1], rows.shape[0])] = 1.0
+        return rows.reshape(r, c) if c == 1 else rows
+    if kind == "probability" and c > 1 and r > 1:      # a matrix whose rows are probability vectors
+        p = rng.uniform(0.1, 1.0, (r, c))
+        return p / p.sum(axis=1, keepdims=True)
+    if "probability" in domains or kind == "probability":
         p = rng.uniform(0.1, 1.0, (r, c))
         return p / p.sum()
     if kind == "spd":
@@ -114,9 +138,9 @@ def draw_value(kind: str, shape, domains: set, rng) -> np.ndarray:
 # ------------------------------------------------------------------ checking
 
 class _Problem:
-    """A function, its variable, and a point where everything is finite."""
+    """A function as typed, its variable, and a point where everything is finite."""
 
-    def __init__(self, f: Expr, wrt: str, symbols: dict, domains: dict, sizes: dict, rng):
+    def __init__(self, f, wrt: str, symbols: dict, domains: dict, sizes: dict, rng):
         self.f, self.wrt, self.symbols, self.domains, self.sizes, self.rng = f, wrt, symbols, domains, sizes, rng
 
     def shape(self, name):
@@ -129,41 +153,52 @@ class _Problem:
         return vals
 
     def f_at(self, vals, x):
-        return evaluate(self.f, {**vals, self.wrt: x}, self.sizes)
+        return self.f.at({**vals, self.wrt: x}, self.sizes)
 
 
-def _rel(a, b, floor: float = 1e-6) -> float:
-    """Relative error. Not finite counts as a failure (never NaN, which `max` would drop); the
-    arrays are rescaled first so that values near 1e300 do not overflow the norm."""
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
-        return float("inf")
-    m = max(np.max(np.abs(a), initial=0.0), np.max(np.abs(b), initial=0.0))
-    if m == 0.0:
-        return 0.0
-    a, b = a / m, b / m
-    scale = max(np.linalg.norm(a), np.linalg.norm(b), floor / m)
-    return float(np.linalg.norm(a - b) / scale)
+from .errors import InternalError  # noqa: E402
 
 
-def _directional(fun, x, v, t):
-    """Central difference of fun along v, Richardson-extrapolated: error O(t⁴)."""
-    d1 = (fun(x + t * v) - fun(x - t * v)) / (2 * t)
-    d2 = (fun(x + t / 2 * v) - fun(x - t / 2 * v)) / t
-    return (4 * d2 - d1) / 3
+class CanonicalFormDiffers(InternalError):
+    """The engine's graph of a function disagrees with the function as typed: a bug in matcalc."""
 
 
-def check(kind: str, f: Expr, wrt: str, candidate: Expr, symbols: dict, domains: dict,
+def _same_value(typed, canonical, magnitude) -> bool:
+    """The typed and canonical values of a function agree up to rounding. They are computed in
+    different orders, so rounding differs by a few ulps of the largest intermediate value."""
+    if typed.shape != canonical.shape or not np.all(np.isfinite(canonical)):
+        return False
+    gap = float(np.max(np.abs(typed - canonical), initial=0.0))
+    return gap <= 1e-7 * max(float(np.max(np.abs(typed), initial=0.0)), 1e-3 * magnitude)
+
+
+def _assert_canonical_agrees(f, vals, sizes, fx):
+    canon = f.canonical_at(vals, sizes)
+    if not _same_value(fx, canon, f.magnitude(vals, sizes)):
+        from .printing import source
+        raise CanonicalFormDiffers(
+            f"the canonical form of the expression, {source(f.expr)}, differs from the expression as "
+            f"typed at a random point (typed {_show(fx)}, canonical {_show(canon)})")
+
+
+def _show(a) -> str:
+    a = np.asarray(a).reshape(-1)
+    return f"{a[0]:.6g}" if a.size == 1 else f"[{', '.join(f'{v:.4g}' for v in a[:3])}{', …' if a.size > 3 else ''}]"
+
+
+def check(kind: str, f, wrt: str, candidate: Expr, symbols: dict, domains: dict,
           trials: int = 5, seed: int = 0, aux: str | None = None) -> Report:
     """Check candidate = kind-derivative of f w.r.t. wrt.
 
+    f is the function as typed (a judge.Function: its syntax tree and canonical graph);
     symbols: name -> (kind, shape) for every name in f (and aux: the upstream
     gradient g of a vjp or the direction v of a jvp, with its shape).
+    Raises CanonicalFormDiffers when the engine's graph of f is not the typed f.
     """
     rng = np.random.default_rng(seed)
     dims = {d for _, shape in symbols.values() for d in shape if isinstance(d, str)}
     # and sizes no name has: ones(m) or eye(k) alone (was a KeyError; issue 7, found by fuzzing)
-    dims |= {d for e in (f, candidate) for node in postorder(e) for d in node.shape if isinstance(d, str)}
+    dims |= {d for e in (f.expr, candidate) for node in postorder(e) for d in node.shape if isinstance(d, str)}
     for _ in range(5):     # some sizes leave the function undefined everywhere (logdet(XXᵀ) with X wide)
         sizes = draw_sizes(dims, rng)
         report = _check_sizes(kind, f, wrt, candidate, symbols, domains, trials, seed, aux, sizes, rng)
@@ -183,25 +218,89 @@ def _check_sizes(kind, f, wrt, candidate, symbols, domains, trials, seed, aux, s
                 vals[aux] = rng.standard_normal(tuple(d if isinstance(d, int) else sizes[d]
                                                       for d in symbols[aux][1]))
             fx = prob.f_at(vals, vals[wrt])
-            cand = evaluate(candidate, vals, sizes)
             if np.all(np.isfinite(fx)) and _finite_nearby(prob, vals) and _well_conditioned(prob, vals):
                 break
         else:
             return Report(False, float("nan"), trial, sizes, seed,
-                          "no point found where the function is finite")
-        if not np.all(np.isfinite(cand)):
+                          "no point found where the function is finite", inconclusive=True)
+        _assert_canonical_agrees(f, vals, sizes, fx)
+        cand = evaluate(candidate, vals, sizes)
+        if not np.all(np.isfinite(cand)):       # at a random point: overflow, not a pole
             return Report(False, float("inf"), trial + 1, sizes, seed,
-                          "the result is not finite at a point where the function is")
+                          "the result overflows at a point where the function is finite", inconclusive=True)
         # near a pole or a kink (log(b − Ax) with b − Ax small) the quotients at the usual step are
         # off; a right result agrees at a smaller one, a wrong one at none
-        err = _one_trial(kind, prob, vals, cand, aux, full=(trial == 0))
-        if not err <= tol:
-            err = min(err, _one_trial(kind, prob, vals, cand, aux, full=(trial == 0), step=0.05))
-        worst = max(worst, err)
-        if not err <= tol:
+        # a candidate that is 0 up to its own rounding (terms that cancel), for a function that
+        # does not vary beyond rounding: the one case where agreement below resolution is a pass
+        zero = float(np.abs(cand).max(initial=0.0)) <= 1e-9 * evaluate(candidate, vals, sizes, magnitude=True)
+        verdict = _one_trial(kind, prob, vals, cand, aux, zero, full=(trial == 0))
+        if verdict.outcome != "pass":
+            verdict = verdict.best(_one_trial(kind, prob, vals, cand, aux, zero, full=(trial == 0), step=0.05))
+        worst = max(worst, verdict.error)
+        if verdict.outcome == "fail":
             return Report(False, worst, trial + 1, sizes, seed,
-                          f"differs from finite differences (relative error {err:.1e} > {tol:.0e})")
+                          f"differs from finite differences (relative error {verdict.error:.1e} > {tol:.0e})")
+        if verdict.outcome == "unresolved":
+            return Report(False, worst, trial + 1, sizes, seed,
+                          "finite differences cannot resolve the derivative here (their uncertainty, "
+                          f"{verdict.uncertainty:.1e} relative, is as large as the difference)", inconclusive=True)
     return Report(True, worst, trials, sizes, seed)
+
+
+@dataclass
+class _Verdict:
+    """One comparison of a candidate with difference quotients."""
+    outcome: str            # pass | fail | unresolved
+    error: float            # relative difference
+    uncertainty: float      # the quotients' uncertainty, relative
+
+    def best(self, other: "_Verdict") -> "_Verdict":
+        rank = {"pass": 0, "fail": 2, "unresolved": 1}
+        return min(self, other, key=lambda v: (rank[v.outcome], v.error))
+
+    @staticmethod
+    def worst(verdicts) -> "_Verdict":
+        rank = {"pass": 0, "unresolved": 1, "fail": 2}
+        return max(verdicts, key=lambda v: (rank[v.outcome], v.error))
+
+
+def _judge(got, want, uncertainty, tol, natural, flat=False) -> _Verdict:
+    """Compare a candidate value with a difference quotient `want` of known `uncertainty`
+    (all arrays or floats; the norm is taken). `natural`: the scale a derivative of this order has
+    where the function varies (see _scale), below which a disagreement does not matter."""
+    got, want = np.asarray(got, float).reshape(-1), np.asarray(want, float).reshape(-1)
+    if not (np.all(np.isfinite(got)) and np.all(np.isfinite(want)) and np.isfinite(uncertainty)):
+        return _Verdict("unresolved", float("inf"), float("inf"))
+    m = max(np.max(np.abs(got), initial=0.0), np.max(np.abs(want), initial=0.0), uncertainty)
+    if m == 0.0:
+        return _Verdict("pass", 0.0, 0.0)
+    got, want, u = got / m, want / m, uncertainty / m          # rescaled: no overflow near 1e300
+    diff = float(np.linalg.norm(got - want))
+    scale = max(float(np.linalg.norm(got)), float(np.linalg.norm(want)))
+    rel = diff / scale if scale > 0 else 0.0
+    rel_u = u / scale if scale > 0 else float("inf")
+    if diff <= tol * scale:
+        return _Verdict("pass", rel, rel_u)
+    if diff <= tol * scale + u:     # within the quotients' uncertainty: does it matter?
+        # flat: f does not vary beyond rounding over a step the size of x and the candidate is 0 up
+        # to its own rounding (see _check_sizes)
+        negligible = u * m <= tol * natural or flat
+        return _Verdict("pass" if negligible else "unresolved", rel, rel_u)
+    return _Verdict("fail", rel, rel_u)
+
+
+def relative_error(a, b) -> float:
+    """‖a − b‖ / max(‖a‖, ‖b‖), with nothing absolute in it. Not finite counts as a failure (never
+    NaN, which `max` would drop); the arrays are rescaled first so that values near 1e300 do not
+    overflow the norm."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+        return float("inf")
+    m = max(np.max(np.abs(a), initial=0.0), np.max(np.abs(b), initial=0.0))
+    if m == 0.0:
+        return 0.0
+    a, b = a / m, b / m
+    return float(np.linalg.norm(a - b) / max(np.linalg.norm(a), np.linalg.norm(b)))
 
 
 MAX_CONDITION = 1e3
@@ -211,7 +310,7 @@ def _well_conditioned(prob, vals) -> bool:
     """Every matrix the function inverts (arguments of inv, det, logdet) has condition number at
     most MAX_CONDITION: near a singular matrix (S + X, XᵀX with X drawn at random) finite
     differences lose their accuracy, and a true identity would fail (1e-3 at cond 2e4)."""
-    for node in postorder(prob.f):
+    for node in postorder(prob.f.expr):
         for arg, dom in zip(node.args, node.op.domain):
             if dom in ("invertible", "spd") and arg.shape[0] == arg.shape[1] and not arg.is_scalar:
                 m = evaluate(arg, vals, prob.sizes)
@@ -229,88 +328,149 @@ def _finite_nearby(prob, vals) -> bool:
     return True
 
 
-def _noise_floor(fun, x, rng, t, order, tol) -> float:
-    """The smallest derivative difference quotients of `order` (1 or 2) at step t resolve here.
+def _noise(fun, x, rng) -> float:
+    """The rounding noise of fun's values near x (entrywise, absolute).
 
-    Rounding moves f by some noise; a quotient cannot tell apart derivatives closer than about
-    noise / tᵒʳᵈᵉʳ. Below that level (a derivative that is 0 up to rounding: a constant function,
-    terms that cancel) errors count relative to it, not as 100% of a value near 0. The noise is
-    at least the rounding of f itself (an ulp or two), more where f is a small difference of large
-    intermediates: that shows in fourth differences at the first-order step (moves of x like the
-    quotients' own), whose true value, h⁴ f⁗, is far below rounding, and to which rounding
-    contributes about 8× the noise. The factor covers the extrapolation's weights: 10 for first
-    differences, 40 for second ones (four evaluations at each of two steps)."""
-    h = 1e-4 * max(1.0, float(np.abs(x).max()))
-    noise = 2 * np.finfo(float).eps * float(np.max(np.abs(fun(x))))
+    As in Moré & Wild's ECnoise: fourth differences at a step so small (1e-6 of x's scale) that
+    no real fourth derivative shows in them (h⁴f⁗ is below rounding unless f⁗ is beyond 1e16),
+    while the points still differ enough for their rounding errors to be independent. For noise
+    of standard deviation σ a fourth difference has standard deviation √70 σ."""
+    h = 1e-6 * max(1.0, float(np.abs(x).max()))
+    noise = 2 * np.finfo(float).eps * float(np.max(np.abs(fun(x)), initial=0.0))
     for _ in range(2):
         v = h * rng.standard_normal(x.shape)
         fourth = fun(x + 2 * v) - 4 * fun(x + v) + 6 * fun(x) - 4 * fun(x - v) + fun(x - 2 * v)
-        noise = max(noise, float(np.max(np.abs(fourth))) / 8)
-    return 10 * 4 ** (order - 1) * noise / (t ** order * tol)
+        noise = max(noise, float(np.max(np.abs(fourth), initial=0.0)) / np.sqrt(70))
+    return noise
 
 
-def _one_trial(kind, prob, vals, cand, aux, full, step=1.0) -> float:
+def _first(fun, x, v, t):
+    """The directional derivative of fun along v: Richardson-extrapolated central differences at
+    steps t/2 and t/4 (error O(t⁴)), and how much the extrapolation moved from step t."""
+    d = [(fun(x + h * v) - fun(x - h * v)) / (2 * h) for h in (t, t / 2, t / 4)]
+    coarse, fine = (4 * d[1] - d[0]) / 3, (4 * d[2] - d[1]) / 3
+    return fine, np.abs(coarse - fine)
+
+
+def _second(f, x, v, w, t):
+    """vᵀ(∇²f)w by second differences, extrapolated as in _first."""
+    def s(h):
+        return (f(x + h * v + h * w) - f(x + h * v - h * w) - f(x - h * v + h * w) + f(x - h * v - h * w)) \
+            / (4 * h * h)
+    d = [s(h) for h in (t, t / 2, t / 4)]
+    coarse, fine = (4 * d[1] - d[0]) / 3, (4 * d[2] - d[1]) / 3
+    return fine, abs(coarse - fine)
+
+
+def _scale(fun, x, v, s, noise, lower=None) -> tuple[float, bool]:
+    """The natural scale of a derivative of f along v: how fast f varies over a step s of the size
+    of x (not the size of f: x'x + 1e12 varies like x'x), or for a second derivative how large the
+    first one is (`lower`). Where f does not vary beyond rounding over that step, the derivative
+    is 0 at the resolution noise/s, which is then the scale."""
+    if lower is not None:
+        return max(lower, 100 * noise / s ** 2), lower <= 100 * noise / s ** 2
+    with np.errstate(all="ignore"):
+        moved = [np.asarray(fun(x + s * v) - fun(x)), np.asarray(fun(x - s * v) - fun(x))]
+    var = max((float(np.linalg.norm(m)) for m in moved if np.all(np.isfinite(m))), default=0.0)
+    return max(var, 100 * noise) / s, var <= 100 * noise
+
+
+# How rounding noise σ in f reaches the extrapolated quotients (their weights summed, with a
+# margin of 3): first differences 6σ/t, second differences 23σ/t².
+_NOISE_GAIN = {1: 20.0, 2: 70.0}
+
+
+def _one_trial(kind, prob, vals, cand, aux, zero, full, step=1.0) -> _Verdict:
     x = vals[prob.wrt]
     rng = prob.rng
-    t = step * 1e-4 * max(1.0, float(np.abs(x).max()))
-    fun = lambda xx: prob.f_at(vals, xx)  # noqa: E731
+    xscale = max(1.0, float(np.abs(x).max()))
+    # f and the candidate in units of a power of 2 near f's size (exact): differences of values
+    # near 1e300 do not overflow, and every judgement is relative anyway
+    size = float(np.max(np.abs(prob.f_at(vals, x)), initial=0.0))
+    unit = 2.0 ** float(np.round(np.log2(size))) if 0 < size < np.inf else 1.0
+    fun = lambda xx: prob.f_at(vals, xx) / unit  # noqa: E731
+    cand = cand / unit
     tol = TOLERANCE[kind]
     if kind == "hessian":
-        return _hessian_error(fun, x, cand, rng, full, step)
+        return _hessian_verdict(fun, x, cand, rng, full, step, xscale, zero)
+    t = step * 1e-4 * xscale
     if kind in ("grad", "vjp"):
         g = vals[aux] if kind == "vjp" else 1.0
-        fun_s = lambda xx: float(np.sum(g * fun(xx)))  # noqa: E731
-        floor = max(1e-6, _noise_floor(fun_s, x, rng, t, 1, tol))
-        return _gradient_error(fun_s, x, cand, rng, t, full, floor)
+        fun_s = lambda xx: np.array(float(np.sum(g * fun(xx))))  # noqa: E731
+        return _gradient_verdict(fun_s, x, cand, rng, t, full, tol, xscale, zero)
     # jacobian and jvp: the derivative applied to a direction
-    floor = max(1e-6, _noise_floor(fun, x, rng, t, 1, tol))
+    noise = _noise(fun, x, rng)
+    size = fun(x).size
     directions = [vals[aux]] if kind == "jvp" else [rng.standard_normal(x.shape) for _ in range(2)]
-    err = 0.0
+    verdicts, naturals = [], []
     for v in directions:
-        want = _directional(fun, x, v, t)
+        want, moved = _first(fun, x, v, t)
         got = cand if kind == "jvp" else cand @ v.reshape(-1, 1)
-        err = max(err, _rel(got.reshape(-1), want.reshape(-1), floor))
+        u = float(np.linalg.norm(moved)) + _NOISE_GAIN[1] * noise * np.sqrt(size) / t
+        natural, flat = _scale(fun, x, v, 0.1 * xscale, noise)
+        flat = flat and zero
+        naturals.append((natural / float(np.linalg.norm(v)), flat))
+        verdicts.append(_judge(got, want, u, tol, natural, flat))
+    natural, flat = max(n for n, _ in naturals), all(f for _, f in naturals)
     if kind == "jacobian" and full and x.size <= 36:
-        cols = []
+        cols, moved = [], []
         for i in range(x.size):
             e = np.zeros(x.size)
             e[i] = 1
-            cols.append(_directional(fun, x, e.reshape(x.shape), t).reshape(-1))
-        err = max(err, _rel(cand, np.array(cols).T, floor))
-    return err
+            c, m = _first(fun, x, e.reshape(x.shape), t)
+            cols.append(c.reshape(-1))
+            moved.append(m.reshape(-1))
+        u = float(np.linalg.norm(moved)) + _NOISE_GAIN[1] * noise * np.sqrt(size * x.size) / t
+        verdicts.append(_judge(cand, np.array(cols).T, u, tol, natural * np.sqrt(x.size), flat))
+    return _Verdict.worst(verdicts)
 
 
-def _gradient_error(fun_s, x, g, rng, t, full, floor) -> float:
-    err = 0.0
+def _gradient_verdict(fun_s, x, g, rng, t, full, tol, xscale, zero) -> _Verdict:
+    noise = _noise(fun_s, x, rng)
+    verdicts, naturals = [], []
     for _ in range(2):
         v = rng.standard_normal(x.shape)
-        err = max(err, _rel(np.sum(g * v), _directional(fun_s, x, v, t), floor))
+        want, moved = _first(fun_s, x, v, t)
+        u = float(moved) + _NOISE_GAIN[1] * noise / t
+        natural, flat = _scale(fun_s, x, v, 0.1 * xscale, noise)
+        flat = flat and zero
+        naturals.append((natural / float(np.linalg.norm(v)), flat))
+        verdicts.append(_judge(np.sum(g * v), want, u, tol, natural, flat))
+    natural, flat = max(n for n, _ in naturals), all(f for _, f in naturals)
     if full and x.size <= 36:
-        fd = np.zeros(x.shape)
+        fd, moved = np.zeros(x.shape), np.zeros(x.shape)
         for idx in np.ndindex(x.shape):
             e = np.zeros(x.shape)
             e[idx] = 1
-            fd[idx] = _directional(fun_s, x, e, t)
-        err = max(err, _rel(g, fd, floor))
-    return err
+            fd[idx], moved[idx] = _first(fun_s, x, e, t)
+        u = float(np.linalg.norm(moved)) + _NOISE_GAIN[1] * noise * np.sqrt(x.size) / t
+        verdicts.append(_judge(g, fd, u, tol, natural * np.sqrt(x.size), flat))
+    return _Verdict.worst(verdicts)
 
 
-def _hessian_error(fun, x, h, rng, full, step) -> float:
-    t = step * 1e-3 * max(1.0, float(np.abs(x).max()))
+def _hessian_verdict(fun, x, h, rng, full, step, xscale, zero) -> _Verdict:
+    t = step * 1e-3 * xscale
+    tol = TOLERANCE["hessian"]
     f = lambda xx: float(fun(xx)[0, 0])  # noqa: E731
-
-    def second(v, w, s):
-        return (f(x + s * v + s * w) - f(x + s * v - s * w) - f(x - s * v + s * w) + f(x - s * v - s * w)) / (4 * s * s)
-
-    # second differences carry rounding noise of about 1e-10·|f|: a zero Hessian must not fail on it
-    floor = max(1e-5 * (1 + abs(f(x))), _noise_floor(f, x, rng, t, 2, TOLERANCE["hessian"]))
-    err = 0.0
-    pairs = [(rng.standard_normal(x.shape), rng.standard_normal(x.shape)) for _ in range(2)]
+    noise = _noise(lambda xx: np.array(f(xx)), x, rng)
+    gain = _NOISE_GAIN[2] * noise / t ** 2
+    # second derivatives are judged against how large the first ones are, per unit of x
+    slopes = [abs(float(_first(f, x, v, t)[0])) / float(np.linalg.norm(v))
+              for v in (rng.standard_normal(x.shape) for _ in range(2))]
+    natural, flat = _scale(f, x, None, xscale, noise, lower=max(slopes) / xscale)
+    flat = flat and zero
+    verdicts = []
     if full and x.size <= 16:
         basis = [np.eye(x.size)[i].reshape(x.shape) for i in range(x.size)]
-        fd = np.array([[(4 * second(a, b, t / 2) - second(a, b, t)) / 3 for b in basis] for a in basis])
-        err = _rel(h, fd, floor)
-    for v, w in pairs:
-        want = (4 * second(v, w, t / 2) - second(v, w, t)) / 3
-        err = max(err, _rel(v.reshape(1, -1) @ h @ w.reshape(-1, 1), want, floor))
-    return err
+        pairs = [[_second(f, x, a, b, t) for b in basis] for a in basis]
+        fd = np.array([[p[0] for p in row] for row in pairs])
+        moved = np.array([[p[1] for p in row] for row in pairs])
+        u = float(np.linalg.norm(moved)) + gain * x.size
+        verdicts.append(_judge(h, fd, u, tol, natural * x.size, flat))
+    for _ in range(2):
+        v, w = rng.standard_normal(x.shape), rng.standard_normal(x.shape)
+        want, moved = _second(f, x, v, w, t)
+        got = v.reshape(1, -1) @ h @ w.reshape(-1, 1)
+        u = moved + gain
+        verdicts.append(_judge(got, want, u, tol, natural * float(np.linalg.norm(v) * np.linalg.norm(w)), flat))
+    return _Verdict.worst(verdicts)

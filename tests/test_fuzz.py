@@ -31,7 +31,7 @@ from matcalc.printing import latex, numpy_code, source, text
 sys.path.insert(0, os.path.dirname(__file__))
 from fuzz.grammar import SCALAR, expressions, let_text  # noqa: E402
 from fuzz.properties import (  # noqa: E402
-    TOKENS, check_cli, check_gradient, check_round_trip, check_text, token_sequences)
+    TOKENS, check_canonical_form, check_cli, check_gradient, check_round_trip, check_text, token_sequences)
 
 FAST = settings(max_examples=150, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
@@ -80,6 +80,14 @@ def test_random_token_sequences_differentiated(s, wrt):
 def test_well_formed_expressions_round_trip_to_the_same_graph(ex):
     text_, let, _ = ex
     check_round_trip(text_, let)
+
+
+@settings(FAST, max_examples=300)
+@given(expressions(shape="any", max_depth=4, safe=False), st.integers(0, 2 ** 32 - 1))
+def test_canonical_form_has_the_value_of_the_expression_as_typed(ex, seed):
+    # the differential fuzzer of the rewrites: negative values, nested powers, abs, sqrt of squares
+    text_, let, _ = ex
+    check_canonical_form(text_, let, seed=seed)
 
 
 @FEW

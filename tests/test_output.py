@@ -116,7 +116,8 @@ def test_cli_json_follows_the_schema(args):
     assert r.exit_code == 0, r.output
     data = json.loads(r.stdout)
     assert validate(data, SCHEMA) == []
-    assert list(data) == ["input", "variable", "derivative", "names", "shape", "result", "notes", "verification"]
+    assert list(data) == ["input", "variable", "derivative", "names", "shape", "result", "notes", "assumptions",
+                          "verification"]
     assert (data["verification"] is not None) == ("--verify" in args)
     if data["verification"]:
         assert data["verification"]["passed"] is True and data["verification"]["message"] == ""
@@ -169,7 +170,21 @@ def test_plain_is_only_the_result_even_with_brackets():
 
 def test_notes_and_failed_verification(monkeypatch):
     r = run("grad", "norm(x)**2", "y")
-    assert r.stdout.startswith("note: y does not occur in the expression")
+    # the note goes to stderr (also with --plain), stdout holds the result alone
+    assert r.stdout.startswith("0\n") and "note" not in r.stdout
+    assert r.stderr.startswith("note: y does not occur in the expression: the derivative is zero")
+    r = run("grad", "x'*W*x", "w", "--plain")
+    assert r.stdout == "0\n"
+    assert r.stderr == "note: w does not occur in the expression: the derivative is zero (did you mean W?)\n"
+    r = run("grad", "cross_entropy(W*x, y)", "W", "--plain")
+    assert r.stdout == "(softmax(Wx) − y)xᵀ\n"
+    assert "note: assuming y is a probability vector" in r.stderr
+    r = run("grad", "cross_entropy(W*x, y)", "W", "--plain", "--let", "y:onehot")
+    assert r.stderr == ""
+    assert json.loads(run("grad", "cross_entropy(W*x, y)", "W", "--format", "json").stdout)["assumptions"] == \
+        ["assuming y is a probability vector (entries ≥ 0 summing to 1): --let y:probability or :onehot says so"]
+    steps = run("grad", "cross_entropy(W*x, y)", "W", "--steps", "--no-verify").stdout
+    assert "assumption: assuming y is a probability vector" in steps
     failing = Report(False, 0.25, 1, {"n": 4}, 0, "differs from finite differences (relative error 2.5e-01 > 1e-06)")
     monkeypatch.setattr(matcalc.api.Result, "verify", lambda self, trials=5, seed=0: failing)
     r = run("grad", "x'*x", "x")

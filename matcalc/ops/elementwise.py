@@ -138,6 +138,12 @@ NORMPDF = Elementwise("normpdf", lambda x: np.exp(-0.5 * x * x) / _SQRT2PI,
                       rule="d φ(x) = −x ⊙ φ(x) ⊙ dx", cite="standard normal PDF", sp=lambda S, t: S.exp(-t ** 2 / 2) / S.sqrt(2 * S.pi),
     codegen={"numpy": '(np.exp(-0.5 * {0} ** 2) / math.sqrt(2 * math.pi))', "torch": '(torch.exp(-0.5 * {0} ** 2) / math.sqrt(2 * math.pi))', "jax": '(jnp.exp(-0.5 * {0} ** 2) / math.sqrt(2 * math.pi))'})
 
+# Signs of their values, for the power rules of algebra.mul_parts (algebra.positive, nonnegative).
+for _op in (EXP, SIGMOID, SOFTPLUS, NORMCDF, NORMPDF):
+    _op.positive = True
+for _op in (SQRT, ABS, RELU, STEP):
+    _op.nonnegative = True
+
 
 def _gelu_deriv(x):
     return add(call("normcdf", x), had(x, call("normpdf", x)))

@@ -232,6 +232,7 @@ DIAG = FunctionOp(
     rule="d diag(X) = diag(dX)", cite="linear in its argument",
     sp=lambda X: _sympy().DiagMatrix(X) if X.shape[1] == 1 else _sympy().DiagonalOf(X),
     codegen={"numpy": 'np.diag({0})', "torch": 'torch.diag({0})', "jax": 'jnp.diag({0})'})
+NORM.nonnegative = NORM1.nonnegative = True     # for algebra.nonnegative
 DIAG.transposed = lambda node: node if is_column(node.args[0].shape) else None
 
 

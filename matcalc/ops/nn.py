@@ -79,3 +79,5 @@ CROSS_ENTROPY = FunctionOp(
     rule="d CE(z, y) = (softmax(z) − y)ᵀ dz − log softmax(z)ᵀ dy  (target y sums to 1)",
     cite="seed 002: softmax + cross-entropy VJP; seed 000: the p − y cancellation",
     codegen={"numpy": '(-({1} @ ({0} - (np.max({0}) + np.log(np.sum(np.exp({0} - np.max({0}))))))))', "torch": '(-({1} @ torch.log_softmax({0}, dim=0)))', "jax": '(-({1} @ jax.nn.log_softmax({0})))'})
+
+SOFTMAX.positive = True     # for algebra.positive

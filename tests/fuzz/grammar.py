@@ -74,7 +74,7 @@ def _merge(*gens) -> dict:
 # forms every shape has, and the method that builds each
 ANY_SHAPE = {"sum": "sum", "scaled": "scaled", "divided": "divided", "negated": "negated", "hadamard": "hadamard",
              "elementwise_division": "elementwise_division", "elementwise_power": "elementwise_power",
-             "elementwise": "elementwise_function"}
+             "elementwise": "elementwise_function", "nested_power": "nested_power", "signs": "signs"}
 
 
 class Grammar:
@@ -209,6 +209,36 @@ class Grammar:
         op = ".^" if shape != SCALAR or self.coin() else self.choice(("**", "^"))
         tags = a.tags & {"positive"} if p not in ("0",) else frozenset({"positive"})
         return Gen(f"{a.at(POST_P)}{op}{p}", POW_P, shape, a.names, tags)
+
+    def nested_power(self, shape, depth) -> Gen:
+        """(a^p)^q, entrywise or of a scalar: the rewrites (a^p)^q = a^(pq), |a|^(pq) and their
+        conditions (issue 11). a may be negative; a fractional power of a negative entry is nan,
+        as in NumPy, and the verifier draws points where the function is defined."""
+        a = self.expr(shape, depth)
+        p = self.choice(("2", "3", "-2", "4", "0.5", "(1/3)", "1.5", "-1"))
+        q = self.choice(("0.5", "(1/2)", "1.5", "(3/2)", "2", "3", "-0.5", "(1/3)", "(1/4)", "-2"))
+        op = ".^" if shape != SCALAR or self.coin() else self.choice(("**", "^"))
+        inner = Gen(f"{a.at(POST_P)}{op}{p}", POW_P, shape, a.names, a.tags & {"positive"})
+        return Gen(f"({inner.text}){op}{q}", POW_P, shape, a.names, a.tags & {"positive"})
+
+    def signs(self, shape, depth) -> Gen:
+        """Square roots and logs of squares, abs and sign, negative numbers: where sign matters."""
+        a = self.expr(shape, depth)
+        form = self.choice(("sqrt_sq", "log_sq", "abs", "sign_times", "negative_scale", "abs_power"))
+        sq = f"{a.at(POST_P)}.^2" if shape != SCALAR else f"{a.at(POST_P)}^2"
+        if form == "sqrt_sq":
+            return self.call("sqrt", Gen(sq, POW_P, shape, a.names), shape=shape, tags=frozenset())
+        if form == "log_sq":
+            return self.call("log", Gen(sq, POW_P, shape, a.names), shape=shape)
+        if form == "abs":
+            return self.call("abs", a, shape=shape)
+        if form == "sign_times":
+            s = self.call("sign", a, shape=shape)
+            return Gen(f"{s.text} .* {a.at(PROD_P + 1)}", PROD_P, shape, a.names)
+        if form == "abs_power":
+            return Gen(f"abs({a.text}).^{self.choice(('2', '3', '0.5', '-1'))}", POW_P, shape, a.names)
+        c = self.choice(("-2", "-0.5", "-1", "-3"))
+        return Gen(f"({c})*{a.at(PROD_P + 1)}", PROD_P, shape, a.names)
 
     def elementwise_function(self, shape, depth) -> Gen:
         f = self.choice(("exp", "sin", "cos", "tanh", "sigmoid", "relu", "softplus", "gelu", "abs",
