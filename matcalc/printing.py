@@ -650,16 +650,42 @@ class NumpyPrinter(Printer):
         super().__init__()
         self.dims = dims      # size name -> code giving it at run time, e.g. "A.shape[0]"
 
+    def run(self, e, shared=None):
+        return self._in_text_order(super().run(e, shared))
+
     def p(self, e, prec):
         if e in self.names:
             return self.names[e]
         s, own = self.render(e)
         if self.share and e in getattr(self, "candidates", ()) and len(s) >= self.min_share_len:
-            name = f"_{e.op.temp.lower()}{len(self.defs) + 1}"
-            self.defs.append((name, s))
-            self.names[e] = name
-            return f"({name} := {s})"
+            # a marker now; where it first occurs in the text it becomes (name := ...), after that
+            # the name: Python evaluates left to right, and the printer does not visit in that order
+            k = len(self.defs)
+            self.defs.append((f"_{e.op.temp.lower()}{k + 1}", s))
+            self.names[e] = f"\x00{k}\x00"
+            return self.names[e]
         return self.paren(s) if own < prec else s
+
+    def _in_text_order(self, code: str) -> str:
+        def items(text):        # "a\x000\x00b" -> "a", 0, "b": text, and the markers' numbers
+            return (int(p) if i % 2 else p for i, p in enumerate(text.split("\x00")))
+        defined: set[int] = set()
+        out: list[str] = []
+        stack = [items(code)]          # iteratively: definitions nest as deep as the result
+        while stack:
+            item = next(stack[-1], None)
+            if item is None:
+                stack.pop()
+                out.append(")" if stack else "")
+            elif isinstance(item, str):
+                out.append(item)
+            elif item in defined:
+                out.append(self.defs[item][0])
+            else:
+                defined.add(item)
+                out.append(f"({self.defs[item][0]} := ")
+                stack.append(items(self.defs[item][1]))
+        return "".join(out)
 
     def dim(self, d) -> str:
         if isinstance(d, int):

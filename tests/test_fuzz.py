@@ -275,3 +275,34 @@ def test_softmax_does_not_see_a_shift(expr, text):
 ])
 def test_hessian_through_a_piecewise_constant_derivative(expr, wrt):
     assert matcalc.hessian(expr, wrt).verify().passed
+
+
+@FEW
+@given(expressions(shape=SCALAR, max_depth=4), st.data())
+def test_numpy_of_fuzzed_gradients_runs_and_agrees(ex, data):
+    import numpy as np
+
+    from matcalc.numeric import evaluate, to_user
+    from matcalc.printing import code_name
+    from matcalc.verify import draw_sizes, draw_value
+    text_, let, _ = ex
+    assume(let)
+    wrt = data.draw(st.sampled_from(sorted(let)))
+    try:
+        r = matcalc.grad(text_, wrt, let)
+        code = r.numpy
+    except MatcalcError:
+        return
+    rng = np.random.default_rng(0)
+    sizes = draw_sizes({d for _, s in r.symbols.values() for d in s if isinstance(d, str)}, rng)
+    vals = {n: draw_value(k, tuple(sizes.get(d, d) for d in s), set(), rng) for n, (k, s) in r.symbols.items()}
+    env = {code_name(n): to_user(v, r.symbols[n][1]) for n, v in vals.items()}
+    with np.errstate(all="ignore"):
+        try:
+            got = np.asarray(eval(code, {"np": np}, env), dtype=float).reshape(-1)  # noqa: S307 (generated)
+        except np.linalg.LinAlgError:       # a singular matrix drawn (ones(m, m)*A): not the code's fault
+            return
+        want = evaluate(r.expr, vals, sizes).reshape(-1)
+    ok = np.isfinite(want) & np.isfinite(got)
+    assert np.array_equal(np.isfinite(want), np.isfinite(got)) or not ok.all(), (text_, code)
+    np.testing.assert_allclose(got[ok], want[ok], rtol=1e-6, atol=1e-9 * (1 + np.abs(want[ok]).max(initial=0)))

@@ -154,3 +154,40 @@ def test_a_derivative_below_the_resolution_of_the_function_is_inconclusive(offse
 
 def test_a_constant_function_has_gradient_zero():
     assert _check("grad", "sum(log_softmax(ones(n)*alpha))", "alpha", "0").status == "passed"
+
+
+# ------------------------------------------------------------------ Result.numpy runs
+
+def _numpy_agrees(r, sizes, vals):
+    from matcalc.numeric import evaluate, to_user
+    from matcalc.printing import code_name
+    env = {code_name(n): to_user(v, r.symbols[n][1]) for n, v in vals.items()}
+    with np.errstate(all="ignore"):
+        got = np.asarray(eval(r.numpy, {"np": np}, env), dtype=float)  # noqa: S307 (generated code)
+        want = evaluate(r.expr, vals, sizes)
+    assert got.size == want.size, (r.numpy, got.shape, want.shape)
+    np.testing.assert_allclose(got.reshape(-1), want.reshape(-1), rtol=1e-7, atol=1e-9 * (1 + np.abs(want).max()))
+
+
+def test_numpy_of_every_catalogue_result_runs_and_agrees():
+    # the one-line expression names shared parts with := where they first occur in the text, so
+    # Python meets the definition before any use (sum(tanh(sqrt(exp(x)))) used _t1 before it)
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).parent))
+    from catalogue_points import point, results
+    done = 0
+    for entry, r in results():
+        sizes, vals = point(r)
+        _numpy_agrees(r, sizes, vals)
+        done += 1
+    assert done > 300
+
+
+def test_numpy_names_a_shared_part_before_its_first_use():
+    r = matcalc.grad("sum(tanh(sqrt(exp(x))))", "x")
+    code = r.numpy
+    assert code.index(":=") < code.index("_t1)")
+    x = np.array([-1.0, 0.5, 2.0])
+    s = np.sqrt(np.exp(x))
+    np.testing.assert_allclose(eval(code, {"np": np}, {"x": x}), (1 - np.tanh(s) ** 2) * s / 2)  # noqa: S307
