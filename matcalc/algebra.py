@@ -8,6 +8,38 @@ scalar factors gather in front of a product with their exponents merged
 1×1 piece of a matrix product (xᵀy) becomes a scalar factor. Each rule
 shrinks the expression or moves it towards a fixed order, so building
 always terminates.
+
+Every rewrite holds wherever the expression as typed is defined, for negative
+values too (the verifier checks this at every point it draws: judge.py). The
+rewritten form may be defined where the typed one is not (exp(log(x)) = x),
+never the other way. The rules, with their conditions:
+
+- sums: nested sums flattened, zeros dropped, like terms collected — always.
+- numbers: cᵉ folded for an integer e, and for a rational e when c > 0 and the
+  root is rational (4^½ = 2) — always; 0ᵉ with e < 0 is a division by zero.
+- powers of powers: (bᶠ)ᵉ = b^(fe) when e is an integer, f is not an even
+  integer (b^½ needs b ≥ 0; b³ has b's sign) or b ≥ 0 is known; otherwise, f
+  even and e fractional, |b|^(fe): (x²)^½ = |x| (_merged_power).
+- powers of products: (c Π bᵢ)ᵉ = cᵉ Π bᵢᵉ when e is an integer, or when c > 0
+  and every factor but one is known positive ((−1·−1)^½ = 1 is not nan, and
+  (0·(−1))^½ = 0 is not 0·nan); entrywise the same for Hadamard products.
+- |b|^(2k) = b^(2k) — always.
+- a^x a^y = a^(x+y), a⁰ = 1 — where both sides are defined (a ≠ 0 for negative
+  exponents, a ≥ 0 for fractional ones, as typed).
+- a zero factor makes a zero product — where the other factors are finite.
+- matrix chains: identities dropped; X X⁻¹ = I (X invertible); Xᵃ Xᵇ = Xᵃ⁺ᵇ for
+  integers; diag(u) diag(v) = diag(u ⊙ v), diag(u) v = u ⊙ v, vᵀ diag(u) =
+  (v ⊙ u)ᵀ; a 1×1 piece is a scalar factor (x yᵀz = (yᵀz) x), 𝟏ᵀu = sum(u),
+  vᵀx = xᵀv — always.
+- transposes pushed to the leaves: (Aᵀ)ᵀ = A, (AB)ᵀ = BᵀAᵀ, sums, Hadamard
+  products, (Xᵏ)ᵀ = (Xᵀ)ᵏ, f(Xᵀ) = f(X)ᵀ for an entrywise f, (XᵀX)⁻ᵀ = (XᵀX)⁻¹
+  — always.
+- inverses: (X⁻¹)⁻¹ = X, I⁻¹ = I, (Xᵀ)⁻¹ = (X⁻¹)ᵀ, (c Π aᵢ M)⁻¹ = c⁻¹ Π aᵢ⁻¹ M⁻¹
+  for scalars aᵢ, diag(v)⁻¹ = diag(v^∘−1) — where the inverse exists.
+- matrix powers: X⁰ = I, X⁻ᵏ = (Xᵏ)⁻¹, (Xᵃ)ᵇ = Xᵃᵇ for integers — always.
+The functions' own rules (log(exp(x)) = x, tr(AB) = tr(BA), ...) are stated next
+to them in ops/; the ones that use what is known of the inputs' domain (Sᵀ = S
+for a declared symmetric S) run after differentiation only (simplify.py).
 """
 from __future__ import annotations
 

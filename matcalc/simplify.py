@@ -3,6 +3,17 @@
 Runs after differentiation only: a rule such as Sᵀ = S for a symmetric S is
 true of the values but not of the function of independent entries, so it
 must not be applied to anything that is still to be differentiated.
+
+The rules and when they hold:
+- Sᵀ = S for a name declared symmetric, spd or diagonal, and for sums, inverses,
+  powers and products A S Aᵀ of such — on the declared domain (assume);
+- sum(y) = 1 for a target y of cross_entropy: an assumption unless y is declared
+  probability or onehot, and then said with the result (api._assumptions);
+- common factors: Ax + Bx = (A + B)x, c·a + c·b = c(a + b), Σ cᵢ diag(vᵢ) =
+  diag(Σ cᵢ vᵢ) — always (factor);
+- Hadamard products of sums multiplied out, with like terms and quotients
+  cancelled (σ ⊙ (𝟏 − σ) ⊘ (𝟏 − σ) = σ) — where the quotients are defined, as
+  typed (expand).
 """
 from __future__ import annotations
 
