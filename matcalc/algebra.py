@@ -27,6 +27,7 @@ never the other way. The rules, with their conditions:
 - a^x a^y = a^(x+y), a⁰ = 1 — where both sides are defined (a ≠ 0 for negative
   exponents, a ≥ 0 for fractional ones, as typed).
 - a zero factor makes a zero product — where the other factors are finite.
+- sign(u) uᵏ = |u| uᵏ⁻¹, sign(u) |u|ᵏ = u |u|ᵏ⁻¹ for an integer k ≥ 1 — always.
 - matrix chains: identities dropped; X X⁻¹ = I (X invertible); Xᵃ Xᵇ = Xᵃ⁺ᵇ for
   integers; diag(u) diag(v) = diag(u ⊙ v), diag(u) v = u ⊙ v, vᵀ diag(u) =
   (v ⊙ u)ᵀ; a 1×1 piece is a scalar factor (x yᵀz = (yᵀz) x), 𝟏ᵀu = sum(u),
@@ -348,6 +349,7 @@ def mul_parts(coef, atoms, factors) -> Expr:
     if chain and is_scalar(_chain_shape(chain)) and (exps or coef != 1 or _scalar_segment(chain).op is not MUL):
         add_atom(_scalar_segment(chain), ONE)
         chain = []
+    _cancel_signs(exps)
     items = sorted(((a, e) for a, e in exps.items() if e != 0), key=lambda ae: ae[0].key)
     _exponents(e for _, e in items)
     if not items and not chain:
@@ -373,6 +375,22 @@ def _merged_power(b: Expr, f: Fraction, e: Fraction) -> tuple[Expr, Fraction]:
 def _is_abs(e: Expr) -> bool:
     from .ops.base import FUNCTIONS
     return e.op is FUNCTIONS["abs"]
+
+
+def _cancel_signs(exps: dict):
+    """sign(u) uᵏ = |u| uᵏ⁻¹ and sign(u) |u|ᵏ = u |u|ᵏ⁻¹ for an integer k ≥ 1 — always (both are 0
+    at u = 0). Factors with exponents, as mul_parts and had_parts collect them (changed in place)."""
+    from .ops.base import FUNCTIONS
+    sign = FUNCTIONS["sign"]
+    for s in [f for f, x in exps.items() if f.op is sign and x == 1]:
+        u = s.args[0]
+        for other, into in ((u, call("abs", u)), (call("abs", u), u)):
+            k = exps.get(other, ZERO_F)
+            if k >= 1 and k.denominator == 1 and exps.get(s) == 1:
+                del exps[s]
+                exps[other] = k - 1
+                exps[into] = exps.get(into, ZERO_F) + 1
+                break
 
 
 def _may_be_negative(b: Expr, f: Fraction, depth: int = 0) -> bool:
@@ -415,7 +433,9 @@ def nonnegative(e: Expr, depth: int = 0) -> bool:
         return False
     if op is MUL:
         coef, exps = e.attrs
-        return coef >= 0 and len(e.args) == len(exps) and \
+        chain = e.args[len(exps):]
+        gram = len(chain) == 2 and chain[0] is transpose(chain[1])         # uᵀu ≥ 0
+        return coef >= 0 and (not chain or gram) and \
             not any(_may_be_negative(a, x, depth + 1) for a, x in zip(e.args, exps))
     if op is HAD:
         return not any(_may_be_negative(a, x, depth + 1) for a, x in zip(e.args, e.attrs[0]))
@@ -647,6 +667,7 @@ def had_parts(parts) -> Expr:
             return zero(shape)
         exps[f] = exps.get(f, ZERO_F) + e
     charge(len(exps))     # the derivation's work budget (expr.budget)
+    _cancel_signs(exps)
     scal = [(a, e) for a, e in exps.items() if a.is_scalar and e != 0]
     items = sorted(((a, e) for a, e in exps.items() if not a.is_scalar and e != 0), key=lambda ae: ae[0].key)
     _exponents(e for _, e in items)
