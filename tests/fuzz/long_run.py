@@ -34,8 +34,8 @@ def hypothesis_run(minutes: float, out_json: str | None) -> int:
     from typer.testing import CliRunner
 
     from fuzz.grammar import SCALAR, expressions
-    from fuzz.properties import (check_cli, check_derivative, check_gradient, check_round_trip, check_text,
-                                 token_sequences)
+    from fuzz.properties import (check_canonical_form, check_cli, check_derivative, check_gradient,
+                                 check_round_trip, check_text, token_sequences)
     from matcalc.cli import app
 
     runner = CliRunner()
@@ -59,8 +59,11 @@ def hypothesis_run(minutes: float, out_json: str | None) -> int:
          lambda b: check_text(b.decode("utf-8", errors="replace"))),
         ("token sequences", 0.12, token_sequences(max_size=40), check_text),
         ("token sequences, grad x", 0.06, token_sequences(max_size=25), lambda s: check_text(s, wrt="x")),
-        ("well-formed, round trip", 0.20, expressions(shape="any", max_depth=6),
+        ("well-formed, round trip", 0.12, expressions(shape="any", max_depth=6),
          lambda ex: check_round_trip(ex[0], ex[1])),
+        ("canonical form = as typed (rewrites)", 0.08,
+         st.tuples(expressions(shape="any", max_depth=5, safe=False), st.integers(0, 2 ** 32 - 1)),
+         lambda a: check_canonical_form(a[0][0], a[0][1], seed=a[1])),
         ("well-formed scalar, grad verified", 0.30,
          st.tuples(expressions(shape=SCALAR, max_depth=4), st.integers(0, 50)), grad_case),
         ("jacobian/hessian/vjp/jvp", 0.10,
