@@ -202,7 +202,7 @@ def _derivative_command(kind: str, doc: str):
             from .output import render
             render(result, format, report=report, steps=steps, plain=plain, latex_style=latex_style,
                    equation=equation, output=output, with_value=with_value)
-            if report is not None and not report.passed:
+            if report is not None and report.status == "failed":     # inconclusive is not a failure
                 raise typer.Exit(1)
         _run(action)
     command.__doc__ = doc
