@@ -355,22 +355,25 @@ def _mul_node(coef, exps, args) -> Expr:
     return Expr(MUL, tuple(args), (_number(frac(coef)), tuple(exps)), _chain_shape(list(args[k:])))
 
 
+def _diagonal(f: Expr) -> bool:
+    """f = diag(v) for a column v (the op lives in ops/linalg, which imports this module)."""
+    from .ops.linalg import is_diagonal_matrix
+    return is_diagonal_matrix(f)
+
+
 def _simplify_chain(chain: list[Expr]) -> list[Expr]:
     """Drop identities, cancel X X⁻¹, merge A A into A²."""
     out: list[Expr] = []
     for f in chain:
         if f.op is IDENTITY and (out or len(chain) > 1):
             continue
-        if out and out[-1].op.name == "diag" and f.op.name == "diag" and is_column(f.args[0].shape) \
-                and is_column(out[-1].args[0].shape):   # diag(u) diag(v) = diag(u ⊙ v)
+        if out and _diagonal(out[-1]) and _diagonal(f):   # diag(u) diag(v) = diag(u ⊙ v)
             out.append(call("diag", had(out.pop().args[0], f.args[0])))
             continue
-        if out and out[-1].op.name == "diag" and is_column(out[-1].args[0].shape) and is_column(f.shape) \
-                and not is_scalar(f.shape):             # diag(u) v = u ⊙ v
+        if out and _diagonal(out[-1]) and is_column(f.shape) and not is_scalar(f.shape):   # diag(u) v = u ⊙ v
             out.append(had(out.pop().args[0], f))
             continue
-        if out and is_row(out[-1].shape) and not is_scalar(out[-1].shape) and f.op.name == "diag" \
-                and is_column(f.args[0].shape):         # vᵀ diag(u) = (v ⊙ u)ᵀ
+        if out and is_row(out[-1].shape) and not is_scalar(out[-1].shape) and _diagonal(f):   # vᵀ diag(u) = (v ⊙ u)ᵀ
             out.append(transpose(had(transpose(out.pop()), f.args[0])))
             continue
         if out and _inverse_pair(out[-1], f):
@@ -629,7 +632,7 @@ def inv(e: Expr) -> Expr:
         return e.args[0]
     if op is IDENTITY:
         return e
-    if op.name == "diag" and is_column(e.args[0].shape) and not is_zero(e.args[0]):   # diag(v)⁻¹ = diag(v^∘−1)
+    if _diagonal(e) and not is_zero(e.args[0]):   # diag(v)⁻¹ = diag(v^∘−1)
         return call("diag", hadpow(e.args[0], -1))
     if op is TRANSPOSE:
         return transpose(inv(e.args[0]))

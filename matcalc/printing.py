@@ -1,7 +1,7 @@
-"""Printers: matcalc source, unicode text, LaTeX and NumPy code.
+"""Printers: matcalc source, unicode text, LaTeX and code (NumPy, PyTorch, JAX).
 
 One printer per target, dispatching on the op; function ops bring their own
-templates (text, latex, source, code). Shared subexpressions are printed
+templates (text, latex, source, code: see ops/function.py). Shared subexpressions are printed
 once and named, as a textbook does (`… where s = softmax(z)`), so results
 stay linear in size.
 """
@@ -260,8 +260,9 @@ class TextPrinter(Printer):
         return _look(name)
 
     def function(self, e: Expr) -> str:
-        if e.op.name == "sigmoid" and _look("sigma") in self.reserved:   # a variable σ: sigmoid in full
-            return f"sigmoid({self.p(e.args[0], 0)})"
+        letter = getattr(e.op, "letter", None)
+        if letter and _look(letter) in self.reserved:      # a variable σ: sigmoid in full
+            return e.op.source.format(*[self.p(a, 0) for a in e.args])
         return super().function(e)
 
     def temp_name(self, base, i):
@@ -390,17 +391,6 @@ _ACCENTS = {"hat": r"\hat", "bar": r"\bar", "tilde": r"\tilde"}
 _UNSUB = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
 _ENDS_WITH_SUP = re.compile(r"\^(\{[^{}]*\}|\\[A-Za-z]+|[0-9A-Za-z])$")
 _ENDS_WITH_CMD = re.compile(r"\\[A-Za-z]+$")
-
-# Function ops written name(arguments); the others have their own notation in LatexPrinter.function.
-_LATEX_FUNCTIONS = {
-    "exp": r"\exp", "log": r"\log", "sin": r"\sin", "cos": r"\cos", "tanh": r"\tanh",
-    "sigmoid": r"\sigma", "relu": r"\operatorname{ReLU}", "softplus": r"\operatorname{softplus}",
-    "gelu": r"\operatorname{GELU}", "sign": r"\operatorname{sign}", "normcdf": r"\Phi", "normpdf": r"\varphi",
-    "tr": r"\operatorname{tr}", "det": r"\det", "logdet": r"\log\det", "diag": r"\operatorname{diag}",
-    "softmax": r"\operatorname{softmax}", "log_softmax": r"\log\operatorname{softmax}",
-    "logsumexp": r"\operatorname{logsumexp}", "cross_entropy": r"\operatorname{CE}",
-}
-
 
 def _tall(s: str) -> bool:
     return r"\frac" in s or r"\left" in s
@@ -556,37 +546,23 @@ class LatexPrinter(Printer):
         return self.sup(self.p(a, POST_P + 1), r"\top")
 
     def function(self, e):
-        name, args = e.op.name, e.args
-        if name == "sqrt":
-            return rf"\sqrt{{{self.p(args[0], 0)}}}", ATOM_P
-        if name == "abs":
-            return _delim(r"\lvert ", r" \rvert", self.p(args[0], 0)), ATOM_P
-        if name in ("norm", "norm1"):
-            a = args[0]
-            inner = self.p(a, 0)
-            matrix = a.shape[0] != 1 and a.shape[1] != 1
-            if matrix and name == "norm1":
-                inner = r"\operatorname{vec}" + self.paren(inner)
-            sub = "_1" if name == "norm1" else "_F" if matrix else "_2"
-            if r"\|" in inner and not _tall(inner):     # a norm inside a norm: bigger outer bars
-                return rf"\bigl\|{inner}\bigr\|{sub}", ATOM_P
-            return _delim(r"\|", r"\|", inner) + sub, ATOM_P
-        if name == "sum":             # 1^T x, 1^T X 1, x^T 1
-            a = args[0]
-            pure_chain = a.op is alg.MUL and a.attrs[0] == 1 and not a.attrs[1]
-            inner = self.p(a, MUL_P if pure_chain else MUL_P + 1)
-            one = r"\mathbf{1}"
-            if a.shape[1] == 1:
-                return _juxt([one + r"^\top", inner]), MUL_P
-            if a.shape[0] == 1:
-                return _juxt([inner, one]), MUL_P
-            return _juxt([one + r"^\top", inner, one]), MUL_P
-        if name == "step":
-            return r"\mathbb{I}" + _delim("[", "]", self.p(args[0], 0) + " > 0"), ATOM_P
-        head = _LATEX_FUNCTIONS.get(name) or r"\operatorname{" + name.replace("_", r"\_") + "}"
-        if head == r"\sigma" and "sigma" in self.reserved:    # a variable is called sigma: sigmoid in full
-            head = r"\operatorname{sigmoid}"
-        return head + self.paren(", ".join(self.p(a, 0) for a in args)), ATOM_P
+        op = e.op
+        if op.letter and op.letter in self.reserved:   # a variable is called sigma: sigmoid in full
+            args = ", ".join(self.p(a, 0) for a in e.args)
+            return r"\operatorname{" + op.names[0].replace("_", r"\_") + "}" + self.paren(args), ATOM_P
+        if callable(op.latex):
+            return op.latex(self, e)
+        args = [self.p(a, 0) for a in e.args]
+        tpl = op.latex if any(_tall(a) for a in args) else _plain_delimiters(op.latex)
+        return tpl.format(*args), ATOM_P
+
+
+def _plain_delimiters(tpl: str) -> str:
+    """A template's \\left( ... \\right) as plain ( ... ): no argument is tall enough to need them."""
+    return _LEFT_RIGHT.sub("", tpl)
+
+
+_LEFT_RIGHT = re.compile(r"\\(left|right)(?=[()\[\]|.]|\\[|{}]|\\[lr]vert)")
 
 
 def latex_name(name: str, shape=(1, 1), style="bold") -> str:
@@ -637,18 +613,30 @@ def latex(e: Expr, style="bold", reserved=()) -> str:
     return main
 
 
-# =============================================================== NumPy code (1-D vectors)
+# =============================================================== code (1-D vectors)
 
-class NumpyPrinter(Printer):
-    """One Python expression over np and the variables; vectors are 1-D arrays."""
+class CodePrinter(Printer):
+    """Python code over one backend's namespace (NumPy by default); vectors are 1-D arrays.
+
+    Alone (Result.numpy) it prints one expression: a shared subexpression is named with := where it
+    is first used, an argument a template repeats goes through a lambda. For a generated function
+    (codegen.py), `stmt(code, hint) -> name` emits a statement before the current one, the caller
+    names the shared subexpressions (self.names), and the module-level lines the code needs are
+    collected in self.helpers."""
 
     template = "code"
     min_share_len = 12
     plus, minus, neg = "+", "-", "-"
 
-    def __init__(self, dims: dict):
+    def __init__(self, dims: dict, backend=None, params: dict | None = None, stmt=None):
         super().__init__()
+        from .backends import NUMPY
         self.dims = dims      # size name -> code giving it at run time, e.g. "A.shape[0]"
+        self.be = backend or NUMPY
+        self.params = params or {}
+        self.stmt = stmt
+        self.share = stmt is None
+        self.helpers: set[str] = set()
 
     def p(self, e, prec):
         if e in self.names:
@@ -671,7 +659,7 @@ class NumpyPrinter(Printer):
         return self.dims[d]
 
     def sym(self, e):
-        return code_name(e.attrs[0])
+        return self.params.get(e.attrs[0]) or code_name(e.attrs[0])
 
     def number(self, c):
         return str(c.numerator) if c.denominator == 1 else f"({c.numerator} / {c.denominator})"
@@ -679,11 +667,11 @@ class NumpyPrinter(Printer):
     def filled(self, e):
         r, c = e.shape
         if e.op is alg.IDENTITY:
-            return f"np.eye({self.dim(r)})"
-        fn = "np.ones" if e.op is alg.ONES else "np.zeros"
+            return self.be.eye.format(self.dim(r))
+        tpl = self.be.ones if e.op is alg.ONES else self.be.zeros
         if is_vector(e.shape):
-            return f"{fn}({self.dim(r if c == 1 else c)})"
-        return f"{fn}(({self.dim(r)}, {self.dim(c)}))"
+            return tpl.format(self.dim(r if c == 1 else c))
+        return tpl.format(f"({self.dim(r)}, {self.dim(c)})")
 
     def mul(self, e):
         coef, atoms, chain = alg.mul_split(e)
@@ -705,6 +693,7 @@ class NumpyPrinter(Printer):
 
     def chain(self, chain, scaled) -> str:
         """The cheapest evaluation order of a matrix product (sizes taken as large, vectors as 1)."""
+        from .ops.linalg import is_diagonal_matrix
         n = len(chain)
         if n == 1:
             return self.p(chain[0], MUL_P + 1 if scaled else MUL_P)
@@ -718,11 +707,8 @@ class NumpyPrinter(Printer):
                 cost[i, j], split[i, j] = min(
                     (cost[i, k] + cost[k + 1, j] + dims[i] * dims[k + 1] * dims[j + 1], k) for k in range(i, j))
 
-        def is_diagonal(i):     # diag(u) as a factor: scale rows or columns, not a dense n×n product
-            return chain[i].op.name == "diag" and is_column(chain[i].args[0].shape)
-
-        def diagonal(i):        # printed once: it may define a shared temporary
-            return self.p(chain[i].args[0], POST_P)
+        def diagonal(i):        # diag(u) as a factor: scale rows or columns, not a dense n×n product
+            return self.p(chain[i].args[0], POST_P)     # (printed once: it may define a shared temporary)
 
         def build(i, j):
             if i == j:
@@ -730,15 +716,15 @@ class NumpyPrinter(Printer):
             k = split[i, j]
             lshape = (chain[i].shape[0], chain[k].shape[1])
             rshape = (chain[k + 1].shape[0], chain[j].shape[1])
-            if i == k and is_diagonal(i):
+            if i == k and is_diagonal_matrix(chain[i]):
                 u, right = diagonal(i), build(k + 1, j)
                 return f"({u}[:, None] * {right})" if not is_column(rshape) else f"({u} * {right})"
-            if k + 1 == j and is_diagonal(j):
+            if k + 1 == j and is_diagonal_matrix(chain[j]):
                 left = build(i, k)
                 return f"({left} * {diagonal(j)})"
             left, right = build(i, k), build(k + 1, j)
             if is_column(lshape) and is_row(rshape):
-                return f"np.outer({left}, {right})"
+                return f"{self.be.ns}.outer({left}, {right})"
             return f"({left} @ {right})"
         out = build(0, n - 1)
         return out[1:-1] if out.startswith("(") and not scaled and _balanced(out[1:-1]) else out
@@ -758,21 +744,65 @@ class NumpyPrinter(Printer):
         return self.p(e.args[0], POST_P) + ".T"
 
     def inv(self, e):
-        return f"np.linalg.inv({self.p(e.args[0], 0)})"
+        return f"{self.be.ns}.linalg.inv({self.p(e.args[0], 0)})"
 
     def matpow(self, e):
-        return f"np.linalg.matrix_power({self.p(e.args[0], 0)}, {e.attrs[0]})"
+        return f"{self.be.ns}.linalg.matrix_power({self.p(e.args[0], 0)}, {e.attrs[0]})"
 
+    # ------------------------------------------------------------ function ops: their templates
     def function(self, e):
-        tpl = e.op.code
+        tpl = e.op.code_template(self.be.name)
+        if isinstance(tpl, tuple):          # (first, then): first computed once, named in then
+            from .ops.function import temporary_name
+            first, then = tpl
+            (hint,) = temporary_name(then)
+            code = self.fill(first, e)
+            if self.stmt is not None:
+                return self.fill(then, e, {hint: self.stmt(_unwrap(code), hint)})
+            return f"(lambda _{hint}: {self.fill(then, e, {hint: '_' + hint})})({code})"
+        return self.fill(tpl, e)
+
+    def fill(self, tpl: str, e: Expr, names=None) -> str:
+        erf = self.be.erf if self.stmt is not None else self.be.erf_inline
+        if "{erf}" in tpl and self.stmt is not None:
+            self.helpers.update(self.be.erf_needs)
+        keys = dict(ns=self.be.ns, erf=erf, **(names or {}))
+        if self.stmt is not None:      # arguments that fill a whole call argument need no brackets
+            args = [_unwrap(self.p(a, 0)) if _call_position(tpl, i) else self.p(a, POST_P)
+                    for i, a in enumerate(e.args)]
+            return tpl.format(*args, **keys)
         args = [self.p(a, POST_P) for a in e.args]    # templates may apply operators to their arguments
-        if callable(tpl):
-            return tpl(args, e)
         if any(tpl.count("{%d}" % i) > 1 and not args[i].isidentifier() for i in range(len(args))):
             params = [f"_a{i}" for i in range(len(args))]
-            body = tpl.format(*params)
-            return f"(lambda {', '.join(params)}: {body})({', '.join(args)})"
-        return tpl.format(*args)
+            return f"(lambda {', '.join(params)}: {tpl.format(*params, **keys)})({', '.join(args)})"
+        return tpl.format(*args, **keys)
+
+    def repeats(self, e) -> list[int]:
+        """Arguments a template uses more than once: a generated function computes them once, before."""
+        tpl = e.op.code_template(self.be.name) if hasattr(e.op, "code_template") else None
+        parts = tpl if isinstance(tpl, tuple) else (tpl,) if tpl else ()
+        return [i for i in range(len(e.args)) if sum(part.count("{%d}" % i) for part in parts) > 1]
+
+
+def _call_position(tpl: str, i: int) -> bool:
+    """True when every {i} in the template is a whole call argument: np.exp({0}) but not {0} ** 2."""
+    for m in re.finditer(re.escape("{%d}" % i), tpl):
+        before, after = tpl[:m.start()].rstrip(), tpl[m.end():].lstrip()
+        if not (before.endswith(("(", ",")) and after.startswith((")", ","))):
+            return False
+    return True
+
+
+def _unwrap(code: str) -> str:
+    """(a - b) -> a - b, for the right-hand side of an assignment or a whole call argument."""
+    while code.startswith("(") and code.endswith(")"):
+        depth = 0
+        for i, ch in enumerate(code):
+            depth += (ch == "(") - (ch == ")")
+            if depth == 0 and i < len(code) - 1:
+                return code
+        code = code[1:-1]
+    return code
 
 
 def _distribute(coef, atoms, chain):
@@ -802,4 +832,4 @@ def code_name(name: str) -> str:
 
 
 def numpy_code(e: Expr, dims: dict) -> str:
-    return NumpyPrinter(dims).run(e)
+    return CodePrinter(dims).run(e)

@@ -1,0 +1,59 @@
+"""The array libraries generated code is written for: how each spells the calls matcalc emits.
+
+An op's code template is written over the namespace {ns} (`{ns}.log1p({0})`) and {erf}; an op
+overrides it for a backend only where that backend differs (ops/, `code_for`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, kw_only=True)
+class Backend:
+    name: str
+    ns: str                       # the array namespace: np, torch, jnp
+    imports: tuple                # the module's import lines
+    erf: str                      # the elementwise error function
+    erf_needs: tuple              # the module-level lines it needs
+    erf_inline: str               # the same as one expression (Result.numpy has no module)
+    asarray: str
+    eye: str
+    ones: str
+    zeros: str
+    scalar_out: str
+    kinds_note: str
+    symmetric_check: str | None   # None: a check on values would not trace (jax.jit)
+
+
+NUMPY = Backend(
+    name="numpy", ns="np", imports=("import numpy as np",),
+    erf="_erf", erf_needs=("import math", "_erf = np.vectorize(math.erf, otypes=[float])"),
+    erf_inline="np.vectorize(__import__('math').erf, otypes=[float])",
+    asarray="np.asarray({0}, dtype=float)", eye="np.eye({0})", ones="np.ones({0})", zeros="np.zeros({0})",
+    scalar_out="float({0})",
+    kinds_note="vectors are 1-D arrays, scalars are floats",
+    symmetric_check="np.allclose({0}, {0}.T)",
+)
+
+TORCH = Backend(
+    name="torch", ns="torch", imports=("import torch",),
+    erf="torch.special.erf", erf_needs=(), erf_inline="torch.special.erf",
+    asarray="torch.as_tensor({0}, dtype=torch.float64)",
+    eye="torch.eye({0}, dtype=torch.float64)", ones="torch.ones({0}, dtype=torch.float64)",
+    zeros="torch.zeros({0}, dtype=torch.float64)",
+    scalar_out="torch.as_tensor({0}, dtype=torch.float64)",
+    kinds_note="vectors are 1-D tensors, scalars 0-d tensors; everything float64",
+    symmetric_check="torch.allclose({0}, {0}.T)",
+)
+
+JAX = Backend(
+    name="jax", ns="jnp", imports=("import jax", "import jax.numpy as jnp"),
+    erf="jax.scipy.special.erf", erf_needs=("import jax.scipy.special",), erf_inline="jax.scipy.special.erf",
+    asarray="jnp.asarray({0}, dtype=jnp.result_type(float))", eye="jnp.eye({0})", ones="jnp.ones({0})",
+    zeros="jnp.zeros({0})",
+    scalar_out="jnp.asarray({0})",
+    kinds_note="vectors are 1-D arrays, scalars 0-d arrays; float64 when jax_enable_x64 is set",
+    symmetric_check=None,
+)
+
+BACKENDS = {b.name: b for b in (NUMPY, TORCH, JAX)}
