@@ -222,6 +222,8 @@ for _kind, _doc in [
 
 from .verify_cmd import register as _register_verify
 _register_verify(app)
+from .functions_cmd import register as _register_functions  # noqa: E402
+_register_functions(app)
 
 
 def run():

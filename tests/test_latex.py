@@ -19,7 +19,7 @@ from matcalc.ops.base import FUNCTIONS
 from matcalc.output import RenderError, latex_equation, run_latex, tex_document
 from matcalc.printing import LatexPrinter, latex_name, latex_parts, shared_names
 
-from catalogue_points import ids, point, rel_error, results
+from catalogue_points import ids, point, registry_ops, rel_error, results
 
 HAVE_LATEX = shutil.which("latex") is not None
 needs_latex = pytest.mark.skipif(not HAVE_LATEX, reason="TeX is not installed: no 'latex' program on PATH "
@@ -186,12 +186,21 @@ class _SizedLatexPrinter(LatexPrinter):
         return s, prec
 
 
-_FUNCTION_OPS = {
-    r"\exp": "exp", r"\log": "log", r"\sin": "sin", r"\cos": "cos", r"\tanh": "tanh", r"\sigma": "sigmoid",
-    r"\Phi": "normcdf", r"\varphi": "normpdf", r"\det": "det",
-    "ReLU": "relu", "softplus": "softplus", "GELU": "gelu", "sign": "sign", "tr": "tr", "diag": "diag",
-    "softmax": "softmax", "logsumexp": "logsumexp", "CE": "cross_entropy", "sigmoid": "sigmoid", "vec": None,
-}
+def _latex_heads() -> dict:
+    """LaTeX head -> op name, from the registry: what each op's template writes before its argument
+    (\\exp, ReLU for \\operatorname{ReLU}), and the full name a lettered op falls back to (sigmoid)."""
+    heads = {"vec": None}
+    for op in registry_ops():
+        if isinstance(op.latex, str) and r"\left(" in op.latex:
+            head = op.latex.split(r"\left(")[0].replace("{{", "{").replace("}}", "}")
+            m = re.fullmatch(r"\\operatorname\{(\w+)\}", head)
+            heads[m.group(1) if m else head] = op.name
+        if op.letter:
+            heads[op.names[0]] = op.name
+    return heads
+
+
+_FUNCTION_OPS = _latex_heads()
 _TOKEN = re.compile(r"\\left\\\||\\right\\\||\\bigl\\\||\\bigr\\\||\\left\\lvert|\\right\\rvert|\\left[(\[]|\\right[)\]]|\\\||"
                     r"\\operatorname\{[A-Za-z]+\}|\\mathbb\{I\}|\\size\{[0-9a-z,]+\}|\\[A-Za-z]+|"
                     r"[0-9]+|[A-Za-z]|[(){}\[\]^_+\-,>/]")

@@ -78,7 +78,7 @@ def _exp_canon(x):
 
 
 def _abs_canon(x):
-    return x if x.op.name in ("exp", "sigmoid", "softplus", "abs", "norm", "norm1", "cosh") else None
+    return x if x.op.name in ("exp", "sigmoid", "softplus", "abs", "norm", "norm1") else None
 
 
 EXP = Elementwise(name="exp", meaning="eˣ, entrywise", np=np.exp, fprime=lambda x, y: y, text_head="exp",
@@ -160,3 +160,4 @@ NORMPDF = Elementwise(name="normpdf", meaning="φ(x), the standard normal densit
 
 def _gelu_deriv(x):
     return add(call("normcdf", x), had(x, call("normpdf", x)))
+
