@@ -191,8 +191,9 @@ def _latex_heads() -> dict:
     (\\exp, ReLU for \\operatorname{ReLU}), and the full name a lettered op falls back to (sigmoid)."""
     heads = {"vec": None}
     for op in registry_ops():
-        if isinstance(op.latex, str) and r"\left(" in op.latex:
-            head = op.latex.split(r"\left(")[0].replace("{{", "{").replace("}}", "}")
+        call = r"\left(" + ", ".join("{%d}" % i for i in range(op.arity[1])) + r"\right)"
+        if isinstance(op.latex, str) and op.latex.endswith(call) and "{" not in op.latex[:-len(call)].replace("{{", ""):
+            head = op.latex[:-len(call)].replace("{{", "{").replace("}}", "}")
             m = re.fullmatch(r"\\operatorname\{(\w+)\}", head)
             heads[m.group(1) if m else head] = op.name
         if op.letter:
@@ -202,7 +203,7 @@ def _latex_heads() -> dict:
 
 _FUNCTION_OPS = _latex_heads()
 _TOKEN = re.compile(r"\\left\\\||\\right\\\||\\bigl\\\||\\bigr\\\||\\left\\lvert|\\right\\rvert|\\left[(\[]|\\right[)\]]|\\\||"
-                    r"\\operatorname\{[A-Za-z]+\}|\\mathbb\{I\}|\\size\{[0-9a-z,]+\}|\\[A-Za-z]+|"
+                    r"\\operatorname\{[A-Za-z0-9]+\}|\\mathbb\{I\}|\\size\{[0-9a-z,]+\}|\\[A-Za-z]+|"
                     r"[0-9]+|[A-Za-z]|[(){}\[\]^_+\-,>/]")
 
 
