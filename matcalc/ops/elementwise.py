@@ -78,7 +78,7 @@ def _exp_canon(x):
 
 
 def _abs_canon(x):
-    return x if x.op.name in ("exp", "sigmoid", "softplus", "abs", "norm", "norm1") else None
+    return x if x.op.name in ("exp", "sigmoid", "softplus", "abs", "norm", "norm1", "cosh") else None
 
 
 EXP = Elementwise(name="exp", meaning="eˣ, entrywise", np=np.exp, fprime=lambda x, y: y, text_head="exp",
@@ -161,3 +161,15 @@ NORMPDF = Elementwise(name="normpdf", meaning="φ(x), the standard normal densit
 def _gelu_deriv(x):
     return add(call("normcdf", x), had(x, call("normpdf", x)))
 
+
+LOG1P = Elementwise(name="log1p", meaning="log(1 + x), accurate for small x, entrywise", np=np.log1p,
+                    fprime=lambda x, y: hadpow(add(_ones(x), x), -1), text_head="log1p",
+                    latex_head=r"\operatorname{{log1p}}", code="{ns}.log1p({0})",
+                    rule="d log1p(x) = dx ⊘ (1 + x)", cite=_TABLES, domain="positive",
+                    sp=lambda S, t: S.log(1 + t))
+COSH = Elementwise(name="cosh", meaning="hyperbolic cosine, entrywise", np=np.cosh,
+                   fprime=lambda x, y: call("sinh", x), text_head="cosh", latex_head=r"\cosh",
+                   code="{ns}.cosh({0})", rule="d cosh(x) = sinh(x) ⊙ dx", cite=_TABLES, domain="moderate")
+SINH = Elementwise(name="sinh", meaning="hyperbolic sine, entrywise", np=np.sinh,
+                   fprime=lambda x, y: call("cosh", x), text_head="sinh", latex_head=r"\sinh",
+                   code="{ns}.sinh({0})", rule="d sinh(x) = cosh(x) ⊙ dx", cite=_TABLES, domain="moderate")

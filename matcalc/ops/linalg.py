@@ -322,3 +322,42 @@ DOT = FunctionOp(names=("dot",), meaning="aᵀb for two column vectors (written 
                  shape=_dot_shape, sugar=lambda a, b: mul(transpose(a), b), rule="d(aᵀb) = daᵀ b + aᵀ db",
                  probes=(("grad", "dot(a, x)", "x", None),))
 
+
+# ---------------------------------------------------------------- triangular parts
+
+def _triangle_shape(name):
+    def shape(shapes, u):
+        s = shapes[0]
+        _need(s[0] != 1 and s[1] != 1, f"{name} takes a matrix, got {u.describe(s)}")
+        return s
+    return shape
+
+
+def _triangle(name, other, np_fn, where):
+    """triu / tril: an entry mask, so linear, and its own adjoint under ⟨A, B⟩ = tr(AᵀB)."""
+    def canon(x):
+        if x.op is ZERO or x.op is IDENTITY or x.op.name == name:     # the mask of a masked matrix
+            return x
+        if x.op is MUL:                                               # triu(cX) = c triu(X)
+            c, atoms, chain = mul_split(x)
+            if c != 1 or atoms:
+                return mul_parts(c, atoms, [call(name, mul(*chain))])
+        return None
+    return FunctionOp(
+        names=(name,), meaning=f"the {where} triangular part of a matrix (diagonal included)",
+        shape=_triangle_shape(name), np=np_fn,
+        d=lambda node, d: call(name, d[0]),
+        transpose=lambda node, c: call(name, c),
+        transposed=lambda node: call(other, transpose(node.args[0])),       # triu(X)ᵀ = tril(Xᵀ)
+        canon=canon,
+        text=name + "({0})", latex=r"\operatorname{{" + name + r"}}\left({0}\right)", source=name + "({0})",
+        code="{ns}." + name + "({0})",
+        rule=f"d {name}(X) = {name}(dX)",
+        cite="linear; the adjoint of an entry mask is the mask (Griewank & Walther, Evaluating Derivatives, "
+             "2nd ed. 2008, ch. 3)",
+        probes=(("grad", f"tr(A*{name}(X))", "X", None), ("grad", f"norm({name}(X*B) - C)**2", "X", None),
+                ("hessian", f"x'*{name}(A)*x", "x", None)))
+
+
+TRIU = _triangle("triu", "tril", np.triu, "upper")
+TRIL = _triangle("tril", "triu", np.tril, "lower")
