@@ -498,7 +498,7 @@ class HadOp(Op):
         return add(*terms) if terms else None
 
     rule = "d(a ⊙ b) = da ⊙ b + a ⊙ db;  d(a^∘p) = p a^∘(p−1) ⊙ da"
-    cite = "seed 000: Jacobian table (y = a ⊙ x)"
+    cite = "Magnus & Neudecker, Matrix Differential Calculus (3rd ed. 2019): d(A ⊙ B) = dA ⊙ B + A ⊙ dB"
 
 
 HAD = HadOp(name="had", temp="t")
@@ -567,7 +567,7 @@ class TransposeOp(Op):
         return transpose(dargs[0])
 
     rule = "d(Aᵀ) = (dA)ᵀ"
-    cite = "seed 004: common patterns (the backward pass of a transpose is a transpose)"
+    cite = "linear: d(Xᵀ) = (dX)ᵀ, so its adjoint is the transpose of the adjoint"
 
 
 TRANSPOSE = TransposeOp(name="transpose", names=("transpose",), temp="t")

@@ -15,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from matcalc import algebra as alg
 from matcalc.expr import postorder
@@ -144,6 +145,7 @@ def test_substitute_and_mutants_on_a_small_graph():
     assert "X'" in {source(m) for label, m in mutants(inv.e) if label == "inv-to-X"}
 
 
+@pytest.mark.slow
 def test_every_numerically_different_mutant_fails(record_property):
     """Each catalogue identity's mutants: those numerically different must not pass."""
     t0 = time.perf_counter()
@@ -184,6 +186,7 @@ def test_every_numerically_different_mutant_fails(record_property):
     assert caught == different
 
 
+@pytest.mark.slow
 def test_true_identities_pass_for_20_seeds(record_property):
     """No false alarm: the whole catalogue, 20 seeds, 1 trial each (two processes)."""
     identities = load([CATALOGUE])

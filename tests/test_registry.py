@@ -141,3 +141,14 @@ def test_unknown_function_hint_points_to_matcalc_functions():
     with pytest.raises(ParseError) as err:
         matcalc.grad("fooo(x)", "x")
     assert "matcalc functions" in (err.value.hint or "")
+
+
+def test_user_facing_sources_name_no_internal_labels():
+    """--steps and the catalogue cite what a reader can look up, never internal labels."""
+    from matcalc.ops.base import REGISTRY
+    from catalogue_points import catalogue
+    internal = re.compile(r"\bseed \d|\bissue \d", re.I)
+    for op in REGISTRY.values():
+        assert not internal.search(op.cite or ""), (op.name, op.cite)
+    for entry in catalogue():
+        assert not internal.search(entry.get("source", "")), (entry["name"], entry["source"])
