@@ -16,7 +16,7 @@ from fractions import Fraction
 import numpy as np
 
 from .expr import Expr, charge, frac
-from .ops.base import CHECK, Op
+from .ops.base import Op
 from .shapes import SCALAR, is_column, is_row, is_scalar
 
 ONE, ZERO_F = Fraction(1), Fraction(0)
@@ -177,7 +177,7 @@ def add(*terms: Expr) -> Expr:
 def _term_order(t: Expr):
     """Positive terms first, deeper terms first, a term before its transpose: Wx + b, A + Aᵀ, 𝟏 − h²."""
     c, rest = split_coef(t)
-    return (c < 0, -rest.rank, rest.op is TRANSPOSE, rest.key)
+    return (c < 0, -rest.nesting, rest.op is TRANSPOSE, rest.key)
 
 
 def neg(e: Expr) -> Expr:

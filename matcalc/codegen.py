@@ -19,7 +19,7 @@ import keyword
 import re
 
 from . import algebra as alg
-from .errors import UnsupportedError, UsageError
+from .errors import UsageError
 from .expr import Expr, postorder
 from .backends import BACKENDS, Backend
 from .printing import CodePrinter, _unwrap, shared_names
@@ -115,7 +115,7 @@ def function_code(result, backend: str = "numpy", with_value: bool = False) -> s
                 pr.names[node] = by_code[code]
     outs = []
     for root in roots:
-        code = pr.p(root, 0)
+        code = pr.operand(root, 0)
         if root.shape == (1, 1):
             code = be.scalar_out.format(code)
         outs.append(code)

@@ -56,7 +56,7 @@ class Printer:
         elif self.share:
             self._plan(e)
         try:
-            return self.p(e, 0)
+            return self.operand(e, 0)
         except RecursionError:      # printing recurses once per level: a result ~200 deep (issue 7)
             from .errors import LimitError
             raise LimitError("the result nests too deeply to be printed",
@@ -88,9 +88,9 @@ class Printer:
             return False
         # an inverse reads better written out, as the Cookbook does: −(A + B)⁻ᵀxxᵀ(A + B)⁻ᵀ
         inner = node.args[0] if node.op is alg.TRANSPOSE else node
-        return not (inner.op is alg.INV and inner.args[0].size <= 8)
+        return not (inner.op is alg.INV and inner.args[0].tree_size <= 8)
 
-    def p(self, e: Expr, prec: int) -> str:
+    def operand(self, e: Expr, prec: int) -> str:
         if e in self.names:
             return self.names[e]
         s, own = self.render(e)
@@ -155,10 +155,10 @@ class Printer:
         for i, t in enumerate(e.args):
             c, rest = alg.split_coef(t)
             if c < 0:
-                body = self.p(alg.scale(-c, rest), ADD_P + 1)
+                body = self.operand(alg.scale(-c, rest), ADD_P + 1)
                 out.append(f"{self.minus} {body}" if i else f"{self.neg}{body}")
             else:
-                body = self.p(t, ADD_P + 1 if i else ADD_P)
+                body = self.operand(t, ADD_P + 1 if i else ADD_P)
                 out.append(f"{self.plus} {body}" if i else body)
         return " ".join(out)
 
@@ -166,7 +166,7 @@ class Printer:
 
     def function(self, e: Expr) -> str:
         tpl = getattr(e.op, self.template)
-        args = [self.p(a, 0) for a in e.args]
+        args = [self.operand(a, 0) for a in e.args]
         return tpl(args, e) if callable(tpl) else tpl.format(*args)
 
 
@@ -194,11 +194,11 @@ class SourcePrinter(Printer):
 
     def mul(self, e):
         coef, atoms, chain = alg.mul_split(e)
-        num = [self.p(a, POW_P + 1) + ("" if x == 1 else f"^{self.p(alg.const(x), ATOM_P)}" if x > 0 else "")
+        num = [self.operand(a, POW_P + 1) + ("" if x == 1 else f"^{self.operand(alg.const(x), ATOM_P)}" if x > 0 else "")
                for a, x in atoms if x > 0]
-        den = [self.p(a, POW_P + 1) + ("" if x == -1 else f"^{self.p(alg.const(-x), ATOM_P)}")
+        den = [self.operand(a, POW_P + 1) + ("" if x == -1 else f"^{self.operand(alg.const(-x), ATOM_P)}")
                for a, x in atoms if x < 0]
-        factors = num + [self.p(f, MUL_P + 1) for f in chain]
+        factors = num + [self.operand(f, MUL_P + 1) for f in chain]
         c = abs(coef)
         if c.numerator != 1 or not factors:
             factors.insert(0, str(c.numerator))
@@ -213,20 +213,20 @@ class SourcePrinter(Printer):
         num, den = [], []
         for f, x in zip(e.args, e.attrs[0]):
             power = abs(x)
-            base = self.p(f, POW_P + 1)
-            (num if x > 0 else den).append(base if power == 1 else f"{base}.^{self.p(alg.const(power), ATOM_P)}")
+            base = self.operand(f, POW_P + 1)
+            (num if x > 0 else den).append(base if power == 1 else f"{base}.^{self.operand(alg.const(power), ATOM_P)}")
         if not num:
             num = [self.filled(alg.ones(e.shape))]
         return ".*".join(num) + "".join("./" + d for d in den), MUL_P
 
     def transpose(self, e):
-        return self.p(e.args[0], POST_P) + "'"
+        return self.operand(e.args[0], POST_P) + "'"
 
     def inv(self, e):
-        return f"inv({self.p(e.args[0], 0)})"
+        return f"inv({self.operand(e.args[0], 0)})"
 
     def matpow(self, e):
-        return f"{self.p(e.args[0], POW_P + 1)}^{e.attrs[0]}"
+        return f"{self.operand(e.args[0], POW_P + 1)}^{e.attrs[0]}"
 
 
 def source(e: Expr) -> str:
@@ -262,7 +262,7 @@ class TextPrinter(Printer):
     def function(self, e: Expr) -> str:
         letter = getattr(e.op, "letter", None)
         if letter and _look(letter) in self.reserved:      # a variable σ: sigmoid in full
-            return e.op.source.format(*[self.p(a, 0) for a in e.args])
+            return e.op.source.format(*[self.operand(a, 0) for a in e.args])
         return super().function(e)
 
     def temp_name(self, base, i):
@@ -289,9 +289,9 @@ class TextPrinter(Printer):
         alone = len(chain) + sum(1 for _, x in atoms if x > 0) == 1 and not any(x < 0 for _, x in atoms) \
             and coef.denominator == 1
         inner = MUL_P if alone else MUL_P + 1
-        num = [self.p(a, inner if x == 1 else POW_P + 1) + ("" if x == 1 else _sup(x)) for a, x in atoms if x > 0]
-        den = [self.p(a, POW_P + 1) + ("" if x == -1 else _sup(-x)) for a, x in atoms if x < 0]
-        factors = num + [self.p(f, inner) for f in chain]
+        num = [self.operand(a, inner if x == 1 else POW_P + 1) + ("" if x == 1 else _sup(x)) for a, x in atoms if x > 0]
+        den = [self.operand(a, POW_P + 1) + ("" if x == -1 else _sup(-x)) for a, x in atoms if x < 0]
+        factors = num + [self.operand(f, inner) for f in chain]
         c = abs(coef)
         lead = "" if c.numerator == 1 and factors else str(c.numerator)
         s = _juxtapose([lead] + factors if lead else factors)
@@ -307,7 +307,7 @@ class TextPrinter(Printer):
     def had(self, e):
         num, den = [], []
         for f, x in zip(e.args, e.attrs[0]):
-            base = self.p(f, POW_P + 1)
+            base = self.operand(f, POW_P + 1)
             power = abs(x)
             mark = "" if power == 1 else (_sup(power) if is_vector(f.shape) else "∘" + _sup(power))
             if mark and base[-1] in "ᵀ⁻¹²³⁴⁵⁶⁷⁸⁹⁰":      # (X⁻¹)∘², not X⁻¹∘²
@@ -319,20 +319,20 @@ class TextPrinter(Printer):
     def transpose(self, e):
         a = e.args[0]
         if a.op is alg.INV:
-            return self.p(a.args[0], POST_P + 1) + "⁻ᵀ"
-        return self.p(a, POST_P + 1) + "ᵀ"
+            return self.operand(a.args[0], POST_P + 1) + "⁻ᵀ"
+        return self.operand(a, POST_P + 1) + "ᵀ"
 
     def inv(self, e):
         a = e.args[0]
         if a.op is alg.MATPOW:            # X⁻², (X⁻ᵀ)²: not ((Xᵀ)²)⁻¹
             b, k = a.args[0], str(a.attrs[0]).translate(_SUP)
             if b.op is alg.TRANSPOSE:
-                return f"({self.p(b.args[0], POST_P + 1)}⁻ᵀ){k}"
-            return f"{self.p(b, POST_P + 1)}⁻{k}"
-        return self.p(a, POST_P + 1) + "⁻¹"
+                return f"({self.operand(b.args[0], POST_P + 1)}⁻ᵀ){k}"
+            return f"{self.operand(b, POST_P + 1)}⁻{k}"
+        return self.operand(a, POST_P + 1) + "⁻¹"
 
     def matpow(self, e):
-        return self.p(e.args[0], POST_P + 1) + str(e.attrs[0]).translate(_SUP)
+        return self.operand(e.args[0], POST_P + 1) + str(e.attrs[0]).translate(_SUP)
 
 
 def _simple(tok: str) -> bool:
@@ -430,7 +430,7 @@ class LatexPrinter(Printer):
         self.reserved = set(reserved)
 
     # ------------------------------------------------------------ naming and grouping
-    def p(self, e: Expr, prec: int) -> str:
+    def operand(self, e: Expr, prec: int) -> str:
         if e in self.names:
             return self.names[e]
         s, own = self.render(e)
@@ -454,7 +454,7 @@ class LatexPrinter(Printer):
         op = e.op
         if _is_row(e.shape) and (op is alg.ADD or op is alg.HAD or getattr(op, "elementwise", False)):
             # a row vector sum or elementwise result is written as a transposed column: (x - mu)^T
-            return self.sup(self.p(alg.transpose(e), POST_P + 1), r"\top"), POST_P
+            return self.sup(self.operand(alg.transpose(e), POST_P + 1), r"\top"), POST_P
         if op is alg.SYM:
             return latex_name(e.attrs[0], e.shape, self.style), ATOM_P
         if op is alg.CONST:
@@ -475,11 +475,11 @@ class LatexPrinter(Printer):
             if a.op is alg.MATPOW:        # X^{-2}, (X^{-\top})^{2}
                 b, k = a.args[0], str(a.attrs[0])
                 if b.op is alg.TRANSPOSE:
-                    return self.sup(self.paren(self.sup(self.p(b.args[0], POST_P + 1), r"-\top")), k), POST_P
-                return self.sup(self.p(b, POST_P + 1), "-" + k), POST_P
-            return self.sup(self.p(a, POST_P + 1), "-1"), POST_P
+                    return self.sup(self.paren(self.sup(self.operand(b.args[0], POST_P + 1), r"-\top")), k), POST_P
+                return self.sup(self.operand(b, POST_P + 1), "-" + k), POST_P
+            return self.sup(self.operand(a, POST_P + 1), "-1"), POST_P
         if op is alg.MATPOW:
-            return self.sup(self.p(e.args[0], POST_P + 1), str(e.attrs[0])), POW_P
+            return self.sup(self.operand(e.args[0], POST_P + 1), str(e.attrs[0])), POW_P
         return self.function(e)
 
     def number(self, c):
@@ -510,13 +510,13 @@ class LatexPrinter(Printer):
             lead = str(c.numerator) if c.numerator != 1 or not group else ""
         signed = coef < 0 and not den     # -(a + b): the sign binds like a factor
         top = [self.power(a, x, group, bool(lead) or signed) for a, x in num]
-        top += [self.p(f, MUL_P + 1 if group > 1 or lead else MUL_P if signed else 0) for f in chain]
+        top += [self.operand(f, MUL_P + 1 if group > 1 or lead else MUL_P if signed else 0) for f in chain]
         s = _juxt(([lead] if lead else []) + top)
         if den:
             bottom = ([str(c.denominator)] if c.denominator != 1 else []) + \
                      [self.power(a, x, len(den), c.denominator != 1) for a, x in den]
             if _tall(s):      # no fraction in a numerator: \frac{1}{\|a\|}\left(\frac{a}{b} - ...\right)
-                top = [self.power(a, x, group, True) for a, x in num] + [self.p(f, MUL_P + 1) for f in chain]
+                top = [self.power(a, x, group, True) for a, x in num] + [self.operand(f, MUL_P + 1) for f in chain]
                 s = _juxt([rf"\frac{{{lead or '1'}}}{{{_juxt(bottom)}}}"] + top)
             else:
                 s = rf"\frac{{{s or '1'}}}{{{_juxt(bottom)}}}"
@@ -525,13 +525,13 @@ class LatexPrinter(Printer):
     def power(self, a: Expr, x, group: int, lead: bool) -> str:
         """A scalar factor a^x among `group` factors (lead: a number stands in front)."""
         if x == 1:
-            return self.p(a, MUL_P + 1 if group > 1 else MUL_P if lead else 0)
-        return self.sup(self.p(a, POW_P + 1), _fmt_num(x))
+            return self.operand(a, MUL_P + 1 if group > 1 else MUL_P if lead else 0)
+        return self.sup(self.operand(a, POW_P + 1), _fmt_num(x))
 
     def had(self, e):
         num, den = [], []
         for f, x in zip(e.args, e.attrs[0]):
-            base = self.p(f, POW_P + 1)
+            base = self.operand(f, POW_P + 1)
             power = abs(x)
             (num if x > 0 else den).append(base if power == 1 else self.sup(base, r"\circ " + _fmt_num(power)))
         if len(num) == 1 and not den:
@@ -542,17 +542,17 @@ class LatexPrinter(Printer):
     def transpose(self, e):
         a = e.args[0]
         if a.op is alg.INV and a not in self.names and not (self.forced and a in self.forced):
-            return self.sup(self.p(a.args[0], POST_P + 1), r"-\top")
-        return self.sup(self.p(a, POST_P + 1), r"\top")
+            return self.sup(self.operand(a.args[0], POST_P + 1), r"-\top")
+        return self.sup(self.operand(a, POST_P + 1), r"\top")
 
     def function(self, e):
         op = e.op
         if op.letter and op.letter in self.reserved:   # a variable is called sigma: sigmoid in full
-            args = ", ".join(self.p(a, 0) for a in e.args)
+            args = ", ".join(self.operand(a, 0) for a in e.args)
             return r"\operatorname{" + op.names[0].replace("_", r"\_") + "}" + self.paren(args), ATOM_P
         if callable(op.latex):
             return op.latex(self, e)
-        args = [self.p(a, 0) for a in e.args]
+        args = [self.operand(a, 0) for a in e.args]
         tpl = op.latex if any(_tall(a) for a in args) else _plain_delimiters(op.latex)
         return tpl.format(*args), ATOM_P
 
@@ -638,7 +638,7 @@ class CodePrinter(Printer):
         self.share = stmt is None
         self.helpers: set[str] = set()
 
-    def p(self, e, prec):
+    def operand(self, e, prec):
         if e in self.names:
             return self.names[e]
         s, own = self.render(e)
@@ -683,7 +683,7 @@ class CodePrinter(Printer):
         if c != 1 or (not atoms and not chain):
             parts.append(self.number(c))
         for a, x in atoms:
-            base = self.p(a, POW_P + 1)
+            base = self.operand(a, POW_P + 1)
             parts.append(base if x == 1 else f"{base} ** {self.number(x) if x > 0 else '(' + self.number(x) + ')'}"
                          if x.denominator == 1 or x > 0 else f"{base} ** ({_fmt_num(x)})")
         if chain:
@@ -696,7 +696,7 @@ class CodePrinter(Printer):
         from .ops.linalg import is_diagonal_matrix
         n = len(chain)
         if n == 1:
-            return self.p(chain[0], MUL_P + 1 if scaled else MUL_P)
+            return self.operand(chain[0], MUL_P + 1 if scaled else MUL_P)
         size = lambda d: 1 if d == 1 else 1000  # noqa: E731
         dims = [size(chain[0].shape[0])] + [size(f.shape[1]) for f in chain]
         cost = {(i, i): 0 for i in range(n)}
@@ -708,11 +708,11 @@ class CodePrinter(Printer):
                     (cost[i, k] + cost[k + 1, j] + dims[i] * dims[k + 1] * dims[j + 1], k) for k in range(i, j))
 
         def diagonal(i):        # diag(u) as a factor: scale rows or columns, not a dense n×n product
-            return self.p(chain[i].args[0], POST_P)     # (printed once: it may define a shared temporary)
+            return self.operand(chain[i].args[0], POST_P)     # (printed once: it may define a shared temporary)
 
         def build(i, j):
             if i == j:
-                return self.p(chain[i], POST_P)
+                return self.operand(chain[i], POST_P)
             k = split[i, j]
             lshape = (chain[i].shape[0], chain[k].shape[1])
             rshape = (chain[k + 1].shape[0], chain[j].shape[1])
@@ -732,7 +732,7 @@ class CodePrinter(Printer):
     def had(self, e):
         num, den = [], []
         for f, x in zip(e.args, e.attrs[0]):
-            base = self.p(f, POW_P + 1)
+            base = self.operand(f, POW_P + 1)
             power = abs(x)
             (num if x > 0 else den).append(base if power == 1 else f"{base} ** {self.number(power)}")
         s = " * ".join(num) if num else "1"
@@ -740,14 +740,14 @@ class CodePrinter(Printer):
 
     def transpose(self, e):
         if is_vector(e.shape):
-            return self.p(e.args[0], POST_P)
-        return self.p(e.args[0], POST_P) + ".T"
+            return self.operand(e.args[0], POST_P)
+        return self.operand(e.args[0], POST_P) + ".T"
 
     def inv(self, e):
-        return f"{self.be.ns}.linalg.inv({self.p(e.args[0], 0)})"
+        return f"{self.be.ns}.linalg.inv({self.operand(e.args[0], 0)})"
 
     def matpow(self, e):
-        return f"{self.be.ns}.linalg.matrix_power({self.p(e.args[0], 0)}, {e.attrs[0]})"
+        return f"{self.be.ns}.linalg.matrix_power({self.operand(e.args[0], 0)}, {e.attrs[0]})"
 
     # ------------------------------------------------------------ function ops: their templates
     def function(self, e):
@@ -768,10 +768,10 @@ class CodePrinter(Printer):
             self.helpers.update(self.be.erf_needs)
         keys = dict(ns=self.be.ns, erf=erf, **(names or {}))
         if self.stmt is not None:      # arguments that fill a whole call argument need no brackets
-            args = [_unwrap(self.p(a, 0)) if _call_position(tpl, i) else self.p(a, POST_P)
+            args = [_unwrap(self.operand(a, 0)) if _call_position(tpl, i) else self.operand(a, POST_P)
                     for i, a in enumerate(e.args)]
             return tpl.format(*args, **keys)
-        args = [self.p(a, POST_P) for a in e.args]    # templates may apply operators to their arguments
+        args = [self.operand(a, POST_P) for a in e.args]    # templates may apply operators to their arguments
         if any(tpl.count("{%d}" % i) > 1 and not args[i].isidentifier() for i in range(len(args))):
             params = [f"_a{i}" for i in range(len(args))]
             return f"(lambda {', '.join(params)}: {tpl.format(*params, **keys)})({', '.join(args)})"

@@ -365,6 +365,16 @@ def test_jax_function_on_the_catalogue(entry, r, jax64):
         assert rel_error(np.asarray(got), np.asarray(auto)) < 1e-8
 
 
+@pytest.mark.skipif(not HAVE_JAX, reason="JAX is not installed")
+@pytest.mark.parametrize("name,kind,expr,wrt,let", _PROBES, ids=[f"{p[0]}:{p[2]}" for p in _PROBES])
+def test_jax_function_of_every_op(name, kind, expr, wrt, let, jax64):
+    r = matcalc.derivative(kind, expr, wrt, let)
+    sizes, vals = point(r, seed=3)
+    args = user_args(r, vals)
+    got = compile_function(function_code(r, "jax"))(*[jax64.numpy.asarray(a) for a in args])
+    assert rel_error(np.asarray(got), compile_function(function_code(r, "numpy"))(*args)) < 1e-9
+
+
 _JAX_AUTODIFF_SAMPLE = {"jacobian-softmax", "jacobian-sigmoid-layer", "hessian-logistic-regression",
                         "hessian-logsumexp-of-linear", "hessian-norm", "jacobian-normalize"}
 

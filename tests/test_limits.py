@@ -264,7 +264,7 @@ def test_big_coefficients_verify():
 
 @pytest.mark.slow
 def test_deep_results_are_answers_or_limit_errors_not_recursion_errors():
-    # was: RecursionError from the Jacobian construction (derive._Linear) and from the LaTeX printer,
+    # was: RecursionError from the Jacobian construction (derive._LinearMap) and from the LaTeX printer,
     # on 190 nested log_softmax (which now collapse: log_softmax(log_softmax(z)) = log_softmax(z))
     def deep(op, n):
         return f"{op}(" * n + "x" + ")" * n

@@ -22,7 +22,7 @@ from matcalc.expr import postorder
 from matcalc.errors import MatcalcError
 from matcalc.identities import Identity, check_identity, load, prepare, run
 from matcalc.numeric import evaluate
-from matcalc.ops.base import CHECK
+from matcalc.ops.base import EQUAL_SIZES
 from matcalc.printing import source
 
 CATALOGUE = Path(__file__).resolve().parent.parent / "identities"
@@ -49,7 +49,7 @@ def well_shaped(root) -> bool:
         if not node.args:
             continue
         try:
-            shape = node.op.infer([a.shape for a in node.args], CHECK)
+            shape = node.op.infer([a.shape for a in node.args], EQUAL_SIZES)
         except Exception:
             return False
         if tuple(shape) != tuple(node.shape):

@@ -148,7 +148,7 @@ def _norm_latex(pr, node, one):
     """‖x‖₂, ‖X‖_F, ‖x‖₁, ‖vec(X)‖₁; a norm inside a norm gets bigger outer bars."""
     from ..printing import ATOM_P, _delim, _tall
     a = node.args[0]
-    inner = pr.p(a, 0)
+    inner = pr.operand(a, 0)
     matrix = a.shape[0] != 1 and a.shape[1] != 1
     if matrix and one:
         inner = r"\operatorname{vec}" + pr.paren(inner)
@@ -198,7 +198,7 @@ def _sum_latex(pr, node):
     from ..printing import MUL_P, _juxt
     a = node.args[0]
     pure_chain = a.op is MUL and a.attrs[0] == 1 and not a.attrs[1]
-    inner = pr.p(a, MUL_P if pure_chain else MUL_P + 1)
+    inner = pr.operand(a, MUL_P if pure_chain else MUL_P + 1)
     one = r"\mathbf{1}"
     if a.shape[1] == 1:
         return _juxt([one + r"^\top", inner]), MUL_P
