@@ -13,6 +13,8 @@ from fractions import Fraction
 
 from . import algebra as alg
 from .expr import Expr, free_leaves, postorder
+from .ops.function import temporary_name
+from .ops.linalg import is_diagonal_matrix
 from .shapes import is_column, is_row, is_vector
 
 ADD_P, MUL_P, NEG_P, POW_P, POST_P, ATOM_P = 10, 20, 25, 30, 40, 50
@@ -693,7 +695,6 @@ class CodePrinter(Printer):
 
     def chain(self, chain, scaled) -> str:
         """The cheapest evaluation order of a matrix product (sizes taken as large, vectors as 1)."""
-        from .ops.linalg import is_diagonal_matrix
         n = len(chain)
         if n == 1:
             return self.operand(chain[0], MUL_P + 1 if scaled else MUL_P)
@@ -753,7 +754,6 @@ class CodePrinter(Printer):
     def function(self, e):
         tpl = e.op.code_template(self.be.name)
         if isinstance(tpl, tuple):          # (first, then): first computed once, named in then
-            from .ops.function import temporary_name
             first, then = tpl
             (hint,) = temporary_name(then)
             code = self.fill(first, e)

@@ -18,7 +18,7 @@ class Op:
     arity: tuple = (1, 1)
     cite = ""            # where the derivative rule comes from
     rule = ""            # the differential, in words, for --steps
-    domain: tuple = ()   # per argument: None | "positive" | "spd" | "probability" | "away-from-zero"
+    domain: tuple = ()   # per argument: None or a domain registered in ops/domains.py
     temp = "t"           # preferred name when printed as a shared temporary
     usage = None         # a hint when called with the wrong number of arguments
     order = 0

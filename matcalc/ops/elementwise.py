@@ -19,11 +19,13 @@ _DL = "Goodfellow, Bengio & Courville, Deep Learning (2016)"
 
 
 class Elementwise(FunctionOp):
-    """f applied to every entry. head: how f is written before its argument in text and LaTeX."""
+    """f applied to every entry. fprime(x, y): f'(x) given y = f(x), or None for a zero derivative;
+    text_head, latex_head: how f is written before its bracketed argument, unless text or latex gives
+    the whole template. The probes are the usual three unless given."""
 
     elementwise = True
 
-    def __init__(self, *, name: str, meaning: str, np: callable, fprime, text_head: str, latex_head: str,
+    def __init__(self, *, name: str, meaning: str, np: callable, fprime, text_head: str, latex_head: str = "",
                  code: str, code_for: dict | None = None, rule: str, cite: str, domain: str | None = None,
                  temp: str = "t", canon=None, sp=None, letter=None, text=None, latex=None, probes=None):
         self.fprime, self._sp = fprime, sp
@@ -131,13 +133,13 @@ GELU = Elementwise(name="gelu", meaning="x Φ(x) (exact GELU), entrywise",
                    cite="Hendrycks & Gimpel, Gaussian Error Linear Units (GELUs), arXiv:1606.08415 (2016)",
                    sp=lambda S, t: t * (1 + S.erf(t / S.sqrt(2))) / 2)
 ABS = Elementwise(name="abs", meaning="|x|, entrywise", np=np.abs, fprime=lambda x, y: call("sign", x),
-                  text_head="abs", latex_head="", latex=r"\left\lvert {0} \right\rvert", code="{ns}.abs({0})",
+                  text_head="abs", latex=r"\left\lvert {0} \right\rvert", code="{ns}.abs({0})",
                   rule="d |x| = sign(x) ⊙ dx", cite=_TABLES + " (x away from 0)",
                   domain="away-from-kinks", canon=_abs_canon, sp=lambda S, t: S.Abs(t))
 
 # Derivative helpers: they appear in results, and may be typed too.
 STEP = Elementwise(name="step", meaning="1 where x > 0, else 0 (the derivative of relu), entrywise",
-                   np=lambda x: (x > 0).astype(float), fprime=None, text_head="𝟙", latex_head="",
+                   np=lambda x: (x > 0).astype(float), fprime=None, text_head="𝟙",
                    text="𝟙[{0} > 0]", latex=r"\mathbb{{I}}\left[{0} > 0\right]",
                    code="{ns}.where({0} > 0, 1.0, 0.0)", code_for={"torch": "({0} > 0).to(torch.float64)"},
                    rule="constant away from 0", cite="piecewise constant", domain="away-from-kinks",
