@@ -355,10 +355,15 @@ def _mul_node(coef, exps, args) -> Expr:
     return Expr(MUL, tuple(args), (_number(frac(coef)), tuple(exps)), _chain_shape(list(args[k:])))
 
 
+def _linalg():
+    """ops/linalg, where tr, sum and diag are declared (it imports this module, so not at the top)."""
+    from .ops import linalg
+    return linalg
+
+
 def _diagonal(f: Expr) -> bool:
-    """f = diag(v) for a column v (the op lives in ops/linalg, which imports this module)."""
-    from .ops.linalg import is_diagonal_matrix
-    return is_diagonal_matrix(f)
+    """f = diag(v) for a column v."""
+    return _linalg().is_diagonal_matrix(f)
 
 
 def _simplify_chain(chain: list[Expr]) -> list[Expr]:
@@ -368,7 +373,7 @@ def _simplify_chain(chain: list[Expr]) -> list[Expr]:
         if f.op is IDENTITY and (out or len(chain) > 1):
             continue
         if out and _diagonal(out[-1]) and _diagonal(f):   # diag(u) diag(v) = diag(u ⊙ v)
-            out.append(call("diag", had(out.pop().args[0], f.args[0])))
+            out.append(_linalg().DIAG.build(had(out.pop().args[0], f.args[0])))
             continue
         if out and _diagonal(out[-1]) and is_column(f.shape) and not is_scalar(f.shape):   # diag(u) v = u ⊙ v
             out.append(had(out.pop().args[0], f))
@@ -439,9 +444,9 @@ def _pull_scalars(chain):
 def _scalar_segment(seg):
     """A 1×1 product; 1ᵀu and uᵀ1 are sums."""
     if len(seg) >= 2 and seg[0].op is ONES:
-        return call("sum", mul(*seg[1:]))
+        return _linalg().SUM.build(mul(*seg[1:]))
     if len(seg) >= 2 and seg[-1].op is ONES:
-        return call("sum", mul(*seg[:-1]))
+        return _linalg().SUM.build(mul(*seg[:-1]))
     if len(seg) == 1:
         return seg[0]
     return _mul_node(ONE, (), _orient(seg))
@@ -633,7 +638,7 @@ def inv(e: Expr) -> Expr:
     if op is IDENTITY:
         return e
     if _diagonal(e) and not is_zero(e.args[0]):   # diag(v)⁻¹ = diag(v^∘−1)
-        return call("diag", hadpow(e.args[0], -1))
+        return _linalg().DIAG.build(hadpow(e.args[0], -1))
     if op is TRANSPOSE:
         return transpose(inv(e.args[0]))
     if op is MUL:
@@ -693,7 +698,7 @@ def inner(u: Expr, c: Expr) -> Expr:
         return mul(transpose(u), c)
     if is_row(u.shape):
         return mul(u, transpose(c))
-    return call("tr", mul(transpose(u), c))
+    return _linalg().TR.build(mul(transpose(u), c))
 
 
 def rebuild(node: Expr, args) -> Expr:

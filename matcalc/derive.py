@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from . import algebra as alg
 from .errors import UnsupportedError
 from .expr import Expr, free_leaves, postorder
-from .ops.linalg import is_diagonal_matrix
+from .ops.linalg import DIAG, is_diagonal_matrix
 from .shapes import is_column, is_row
 from .simplify import expand
 
@@ -194,7 +194,7 @@ class _LinearMap:
             for i, (a, e) in enumerate(parts):
                 if _depends(a, d) and e == 1:
                     others = alg.had_parts(parts[:i] + parts[i + 1:])
-                    return alg.mul(alg.call("diag", others), self.matrix(a))
+                    return alg.mul(DIAG.build(others), self.matrix(a))
         if op is alg.MUL:
             return self._product(t)
         rule = getattr(op, "matrix", None)
@@ -224,6 +224,6 @@ class _LinearMap:
             if is_diagonal_matrix(f) and after:
                 q = alg.mul(*after)
                 if is_column(q.shape):                # P diag(l) q = P diag(q) l
-                    return alg.mul_parts(coef, atoms, before + [alg.call("diag", q), self.matrix(f.args[0])])
+                    return alg.mul_parts(coef, atoms, before + [DIAG.build(q), self.matrix(f.args[0])])
         raise UnsupportedError("this Jacobian has no form in matrix notation that matcalc can write",
                                hint="use vjp or jvp, which never form the Jacobian")
