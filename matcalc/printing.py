@@ -538,7 +538,10 @@ class LatexPrinter(Printer):
             (num if x > 0 else den).append(base if power == 1 else self.sup(base, r"\circ " + _fmt_num(power)))
         if len(num) == 1 and not den:
             return num[0], POW_P
-        s = r" \odot ".join(num) if num else self.filled(alg.ones(e.shape))[0]
+        if not num:          # 𝟏 ⊘ x; a matrix of ones is a product, bracketed before ⊘: (𝟏𝟏ᵀ) ⊘ X
+            ones, prec = self.filled(alg.ones(e.shape))
+            num = [ones if prec > MUL_P else self.paren(ones)]
+        s = r" \odot ".join(num)
         return s + "".join(r" \oslash " + d for d in den), MUL_P
 
     def transpose(self, e):

@@ -47,10 +47,18 @@ def tricky_results():
     return [matcalc.derivative(op, expr, wrt, let) for op, expr, wrt, let in TRICKY]
 
 
+def probe_results():
+    """The derivatives every op of the registry declares as its probes: each op is compiled and read back."""
+    return [({"name": f"{op.name}:{p[1]}"}, matcalc.derivative(p[0], p[1], p[2], p[3]))
+            for op in registry_ops() for p in op.probes]
+
+
 def _formulas():
-    """(label, LaTeX math) for every catalogue result and input, both styles, and every display equation."""
+    """(label, LaTeX math) for every catalogue result and input, every op's probes, both styles, and every
+    display equation."""
     out = []
-    for entry, r in list(results()) + [({"name": f"tricky-{i}"}, r) for i, r in enumerate(tricky_results())]:
+    for entry, r in list(results()) + probe_results() + \
+            [({"name": f"tricky-{i}"}, r) for i, r in enumerate(tricky_results())]:
         for style in STYLES:
             out.append((f"{entry['name']} result {style}", "$" + r.latex_of(style) + "$"))
             out.append((f"{entry['name']} input {style}", "$" + r.function.latex(style) + "$"))
@@ -410,6 +418,17 @@ def test_latex_reads_back_to_the_same_numbers(entry, r, style):
         got = _read_latex(expr, style, symbols, vals, sizes)
         assert got.shape == want.shape
         assert rel_error(got, want) < 1e-9, (entry["name"], latex_parts(expr, style, symbols))
+
+
+_PROBED = probe_results()
+
+
+@pytest.mark.parametrize("entry,r", _PROBED, ids=ids(_PROBED))
+def test_every_op_reads_back_to_the_same_numbers(entry, r):
+    sizes, vals = point(r, seed=3)
+    for style in STYLES:
+        for expr in (r.expr, r.function.expr):
+            assert rel_error(_read_latex(expr, style, r.symbols, vals, sizes), evaluate(expr, vals, sizes)) < 1e-9
 
 
 @pytest.mark.parametrize("r", tricky_results(), ids=[t[1] for t in TRICKY])
