@@ -16,6 +16,7 @@ class Backend:
     erf: str                      # the elementwise error function
     erf_needs: tuple              # the module-level lines it needs
     erf_inline: str               # the same as one expression (Result.numpy has no module)
+    submodules: tuple = ()        # (prefix, import line): submodules a call needs imported
     asarray: str
     eye: str
     ones: str
@@ -54,6 +55,7 @@ JAX = Backend(
     scalar_out="jnp.asarray({0})",
     kinds_note="vectors are 1-D arrays, scalars 0-d arrays; float64 when jax_enable_x64 is set",
     symmetric_check=None,
+    submodules=(("jax.scipy.special.", "import jax.scipy.special"),),
 )
 
 BACKENDS = {b.name: b for b in (NUMPY, TORCH, JAX)}

@@ -770,6 +770,9 @@ class CodePrinter(Printer):
         if "{erf}" in tpl and self.stmt is not None:
             self.helpers.update(self.be.erf_needs)
         keys = dict(ns=self.be.ns, erf=erf, **(names or {}))
+        if self.stmt is not None:
+            self.helpers.update(line for prefix, line in self.be.submodules if prefix in tpl.format(
+                *[""] * len(e.args), **keys))
         if self.stmt is not None:      # arguments that fill a whole call argument need no brackets
             args = [_unwrap(self.operand(a, 0)) if _call_position(tpl, i) else self.operand(a, POST_P)
                     for i, a in enumerate(e.args)]
