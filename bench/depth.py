@@ -4,7 +4,7 @@
 
 Reported per L: derivation time from the text (parse + type + derive + simplify), derivation time
 from a prebuilt graph (the parser refuses nesting deeper than its limit), result size as DAG nodes
-(matcalc.expr.postorder), as a tree (Expr.size: what it would be without sharing) and as printed
+(matcalc.expr.postorder), as a tree (Expr.tree_size: what it would be without sharing) and as printed
 text with shared temporaries (len(result.text)), and the time to print it. The growth exponent is
 the least-squares slope of log(measure) against log(L).
 
@@ -71,7 +71,7 @@ def _matcalc_row(L, repeats, verify, quick=False):
     row["t_graph"] = max(row["t_graph"] - t_build, 0.0)   # derivation only
     r = res if res is not None else res_g
     row["dag"] = len(postorder(r.expr))
-    row["tree"] = r.expr.size
+    row["tree"] = r.expr.tree_size
     t0 = time.perf_counter()
     try:
         row["text_len"] = len(r.text)

@@ -49,7 +49,7 @@ from fractions import Fraction
 import numpy as np
 
 from .expr import Expr, charge, frac
-from .ops.base import CHECK, Op
+from .ops.base import Op
 from .shapes import SCALAR, is_column, is_row, is_scalar
 
 ONE, ZERO_F = Fraction(1), Fraction(0)
@@ -210,7 +210,7 @@ def add(*terms: Expr) -> Expr:
 def _term_order(t: Expr):
     """Positive terms first, deeper terms first, a term before its transpose: Wx + b, A + Aᵀ, 𝟏 − h²."""
     c, rest = split_coef(t)
-    return (c < 0, -rest.rank, rest.op is TRANSPOSE, rest.key)
+    return (c < 0, -rest.nesting, rest.op is TRANSPOSE, rest.key)
 
 
 def neg(e: Expr) -> Expr:
@@ -414,7 +414,7 @@ def positive(e: Expr, depth: int = 0) -> bool:
         return e.attrs[0] > 0 and len(e.args) == len(e.attrs[1]) and all(positive(a, depth + 1) for a in e.args)
     if op in (HAD, ADD, TRANSPOSE):
         return all(positive(a, depth + 1) for a in e.args)
-    return getattr(op, "positive", False)
+    return getattr(op, "sign", None) == "positive"
 
 
 def nonnegative(e: Expr, depth: int = 0) -> bool:
@@ -443,7 +443,7 @@ def nonnegative(e: Expr, depth: int = 0) -> bool:
         return all(nonnegative(t, depth + 1) for t in e.args)
     if op is TRANSPOSE:
         return nonnegative(e.args[0], depth + 1)
-    return positive(e) or getattr(op, "nonnegative", False)
+    return positive(e) or getattr(op, "sign", None) == "nonnegative"
 
 
 def _exponents(exps):
@@ -479,22 +479,30 @@ def _mul_node(coef, exps, args) -> Expr:
     return Expr(MUL, tuple(args), (_number(frac(coef)), tuple(exps)), _chain_shape(list(args[k:])))
 
 
+def _linalg():
+    """ops/linalg, where tr, sum and diag are declared (it imports this module, so not at the top)."""
+    from .ops import linalg
+    return linalg
+
+
+def _diagonal(f: Expr) -> bool:
+    """f = diag(v) for a column v."""
+    return _linalg().is_diagonal_matrix(f)
+
+
 def _simplify_chain(chain: list[Expr]) -> list[Expr]:
     """Drop identities, cancel X X⁻¹, merge A A into A²."""
     out: list[Expr] = []
     for f in chain:
         if f.op is IDENTITY and (out or len(chain) > 1):
             continue
-        if out and out[-1].op.name == "diag" and f.op.name == "diag" and is_column(f.args[0].shape) \
-                and is_column(out[-1].args[0].shape):   # diag(u) diag(v) = diag(u ⊙ v)
-            out.append(call("diag", had(out.pop().args[0], f.args[0])))
+        if out and _diagonal(out[-1]) and _diagonal(f):   # diag(u) diag(v) = diag(u ⊙ v)
+            out.append(_linalg().DIAG.build(had(out.pop().args[0], f.args[0])))
             continue
-        if out and out[-1].op.name == "diag" and is_column(out[-1].args[0].shape) and is_column(f.shape) \
-                and not is_scalar(f.shape):             # diag(u) v = u ⊙ v
+        if out and _diagonal(out[-1]) and is_column(f.shape) and not is_scalar(f.shape):   # diag(u) v = u ⊙ v
             out.append(had(out.pop().args[0], f))
             continue
-        if out and is_row(out[-1].shape) and not is_scalar(out[-1].shape) and f.op.name == "diag" \
-                and is_column(f.args[0].shape):         # vᵀ diag(u) = (v ⊙ u)ᵀ
+        if out and is_row(out[-1].shape) and not is_scalar(out[-1].shape) and _diagonal(f):   # vᵀ diag(u) = (v ⊙ u)ᵀ
             out.append(transpose(had(transpose(out.pop()), f.args[0])))
             continue
         if out and _inverse_pair(out[-1], f):
@@ -560,9 +568,9 @@ def _pull_scalars(chain):
 def _scalar_segment(seg):
     """A 1×1 product; 1ᵀu and uᵀ1 are sums."""
     if len(seg) >= 2 and seg[0].op is ONES:
-        return call("sum", mul(*seg[1:]))
+        return _linalg().SUM.build(mul(*seg[1:]))
     if len(seg) >= 2 and seg[-1].op is ONES:
-        return call("sum", mul(*seg[:-1]))
+        return _linalg().SUM.build(mul(*seg[:-1]))
     if len(seg) == 1:
         return seg[0]
     return _mul_node(ONE, (), _orient(seg))
@@ -619,7 +627,7 @@ class HadOp(Op):
         return add(*terms) if terms else None
 
     rule = "d(a ⊙ b) = da ⊙ b + a ⊙ db;  d(a^∘p) = p a^∘(p−1) ⊙ da"
-    cite = "seed 000: Jacobian table (y = a ⊙ x)"
+    cite = "Magnus & Neudecker, Matrix Differential Calculus (3rd ed. 2019): d(A ⊙ B) = dA ⊙ B + A ⊙ dB"
 
 
 HAD = HadOp(name="had", temp="t")
@@ -693,7 +701,7 @@ class TransposeOp(Op):
         return transpose(dargs[0])
 
     rule = "d(Aᵀ) = (dA)ᵀ"
-    cite = "seed 004: common patterns (the backward pass of a transpose is a transpose)"
+    cite = "linear: d(Xᵀ) = (dX)ᵀ, so its adjoint is the transpose of the adjoint"
 
 
 TRANSPOSE = TransposeOp(name="transpose", names=("transpose",), temp="t")
@@ -758,8 +766,8 @@ def inv(e: Expr) -> Expr:
         return e.args[0]
     if op is IDENTITY:
         return e
-    if op.name == "diag" and is_column(e.args[0].shape) and not is_zero(e.args[0]):   # diag(v)⁻¹ = diag(v^∘−1)
-        return call("diag", hadpow(e.args[0], -1))
+    if _diagonal(e) and not is_zero(e.args[0]):   # diag(v)⁻¹ = diag(v^∘−1)
+        return _linalg().DIAG.build(hadpow(e.args[0], -1))
     if op is TRANSPOSE:
         return transpose(inv(e.args[0]))
     if op is MUL:
@@ -819,7 +827,7 @@ def inner(u: Expr, c: Expr) -> Expr:
         return mul(transpose(u), c)
     if is_row(u.shape):
         return mul(u, transpose(c))
-    return call("tr", mul(transpose(u), c))
+    return _linalg().TR.build(mul(transpose(u), c))
 
 
 def rebuild(node: Expr, args) -> Expr:

@@ -220,6 +220,8 @@ for _kind, _doc in [
     app.command(name=_kind, cls=_ExprCommand)(_derivative_command(_kind, _doc))
 
 
+from .functions_cmd import register as _register_functions  # noqa: E402
+_register_functions(app)
 from .verify_cmd import register as _register_verify
 _register_verify(app)
 

@@ -19,140 +19,16 @@ import keyword
 import re
 
 from . import algebra as alg
-from .errors import UnsupportedError, UsageError
+from .errors import UsageError
 from .expr import Expr, postorder
-from .printing import POST_P, NumpyPrinter, shared_names
+from .backends import BACKENDS, Backend
+from .printing import CodePrinter, _unwrap, shared_names
 from .shapes import fmt_shape
 
-BACKENDS = ("numpy", "torch", "jax")
 _KIND_WORD = {"grad": "gradient", "jacobian": "Jacobian", "hessian": "Hessian",
               "vjp": "vector-Jacobian product", "jvp": "Jacobian-vector product"}
 _UNSUB = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
-_ERF_NP = "_erf = np.vectorize(math.erf, otypes=[float])"
-
-
-class _Backend:
-    """How one array library spells the few calls generated code uses."""
-
-    def __init__(self, name, ns, imports, asarray, eye, ones, zeros, scalar_out, kinds_note, symmetric_check):
-        self.name, self.ns, self.imports = name, ns, imports
-        self.asarray, self.eye, self.ones, self.zeros = asarray, eye, ones, zeros
-        self.scalar_out, self.kinds_note = scalar_out, kinds_note
-        self.symmetric_check = symmetric_check
-
-    def template(self, op) -> str | None:
-        """The op's call in this backend: each op carries its own, as `codegen` (see matcalc/ops/)."""
-        return getattr(op, "codegen", {}).get(self.name)
-
-
-from .ops.nn import SOFTMAX_STATEMENTS as _SOFTMAX_NP  # noqa: E402  (statements, see _CodePrinter.function)
-
-NUMPY = _Backend(
-    "numpy", "np", ["import numpy as np"],
-    asarray="np.asarray({0}, dtype=float)", eye="np.eye({0})", ones="np.ones({0})", zeros="np.zeros({0})",
-    scalar_out="float({0})",
-    kinds_note="vectors are 1-D arrays, scalars are floats",
-    symmetric_check="np.allclose({0}, {0}.T)",
-)
-
-TORCH = _Backend(
-    "torch", "torch", ["import torch"],
-    asarray="torch.as_tensor({0}, dtype=torch.float64)",
-    eye="torch.eye({0}, dtype=torch.float64)", ones="torch.ones({0}, dtype=torch.float64)",
-    zeros="torch.zeros({0}, dtype=torch.float64)",
-    scalar_out="torch.as_tensor({0}, dtype=torch.float64)",
-    kinds_note="vectors are 1-D tensors, scalars 0-d tensors; everything float64",
-    symmetric_check="torch.allclose({0}, {0}.T)",
-)
-
-JAX = _Backend(
-    "jax", "jnp", ["import jax", "import jax.numpy as jnp"],
-    asarray="jnp.asarray({0}, dtype=jnp.result_type(float))", eye="jnp.eye({0})", ones="jnp.ones({0})",
-    zeros="jnp.zeros({0})",
-    scalar_out="jnp.asarray({0})",
-    kinds_note="vectors are 1-D arrays, scalars 0-d arrays; float64 when jax_enable_x64 is set",
-    symmetric_check=None,       # a check on values would not trace under jax.jit
-)
-
-_BACKEND = {"numpy": NUMPY, "torch": TORCH, "jax": JAX}
-_MODULE_NAMES = {"np", "torch", "jnp", "jax", "math", "_erf", "float"}
-
-
-def _call_position(tpl: str, i: int) -> bool:
-    """True when every {i} in the template is a whole call argument: np.exp({0}) but not {0} ** 2."""
-    for m in re.finditer(re.escape("{%d}" % i), tpl):
-        before, after = tpl[:m.start()].rstrip(), tpl[m.end():].lstrip()
-        if not (before.endswith(("(", ",")) and after.startswith((")", ","))):
-            return False
-    return True
-
-
-class _CodePrinter(NumpyPrinter):
-    """The NumPy printer's expression pieces, with named temporaries instead of walrus sharing and the
-    calls of one backend. `stmt(code, hint)` lets a renderer emit a statement before the current one."""
-
-    share = False
-
-    def __init__(self, dims, backend: _Backend, params: dict, stmt):
-        super().__init__(dims)
-        self.be, self.params, self.stmt = backend, params, stmt
-        self.helpers: set[str] = set()       # module-level lines needed (imports, _erf)
-
-    def p(self, e, prec):
-        if e in self.names:
-            return self.names[e]
-        s, own = self.render(e)
-        return self.paren(s) if own < prec else s
-
-    def sym(self, e):
-        return self.params[e.attrs[0]]
-
-    def filled(self, e):
-        r, c = e.shape
-        if e.op is alg.IDENTITY:
-            return self.be.eye.format(self.dim(r))
-        tpl = self.be.ones if e.op is alg.ONES else self.be.zeros
-        if r == 1 or c == 1:
-            return tpl.format(self.dim(r if c == 1 else c))
-        return tpl.format(f"({self.dim(r)}, {self.dim(c)})")
-
-    def chain(self, chain, scaled):
-        return re.sub(r"(?<![\w.])np\.outer\(", f"{self.be.ns}.outer(", super().chain(chain, scaled))
-
-    def inv(self, e):
-        return f"{self.be.ns}.linalg.inv({self.p(e.args[0], 0)})"
-
-    def matpow(self, e):
-        return f"{self.be.ns}.linalg.matrix_power({self.p(e.args[0], 0)}, {e.attrs[0]})"
-
-    def function(self, e):
-        name = e.op.name
-        tpl = self.be.template(e.op)
-        if tpl is None:
-            raise UnsupportedError(f"no {self.be.name} code for the function {name}",
-                                   hint="use --format numpy, or the result's text")
-        if tpl == _SOFTMAX_NP:                       # two statements: e = exp(z - max z); e / sum(e)
-            z = self.p(e.args[0], POST_P)
-            ex = self.stmt(f"np.exp({z} - np.max({z}))", "e")
-            return f"({ex} / np.sum({ex}))"
-        args = [_unwrap(self.p(a, 0)) if _call_position(tpl, i) else self.p(a, POST_P)
-                for i, a in enumerate(e.args)]
-        if "_erf(" in tpl:
-            self.helpers.add(_ERF_NP)
-        if "math." in tpl:
-            self.helpers.add("import math")
-        if "jax.scipy.special" in tpl:
-            self.helpers.add("import jax.scipy.special")
-        return tpl.format(*args)
-
-    def repeats(self, e) -> list[int]:
-        """Arguments a backend template uses more than once: they are computed once, before."""
-        tpl = self.be.template(e.op)
-        if tpl is None:
-            return []
-        if tpl == _SOFTMAX_NP:
-            return [0]
-        return [i for i in range(len(e.args)) if tpl.count("{%d}" % i) > 1]
+_MODULE_NAMES = {"np", "torch", "jnp", "jax", "math", "_erfc", "float"}
 
 
 # ------------------------------------------------------------------------------------------- planning
@@ -172,18 +48,6 @@ def _in_degree(roots) -> dict:
     return deg
 
 
-def _unwrap(code: str) -> str:
-    """(a - b) -> a - b, for the right-hand side of an assignment."""
-    while code.startswith("(") and code.endswith(")"):
-        depth = 0
-        for i, ch in enumerate(code):
-            depth += (ch == "(") - (ch == ")")
-            if depth == 0 and i < len(code) - 1:
-                return code
-        code = code[1:-1]
-    return code
-
-
 def _cheap(node: Expr) -> bool:
     """Not worth a temporary: a name, a number, 1/0/I, a transpose of a name (a view), a vector transpose."""
     if not node.args:
@@ -199,9 +63,9 @@ def _cheap(node: Expr) -> bool:
 def function_code(result, backend: str = "numpy", with_value: bool = False) -> str:
     """A complete module: imports and `def grad_f(A, x, b): ...` (docstring with the shapes, shape checks
     raising ValueError, named temporaries); with_value: `value_and_grad_f` returning (value, derivative)."""
-    if backend not in _BACKEND:
+    if backend not in BACKENDS:
         raise UsageError(f"unknown backend {backend!r}; one of {', '.join(BACKENDS)}")
-    be = _BACKEND[backend]
+    be = BACKENDS[backend]
     symbols = result.symbols                         # name -> (kind, shape), the aux name last
     taken = set(_MODULE_NAMES) | {n for n in symbols}
     params = {}
@@ -231,7 +95,7 @@ def function_code(result, backend: str = "numpy", with_value: bool = False) -> s
         statements.append(f"    {name} = {code}")
         return name
 
-    pr = _CodePrinter(dims, be, params, stmt)
+    pr = CodePrinter(dims, be, params, stmt)
     roots = [result.function.expr, result.expr] if with_value else [result.expr]
     deg = _in_degree(roots)
     text_names = shared_names(result.expr, result.symbols)
@@ -251,7 +115,7 @@ def function_code(result, backend: str = "numpy", with_value: bool = False) -> s
                 pr.names[node] = by_code[code]
     outs = []
     for root in roots:
-        code = pr.p(root, 0)
+        code = pr.operand(root, 0)
         if root.shape == (1, 1):
             code = be.scalar_out.format(code)
         outs.append(code)
@@ -259,8 +123,9 @@ def function_code(result, backend: str = "numpy", with_value: bool = False) -> s
     lines = list(be.imports) + sorted(h for h in pr.helpers if h.startswith("import"))
     lines = sorted(set(lines), key=lambda s: (not s.startswith("import math"), s))
     module = "\n".join(lines) + "\n"
-    if _ERF_NP in pr.helpers:
-        module += "\n" + _ERF_NP + "\n"
+    definitions = sorted(h for h in pr.helpers if not h.startswith("import"))
+    if definitions:
+        module += "\n" + "\n".join(definitions) + "\n"
     fname = ("value_and_" if with_value else "") + f"{result.kind}_f"
     body.append(f"def {fname}({', '.join(params[n] for n in symbols)}):")
     body.append(_docstring(result, be, with_value))
@@ -284,7 +149,7 @@ def _article(desc: str) -> str:
     return ("an " if desc[0] in "aeiou8" else "a ") + desc
 
 
-def _docstring(result, be: _Backend, with_value: bool) -> str:
+def _docstring(result, be: Backend, with_value: bool) -> str:
     word = _KIND_WORD[result.kind]
     esc = lambda s: s.replace("\\", "\\\\").replace('"""', r'\"\"\"')  # noqa: E731
     lines = [f'"""The {word} of {esc(result.function.source)} with respect to {result.wrt}, by matcalc.', ""]
@@ -314,7 +179,7 @@ def _docstring(result, be: _Backend, with_value: bool) -> str:
     return "    " + "\n".join(lines)
 
 
-def _shape_checks(result, be: _Backend, params: dict, fresh) -> tuple[list[str], dict]:
+def _shape_checks(result, be: Backend, params: dict, fresh) -> tuple[list[str], dict]:
     """Lines checking every argument's number of dimensions and sizes; the size names bound on the way
     (size name -> the local variable holding it), which the body uses for eye/ones/zeros."""
     out: list[str] = []

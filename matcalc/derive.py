@@ -2,9 +2,9 @@
 
 - jvp: forward mode, J·v, memoised on the DAG.
 - vjp / grad: reverse mode over the DAG. Each node's VJP is its differential
-  transposed locally (JAX's linearise-then-transpose): only the few linear
-  ops (sum, product, Hadamard product, transpose, trace, sum, diag) need a
-  transpose rule. Adjoints of a node used twice are summed, so the result
+  transposed locally (JAX's linearise-then-transpose): only the linear ops
+  need a transpose rule (sum, product, Hadamard product and transpose here;
+  the function ops declare theirs in their spec, as `transpose`). Adjoints of a node used twice are summed, so the result
   grows linearly with the expression.
 - jacobian: the JVP written as a matrix (diag(f'(x)) for elementwise ops).
 - hessian: the Jacobian of the gradient.
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from . import algebra as alg
 from .errors import UnsupportedError
 from .expr import Expr, free_leaves, postorder
+from .ops.linalg import DIAG, is_diagonal_matrix
 from .shapes import is_column, is_row
 from .simplify import expand
 
@@ -134,12 +135,9 @@ def _transpose_rule(node: Expr, c: Expr, leaf: Expr):
                 return [(a, alg.had_parts(parts[:i] + parts[i + 1:] + [(c, 1)]))]
     if op is alg.TRANSPOSE:
         return [(node.args[0], alg.transpose(c))]
-    if op.name == "tr":
-        return [(node.args[0], alg.mul(c, alg.identity(node.args[0].shape[0])))]
-    if op.name == "sum":
-        return [(node.args[0], alg.mul(c, alg.ones(node.args[0].shape)))]
-    if op.name == "diag":
-        return [(node.args[0], alg.call("diag", c))]
+    rule = getattr(op, "transpose", None)
+    if rule is not None:
+        return [(node.args[0], rule(node, c))]
     raise AssertionError(f"{op.name} is not linear: it cannot appear in a differential")
 
 
@@ -152,7 +150,7 @@ def grad(f: Expr, wrt: Expr, steps: list | None = None) -> Expr:
 def jacobian(f: Expr, wrt: Expr, steps: list | None = None) -> Expr:
     """The m×n Jacobian (numerator layout) of a vector or scalar f w.r.t. a vector wrt."""
     d = alg.sym("d" + wrt.attrs[0], wrt.shape, "tangent")
-    return _Linear(d).matrix(jvp(f, wrt, d, steps))
+    return _LinearMap(d).matrix(jvp(f, wrt, d, steps))
 
 
 def hessian(f: Expr, wrt: Expr, steps: list | None = None) -> Expr:
@@ -161,12 +159,18 @@ def hessian(f: Expr, wrt: Expr, steps: list | None = None) -> Expr:
     return jacobian(expand(grad(f, wrt, steps)), wrt, steps)
 
 
-class _Linear:
-    """Writes a vector expression t, linear in the column vector d, as M·d."""
+class _LinearMap:
+    """Writes a vector expression t, linear in the column vector d, as M·d (M = self.matrix(t))."""
 
     def __init__(self, d: Expr):
         self.d = d
         self.memo: dict[Expr, Expr] = {}
+
+    def __call__(self, t: Expr) -> Expr:
+        return self.matrix(t)
+
+    def depends(self, t: Expr) -> bool:
+        return _depends(t, self.d)
 
     def matrix(self, t: Expr) -> Expr:
         got = self.memo.get(t)
@@ -190,25 +194,13 @@ class _Linear:
             for i, (a, e) in enumerate(parts):
                 if _depends(a, d) and e == 1:
                     others = alg.had_parts(parts[:i] + parts[i + 1:])
-                    return alg.mul(alg.call("diag", others), self.matrix(a))
+                    return alg.mul(DIAG.build(others), self.matrix(a))
         if op is alg.MUL:
             return self._product(t)
-        if op.name == "sum" and is_column(t.args[0].shape):
-            return alg.mul(alg.ones((1, t.args[0].shape[0])), self.matrix(t.args[0]))
-        if op.name == "diag" and is_column(t.shape):
-            inner = t.args[0]
-            if inner.op is alg.MUL and len(alg.mul_split(inner)[2]) == 2:
-                c, atoms, (p, q) = alg.mul_split(inner)
-                col, row = (p, alg.transpose(q)) if _depends(p, d) else (alg.transpose(q), p)
-                if is_column(col.shape) and not _depends(row, d):
-                    return alg.mul_parts(c, atoms, [alg.call("diag", row), self.matrix(col)])
-            if inner.op is alg.MUL:       # diag(P diag(l) Q) = (P ⊙ Qᵀ) l  (log-det Hessians)
-                c, atoms, chain = alg.mul_split(inner)
-                for i, f in enumerate(chain):
-                    if f.op.name == "diag" and is_column(f.args[0].shape) and 0 < i < len(chain) - 1 \
-                            and not any(_depends(g, d) for g in chain[:i] + chain[i + 1:] + [a for a, _ in atoms]):
-                        p, q = alg.mul(*chain[:i]), alg.mul(*chain[i + 1:])
-                        return alg.mul_parts(c, atoms, [alg.had(p, alg.transpose(q)), self.matrix(f.args[0])])
+        rule = getattr(op, "matrix", None)
+        got = rule(t, self) if rule is not None else None
+        if got is not None:
+            return got
         raise UnsupportedError("this Jacobian has no form in matrix notation that matcalc can write",
                                hint="use vjp or jvp, which never form the Jacobian")
 
@@ -229,9 +221,9 @@ class _Linear:
                 return alg.mul_parts(coef, atoms, [alg.transpose(alg.mul(*after)), self.matrix(alg.transpose(f))])
             if f.op is alg.ADD:
                 return self.matrix(alg.add(*[alg.mul_parts(coef, atoms, before + [g] + after) for g in f.args]))
-            if f.op.name == "diag" and is_column(f.args[0].shape) and after:
+            if is_diagonal_matrix(f) and after:
                 q = alg.mul(*after)
                 if is_column(q.shape):                # P diag(l) q = P diag(q) l
-                    return alg.mul_parts(coef, atoms, before + [alg.call("diag", q), self.matrix(f.args[0])])
+                    return alg.mul_parts(coef, atoms, before + [DIAG.build(q), self.matrix(f.args[0])])
         raise UnsupportedError("this Jacobian has no form in matrix notation that matcalc can write",
                                hint="use vjp or jvp, which never form the Jacobian")

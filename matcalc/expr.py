@@ -30,7 +30,7 @@ _budget: list | None = None     # [units left, limit] inside `with budget():`, e
 
 
 class Expr:
-    __slots__ = ("op", "args", "attrs", "shape", "digest", "height", "rank", "size", "__weakref__")
+    __slots__ = ("op", "args", "attrs", "shape", "digest", "height", "nesting", "tree_size", "__weakref__")
 
     op: object          # an Op from the registry
     args: tuple         # child Exprs
@@ -54,8 +54,8 @@ class Expr:
         node.digest = h.digest()
         node.height = 1 + max((a.height for a in args), default=-1)
         # depth not counting transposes: orders sums as textbooks do (Wx + b, A + Aᵀ)
-        node.rank = max((a.rank for a in args), default=-1) + (0 if op.name == "transpose" else 1)
-        node.size = 1 + sum(a.size for a in args) if args else 1
+        node.nesting = max((a.nesting for a in args), default=-1) + (0 if op.name == "transpose" else 1)
+        node.tree_size = 1 + sum(a.tree_size for a in args) if args else 1    # nodes, were nothing shared
         _TABLE[key] = node
         return node
 
@@ -79,8 +79,16 @@ class Expr:
         return self.shape == (1, 1)
 
     def __repr__(self) -> str:
-        from .printing import source
-        return f"<{source(self)} : {self.shape}>"
+        return f"<Expr {self._outline(3)} : {self.shape}>"
+
+    def _outline(self, depth: int) -> str:
+        """The node's op and arguments, `depth` levels down (debugging needs no printer)."""
+        if not self.args:
+            return self.op.name + (f"({', '.join(str(a) for a in self.attrs)})" if self.attrs else "")
+        head = self.op.name + (f"[{', '.join(str(a) for a in self.attrs)}]" if self.attrs else "")
+        if depth == 0:
+            return head + "(…)"
+        return f"{head}({', '.join(a._outline(depth - 1) for a in self.args)})"
 
     def __str__(self) -> str:
         from .printing import text

@@ -1,7 +1,7 @@
-"""Printers: matcalc source, unicode text, LaTeX and NumPy code.
+"""Printers: matcalc source, unicode text, LaTeX and code (NumPy, PyTorch, JAX).
 
 One printer per target, dispatching on the op; function ops bring their own
-templates (text, latex, source, code). Shared subexpressions are printed
+templates (text, latex, source, code: see ops/function.py). Shared subexpressions are printed
 once and named, as a textbook does (`… where s = softmax(z)`), so results
 stay linear in size.
 """
@@ -13,6 +13,8 @@ from fractions import Fraction
 
 from . import algebra as alg
 from .expr import Expr, free_leaves, postorder
+from .ops.function import temporary_name
+from .ops.linalg import is_diagonal_matrix
 from .shapes import is_column, is_row, is_vector
 
 ADD_P, MUL_P, NEG_P, POW_P, POST_P, ATOM_P = 10, 20, 25, 30, 40, 50
@@ -56,7 +58,7 @@ class Printer:
         elif self.share:
             self._plan(e)
         try:
-            return self.p(e, 0)
+            return self.operand(e, 0)
         except RecursionError:      # printing recurses once per level: a result ~200 deep (issue 7)
             from .errors import LimitError
             raise LimitError("the result nests too deeply to be printed",
@@ -88,9 +90,9 @@ class Printer:
             return False
         # an inverse reads better written out, as the Cookbook does: −(A + B)⁻ᵀxxᵀ(A + B)⁻ᵀ
         inner = node.args[0] if node.op is alg.TRANSPOSE else node
-        return not (inner.op is alg.INV and inner.args[0].size <= 8)
+        return not (inner.op is alg.INV and inner.args[0].tree_size <= 8)
 
-    def p(self, e: Expr, prec: int) -> str:
+    def operand(self, e: Expr, prec: int) -> str:
         if e in self.names:
             return self.names[e]
         s, own = self.render(e)
@@ -155,10 +157,10 @@ class Printer:
         for i, t in enumerate(e.args):
             c, rest = alg.split_coef(t)
             if c < 0:
-                body = self.p(alg.scale(-c, rest), ADD_P + 1)
+                body = self.operand(alg.scale(-c, rest), ADD_P + 1)
                 out.append(f"{self.minus} {body}" if i else f"{self.neg}{body}")
             else:
-                body = self.p(t, ADD_P + 1 if i else ADD_P)
+                body = self.operand(t, ADD_P + 1 if i else ADD_P)
                 out.append(f"{self.plus} {body}" if i else body)
         return " ".join(out)
 
@@ -166,7 +168,7 @@ class Printer:
 
     def function(self, e: Expr) -> str:
         tpl = getattr(e.op, self.template)
-        args = [self.p(a, 0) for a in e.args]
+        args = [self.operand(a, 0) for a in e.args]
         return tpl(args, e) if callable(tpl) else tpl.format(*args)
 
 
@@ -194,11 +196,11 @@ class SourcePrinter(Printer):
 
     def mul(self, e):
         coef, atoms, chain = alg.mul_split(e)
-        num = [self.p(a, POW_P + 1) + ("" if x == 1 else f"^{self.p(alg.const(x), ATOM_P)}" if x > 0 else "")
+        num = [self.operand(a, POW_P + 1) + ("" if x == 1 else f"^{self.operand(alg.const(x), ATOM_P)}" if x > 0 else "")
                for a, x in atoms if x > 0]
-        den = [self.p(a, POW_P + 1) + ("" if x == -1 else f"^{self.p(alg.const(-x), ATOM_P)}")
+        den = [self.operand(a, POW_P + 1) + ("" if x == -1 else f"^{self.operand(alg.const(-x), ATOM_P)}")
                for a, x in atoms if x < 0]
-        factors = num + [self.p(f, MUL_P + 1) for f in chain]
+        factors = num + [self.operand(f, MUL_P + 1) for f in chain]
         c = abs(coef)
         if c.numerator != 1 or not factors:
             factors.insert(0, str(c.numerator))
@@ -213,20 +215,20 @@ class SourcePrinter(Printer):
         num, den = [], []
         for f, x in zip(e.args, e.attrs[0]):
             power = abs(x)
-            base = self.p(f, POW_P + 1)
-            (num if x > 0 else den).append(base if power == 1 else f"{base}.^{self.p(alg.const(power), ATOM_P)}")
+            base = self.operand(f, POW_P + 1)
+            (num if x > 0 else den).append(base if power == 1 else f"{base}.^{self.operand(alg.const(power), ATOM_P)}")
         if not num:
             num = [self.filled(alg.ones(e.shape))]
         return ".*".join(num) + "".join("./" + d for d in den), MUL_P
 
     def transpose(self, e):
-        return self.p(e.args[0], POST_P) + "'"
+        return self.operand(e.args[0], POST_P) + "'"
 
     def inv(self, e):
-        return f"inv({self.p(e.args[0], 0)})"
+        return f"inv({self.operand(e.args[0], 0)})"
 
     def matpow(self, e):
-        return f"{self.p(e.args[0], POW_P + 1)}^{e.attrs[0]}"
+        return f"{self.operand(e.args[0], POW_P + 1)}^{e.attrs[0]}"
 
 
 def source(e: Expr) -> str:
@@ -260,8 +262,9 @@ class TextPrinter(Printer):
         return _look(name)
 
     def function(self, e: Expr) -> str:
-        if e.op.name == "sigmoid" and _look("sigma") in self.reserved:   # a variable σ: sigmoid in full
-            return f"sigmoid({self.p(e.args[0], 0)})"
+        letter = getattr(e.op, "letter", None)
+        if letter and _look(letter) in self.reserved:      # a variable σ: sigmoid in full
+            return e.op.source.format(*[self.operand(a, 0) for a in e.args])
         return super().function(e)
 
     def temp_name(self, base, i):
@@ -288,9 +291,9 @@ class TextPrinter(Printer):
         alone = len(chain) + sum(1 for _, x in atoms if x > 0) == 1 and not any(x < 0 for _, x in atoms) \
             and coef.denominator == 1
         inner = MUL_P if alone else MUL_P + 1
-        num = [self.p(a, inner if x == 1 else POW_P + 1) + ("" if x == 1 else _sup(x)) for a, x in atoms if x > 0]
-        den = [self.p(a, POW_P + 1) + ("" if x == -1 else _sup(-x)) for a, x in atoms if x < 0]
-        factors = num + [self.p(f, inner) for f in chain]
+        num = [self.operand(a, inner if x == 1 else POW_P + 1) + ("" if x == 1 else _sup(x)) for a, x in atoms if x > 0]
+        den = [self.operand(a, POW_P + 1) + ("" if x == -1 else _sup(-x)) for a, x in atoms if x < 0]
+        factors = num + [self.operand(f, inner) for f in chain]
         c = abs(coef)
         lead = "" if c.numerator == 1 and factors else str(c.numerator)
         s = _juxtapose([lead] + factors if lead else factors)
@@ -306,7 +309,7 @@ class TextPrinter(Printer):
     def had(self, e):
         num, den = [], []
         for f, x in zip(e.args, e.attrs[0]):
-            base = self.p(f, POW_P + 1)
+            base = self.operand(f, POW_P + 1)
             power = abs(x)
             mark = "" if power == 1 else (_sup(power) if is_vector(f.shape) else "∘" + _sup(power))
             if mark and base[-1] in "ᵀ⁻¹²³⁴⁵⁶⁷⁸⁹⁰":      # (X⁻¹)∘², not X⁻¹∘²
@@ -318,20 +321,20 @@ class TextPrinter(Printer):
     def transpose(self, e):
         a = e.args[0]
         if a.op is alg.INV:
-            return self.p(a.args[0], POST_P + 1) + "⁻ᵀ"
-        return self.p(a, POST_P + 1) + "ᵀ"
+            return self.operand(a.args[0], POST_P + 1) + "⁻ᵀ"
+        return self.operand(a, POST_P + 1) + "ᵀ"
 
     def inv(self, e):
         a = e.args[0]
         if a.op is alg.MATPOW:            # X⁻², (X⁻ᵀ)²: not ((Xᵀ)²)⁻¹
             b, k = a.args[0], str(a.attrs[0]).translate(_SUP)
             if b.op is alg.TRANSPOSE:
-                return f"({self.p(b.args[0], POST_P + 1)}⁻ᵀ){k}"
-            return f"{self.p(b, POST_P + 1)}⁻{k}"
-        return self.p(a, POST_P + 1) + "⁻¹"
+                return f"({self.operand(b.args[0], POST_P + 1)}⁻ᵀ){k}"
+            return f"{self.operand(b, POST_P + 1)}⁻{k}"
+        return self.operand(a, POST_P + 1) + "⁻¹"
 
     def matpow(self, e):
-        return self.p(e.args[0], POST_P + 1) + str(e.attrs[0]).translate(_SUP)
+        return self.operand(e.args[0], POST_P + 1) + str(e.attrs[0]).translate(_SUP)
 
 
 def _simple(tok: str) -> bool:
@@ -391,17 +394,6 @@ _UNSUB = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
 _ENDS_WITH_SUP = re.compile(r"\^(\{[^{}]*\}|\\[A-Za-z]+|[0-9A-Za-z])$")
 _ENDS_WITH_CMD = re.compile(r"\\[A-Za-z]+$")
 
-# Function ops written name(arguments); the others have their own notation in LatexPrinter.function.
-_LATEX_FUNCTIONS = {
-    "exp": r"\exp", "log": r"\log", "sin": r"\sin", "cos": r"\cos", "tanh": r"\tanh",
-    "sigmoid": r"\sigma", "relu": r"\operatorname{ReLU}", "softplus": r"\operatorname{softplus}",
-    "gelu": r"\operatorname{GELU}", "sign": r"\operatorname{sign}", "normcdf": r"\Phi", "normpdf": r"\varphi",
-    "tr": r"\operatorname{tr}", "det": r"\det", "logdet": r"\log\det", "diag": r"\operatorname{diag}",
-    "softmax": r"\operatorname{softmax}", "log_softmax": r"\log\operatorname{softmax}",
-    "logsumexp": r"\operatorname{logsumexp}", "cross_entropy": r"\operatorname{CE}",
-}
-
-
 def _tall(s: str) -> bool:
     return r"\frac" in s or r"\left" in s
 
@@ -440,7 +432,7 @@ class LatexPrinter(Printer):
         self.reserved = set(reserved)
 
     # ------------------------------------------------------------ naming and grouping
-    def p(self, e: Expr, prec: int) -> str:
+    def operand(self, e: Expr, prec: int) -> str:
         if e in self.names:
             return self.names[e]
         s, own = self.render(e)
@@ -464,7 +456,7 @@ class LatexPrinter(Printer):
         op = e.op
         if _is_row(e.shape) and (op is alg.ADD or op is alg.HAD or getattr(op, "elementwise", False)):
             # a row vector sum or elementwise result is written as a transposed column: (x - mu)^T
-            return self.sup(self.p(alg.transpose(e), POST_P + 1), r"\top"), POST_P
+            return self.sup(self.operand(alg.transpose(e), POST_P + 1), r"\top"), POST_P
         if op is alg.SYM:
             return latex_name(e.attrs[0], e.shape, self.style), ATOM_P
         if op is alg.CONST:
@@ -485,11 +477,11 @@ class LatexPrinter(Printer):
             if a.op is alg.MATPOW:        # X^{-2}, (X^{-\top})^{2}
                 b, k = a.args[0], str(a.attrs[0])
                 if b.op is alg.TRANSPOSE:
-                    return self.sup(self.paren(self.sup(self.p(b.args[0], POST_P + 1), r"-\top")), k), POST_P
-                return self.sup(self.p(b, POST_P + 1), "-" + k), POST_P
-            return self.sup(self.p(a, POST_P + 1), "-1"), POST_P
+                    return self.sup(self.paren(self.sup(self.operand(b.args[0], POST_P + 1), r"-\top")), k), POST_P
+                return self.sup(self.operand(b, POST_P + 1), "-" + k), POST_P
+            return self.sup(self.operand(a, POST_P + 1), "-1"), POST_P
         if op is alg.MATPOW:
-            return self.sup(self.p(e.args[0], POST_P + 1), str(e.attrs[0])), POW_P
+            return self.sup(self.operand(e.args[0], POST_P + 1), str(e.attrs[0])), POW_P
         return self.function(e)
 
     def number(self, c):
@@ -520,13 +512,13 @@ class LatexPrinter(Printer):
             lead = str(c.numerator) if c.numerator != 1 or not group else ""
         signed = coef < 0 and not den     # -(a + b): the sign binds like a factor
         top = [self.power(a, x, group, bool(lead) or signed) for a, x in num]
-        top += [self.p(f, MUL_P + 1 if group > 1 or lead else MUL_P if signed else 0) for f in chain]
+        top += [self.operand(f, MUL_P + 1 if group > 1 or lead else MUL_P if signed else 0) for f in chain]
         s = _juxt(([lead] if lead else []) + top)
         if den:
             bottom = ([str(c.denominator)] if c.denominator != 1 else []) + \
                      [self.power(a, x, len(den), c.denominator != 1) for a, x in den]
             if _tall(s):      # no fraction in a numerator: \frac{1}{\|a\|}\left(\frac{a}{b} - ...\right)
-                top = [self.power(a, x, group, True) for a, x in num] + [self.p(f, MUL_P + 1) for f in chain]
+                top = [self.power(a, x, group, True) for a, x in num] + [self.operand(f, MUL_P + 1) for f in chain]
                 s = _juxt([rf"\frac{{{lead or '1'}}}{{{_juxt(bottom)}}}"] + top)
             else:
                 s = rf"\frac{{{s or '1'}}}{{{_juxt(bottom)}}}"
@@ -535,58 +527,47 @@ class LatexPrinter(Printer):
     def power(self, a: Expr, x, group: int, lead: bool) -> str:
         """A scalar factor a^x among `group` factors (lead: a number stands in front)."""
         if x == 1:
-            return self.p(a, MUL_P + 1 if group > 1 else MUL_P if lead else 0)
-        return self.sup(self.p(a, POW_P + 1), _fmt_num(x))
+            return self.operand(a, MUL_P + 1 if group > 1 else MUL_P if lead else 0)
+        return self.sup(self.operand(a, POW_P + 1), _fmt_num(x))
 
     def had(self, e):
         num, den = [], []
         for f, x in zip(e.args, e.attrs[0]):
-            base = self.p(f, POW_P + 1)
+            base = self.operand(f, POW_P + 1)
             power = abs(x)
             (num if x > 0 else den).append(base if power == 1 else self.sup(base, r"\circ " + _fmt_num(power)))
         if len(num) == 1 and not den:
             return num[0], POW_P
-        s = r" \odot ".join(num) if num else self.filled(alg.ones(e.shape))[0]
+        if not num:          # 𝟏 ⊘ x; a matrix of ones is a product, bracketed before ⊘: (𝟏𝟏ᵀ) ⊘ X
+            ones, prec = self.filled(alg.ones(e.shape))
+            num = [ones if prec > MUL_P else self.paren(ones)]
+        s = r" \odot ".join(num)
         return s + "".join(r" \oslash " + d for d in den), MUL_P
 
     def transpose(self, e):
         a = e.args[0]
         if a.op is alg.INV and a not in self.names and not (self.forced and a in self.forced):
-            return self.sup(self.p(a.args[0], POST_P + 1), r"-\top")
-        return self.sup(self.p(a, POST_P + 1), r"\top")
+            return self.sup(self.operand(a.args[0], POST_P + 1), r"-\top")
+        return self.sup(self.operand(a, POST_P + 1), r"\top")
 
     def function(self, e):
-        name, args = e.op.name, e.args
-        if name == "sqrt":
-            return rf"\sqrt{{{self.p(args[0], 0)}}}", ATOM_P
-        if name == "abs":
-            return _delim(r"\lvert ", r" \rvert", self.p(args[0], 0)), ATOM_P
-        if name in ("norm", "norm1"):
-            a = args[0]
-            inner = self.p(a, 0)
-            matrix = a.shape[0] != 1 and a.shape[1] != 1
-            if matrix and name == "norm1":
-                inner = r"\operatorname{vec}" + self.paren(inner)
-            sub = "_1" if name == "norm1" else "_F" if matrix else "_2"
-            if r"\|" in inner and not _tall(inner):     # a norm inside a norm: bigger outer bars
-                return rf"\bigl\|{inner}\bigr\|{sub}", ATOM_P
-            return _delim(r"\|", r"\|", inner) + sub, ATOM_P
-        if name == "sum":             # 1^T x, 1^T X 1, x^T 1
-            a = args[0]
-            pure_chain = a.op is alg.MUL and a.attrs[0] == 1 and not a.attrs[1]
-            inner = self.p(a, MUL_P if pure_chain else MUL_P + 1)
-            one = r"\mathbf{1}"
-            if a.shape[1] == 1:
-                return _juxt([one + r"^\top", inner]), MUL_P
-            if a.shape[0] == 1:
-                return _juxt([inner, one]), MUL_P
-            return _juxt([one + r"^\top", inner, one]), MUL_P
-        if name == "step":
-            return r"\mathbb{I}" + _delim("[", "]", self.p(args[0], 0) + " > 0"), ATOM_P
-        head = _LATEX_FUNCTIONS.get(name) or r"\operatorname{" + name.replace("_", r"\_") + "}"
-        if head == r"\sigma" and "sigma" in self.reserved:    # a variable is called sigma: sigmoid in full
-            head = r"\operatorname{sigmoid}"
-        return head + self.paren(", ".join(self.p(a, 0) for a in args)), ATOM_P
+        op = e.op
+        if op.letter and op.letter in self.reserved:   # a variable is called sigma: sigmoid in full
+            args = ", ".join(self.operand(a, 0) for a in e.args)
+            return r"\operatorname{" + op.names[0].replace("_", r"\_") + "}" + self.paren(args), ATOM_P
+        if callable(op.latex):
+            return op.latex(self, e)
+        args = [self.operand(a, 0) for a in e.args]
+        tpl = op.latex if any(_tall(a) for a in args) else _plain_delimiters(op.latex)
+        return tpl.format(*args), ATOM_P
+
+
+def _plain_delimiters(tpl: str) -> str:
+    """A template's \\left( ... \\right) as plain ( ... ): no argument is tall enough to need them."""
+    return _LEFT_RIGHT.sub("", tpl)
+
+
+_LEFT_RIGHT = re.compile(r"\\(left|right)(?=[()\[\]|.]|\\[|{}]|\\[lr]vert)")
 
 
 def latex_name(name: str, shape=(1, 1), style="bold") -> str:
@@ -637,23 +618,35 @@ def latex(e: Expr, style="bold", reserved=()) -> str:
     return main
 
 
-# =============================================================== NumPy code (1-D vectors)
+# =============================================================== code (1-D vectors)
 
-class NumpyPrinter(Printer):
-    """One Python expression over np and the variables; vectors are 1-D arrays."""
+class CodePrinter(Printer):
+    """Python code over one backend's namespace (NumPy by default); vectors are 1-D arrays.
+
+    Alone (Result.numpy) it prints one expression: a shared subexpression is named with := where it
+    is first used, an argument a template repeats goes through a lambda. For a generated function
+    (codegen.py), `stmt(code, hint) -> name` emits a statement before the current one, the caller
+    names the shared subexpressions (self.names), and the module-level lines the code needs are
+    collected in self.helpers."""
 
     template = "code"
     min_share_len = 12
     plus, minus, neg = "+", "-", "-"
 
-    def __init__(self, dims: dict):
+    def __init__(self, dims: dict, backend=None, params: dict | None = None, stmt=None):
         super().__init__()
+        from .backends import NUMPY
         self.dims = dims      # size name -> code giving it at run time, e.g. "A.shape[0]"
+        self.be = backend or NUMPY
+        self.params = params or {}
+        self.stmt = stmt
+        self.share = stmt is None
+        self.helpers: set[str] = set()
 
     def run(self, e, shared=None):
         return self._in_text_order(super().run(e, shared))
 
-    def p(self, e, prec):
+    def operand(self, e, prec):
         if e in self.names:
             return self.names[e]
         s, own = self.render(e)
@@ -697,7 +690,7 @@ class NumpyPrinter(Printer):
         return self.dims[d]
 
     def sym(self, e):
-        return code_name(e.attrs[0])
+        return self.params.get(e.attrs[0]) or code_name(e.attrs[0])
 
     def number(self, c):
         return str(c.numerator) if c.denominator == 1 else f"({c.numerator} / {c.denominator})"
@@ -705,11 +698,11 @@ class NumpyPrinter(Printer):
     def filled(self, e):
         r, c = e.shape
         if e.op is alg.IDENTITY:
-            return f"np.eye({self.dim(r)})"
-        fn = "np.ones" if e.op is alg.ONES else "np.zeros"
+            return self.be.eye.format(self.dim(r))
+        tpl = self.be.ones if e.op is alg.ONES else self.be.zeros
         if is_vector(e.shape):
-            return f"{fn}({self.dim(r if c == 1 else c)})"
-        return f"{fn}(({self.dim(r)}, {self.dim(c)}))"
+            return tpl.format(self.dim(r if c == 1 else c))
+        return tpl.format(f"({self.dim(r)}, {self.dim(c)})")
 
     def mul(self, e):
         coef, atoms, chain = alg.mul_split(e)
@@ -721,7 +714,7 @@ class NumpyPrinter(Printer):
         if c != 1 or (not atoms and not chain):
             parts.append(self.number(c))
         for a, x in atoms:
-            base = self.p(a, POW_P + 1)
+            base = self.operand(a, POW_P + 1)
             parts.append(base if x == 1 else f"{base} ** {self.number(x) if x > 0 else '(' + self.number(x) + ')'}"
                          if x.denominator == 1 or x > 0 else f"{base} ** ({_fmt_num(x)})")
         if chain:
@@ -733,7 +726,7 @@ class NumpyPrinter(Printer):
         """The cheapest evaluation order of a matrix product (sizes taken as large, vectors as 1)."""
         n = len(chain)
         if n == 1:
-            return self.p(chain[0], MUL_P + 1 if scaled else MUL_P)
+            return self.operand(chain[0], MUL_P + 1 if scaled else MUL_P)
         size = lambda d: 1 if d == 1 else 1000  # noqa: E731
         dims = [size(chain[0].shape[0])] + [size(f.shape[1]) for f in chain]
         cost = {(i, i): 0 for i in range(n)}
@@ -744,27 +737,24 @@ class NumpyPrinter(Printer):
                 cost[i, j], split[i, j] = min(
                     (cost[i, k] + cost[k + 1, j] + dims[i] * dims[k + 1] * dims[j + 1], k) for k in range(i, j))
 
-        def is_diagonal(i):     # diag(u) as a factor: scale rows or columns, not a dense n×n product
-            return chain[i].op.name == "diag" and is_column(chain[i].args[0].shape)
-
-        def diagonal(i):        # printed once: it may define a shared temporary
-            return self.p(chain[i].args[0], POST_P)
+        def diagonal(i):        # diag(u) as a factor: scale rows or columns, not a dense n×n product
+            return self.operand(chain[i].args[0], POST_P)     # (printed once: it may define a shared temporary)
 
         def build(i, j):
             if i == j:
-                return self.p(chain[i], POST_P)
+                return self.operand(chain[i], POST_P)
             k = split[i, j]
             lshape = (chain[i].shape[0], chain[k].shape[1])
             rshape = (chain[k + 1].shape[0], chain[j].shape[1])
-            if i == k and is_diagonal(i):
+            if i == k and is_diagonal_matrix(chain[i]):
                 u, right = diagonal(i), build(k + 1, j)
                 return f"({u}[:, None] * {right})" if not is_column(rshape) else f"({u} * {right})"
-            if k + 1 == j and is_diagonal(j):
+            if k + 1 == j and is_diagonal_matrix(chain[j]):
                 left = build(i, k)
                 return f"({left} * {diagonal(j)})"
             left, right = build(i, k), build(k + 1, j)
             if is_column(lshape) and is_row(rshape):
-                return f"np.outer({left}, {right})"
+                return f"{self.be.ns}.outer({left}, {right})"
             return f"({left} @ {right})"
         out = build(0, n - 1)
         return out[1:-1] if out.startswith("(") and not scaled and _balanced(out[1:-1]) else out
@@ -772,7 +762,7 @@ class NumpyPrinter(Printer):
     def had(self, e):
         num, den = [], []
         for f, x in zip(e.args, e.attrs[0]):
-            base = self.p(f, POW_P + 1)
+            base = self.operand(f, POW_P + 1)
             power = abs(x)
             (num if x > 0 else den).append(base if power == 1 else f"{base} ** {self.number(power)}")
         s = " * ".join(num) if num else "1"
@@ -780,25 +770,71 @@ class NumpyPrinter(Printer):
 
     def transpose(self, e):
         if is_vector(e.shape):
-            return self.p(e.args[0], POST_P)
-        return self.p(e.args[0], POST_P) + ".T"
+            return self.operand(e.args[0], POST_P)
+        return self.operand(e.args[0], POST_P) + ".T"
 
     def inv(self, e):
-        return f"np.linalg.inv({self.p(e.args[0], 0)})"
+        return f"{self.be.ns}.linalg.inv({self.operand(e.args[0], 0)})"
 
     def matpow(self, e):
-        return f"np.linalg.matrix_power({self.p(e.args[0], 0)}, {e.attrs[0]})"
+        return f"{self.be.ns}.linalg.matrix_power({self.operand(e.args[0], 0)}, {e.attrs[0]})"
 
+    # ------------------------------------------------------------ function ops: their templates
     def function(self, e):
-        tpl = e.op.code
-        args = [self.p(a, POST_P) for a in e.args]    # templates may apply operators to their arguments
-        if callable(tpl):
-            return tpl(args, e)
+        tpl = e.op.code_template(self.be.name)
+        if isinstance(tpl, tuple):          # (first, then): first computed once, named in then
+            first, then = tpl
+            (hint,) = temporary_name(then)
+            code = self.fill(first, e)
+            if self.stmt is not None:
+                return self.fill(then, e, {hint: self.stmt(_unwrap(code), hint)})
+            return f"(lambda _{hint}: {self.fill(then, e, {hint: '_' + hint})})({code})"
+        return self.fill(tpl, e)
+
+    def fill(self, tpl: str, e: Expr, names=None) -> str:
+        erfc = self.be.erfc if self.stmt is not None else self.be.erfc_inline
+        if "{erfc}" in tpl and self.stmt is not None:
+            self.helpers.update(self.be.erfc_needs)
+        keys = dict(ns=self.be.ns, erfc=erfc, **(names or {}))
+        if self.stmt is not None:
+            self.helpers.update(line for prefix, line in self.be.submodules if prefix in tpl.format(
+                *[""] * len(e.args), **keys))
+        if self.stmt is not None:      # arguments that fill a whole call argument need no brackets
+            args = [_unwrap(self.operand(a, 0)) if _call_position(tpl, i) else self.operand(a, POST_P)
+                    for i, a in enumerate(e.args)]
+            return tpl.format(*args, **keys)
+        args = [self.operand(a, POST_P) for a in e.args]    # templates may apply operators to their arguments
         if any(tpl.count("{%d}" % i) > 1 and not args[i].isidentifier() for i in range(len(args))):
             params = [f"_a{i}" for i in range(len(args))]
-            body = tpl.format(*params)
-            return f"(lambda {', '.join(params)}: {body})({', '.join(args)})"
-        return tpl.format(*args)
+            return f"(lambda {', '.join(params)}: {tpl.format(*params, **keys)})({', '.join(args)})"
+        return tpl.format(*args, **keys)
+
+    def repeats(self, e) -> list[int]:
+        """Arguments a template uses more than once: a generated function computes them once, before."""
+        tpl = e.op.code_template(self.be.name) if hasattr(e.op, "code_template") else None
+        parts = tpl if isinstance(tpl, tuple) else (tpl,) if tpl else ()
+        return [i for i in range(len(e.args)) if sum(part.count("{%d}" % i) for part in parts) > 1]
+
+
+def _call_position(tpl: str, i: int) -> bool:
+    """True when every {i} in the template is a whole call argument: np.exp({0}) but not {0} ** 2."""
+    for m in re.finditer(re.escape("{%d}" % i), tpl):
+        before, after = tpl[:m.start()].rstrip(), tpl[m.end():].lstrip()
+        if not (before.endswith(("(", ",")) and after.startswith((")", ","))):
+            return False
+    return True
+
+
+def _unwrap(code: str) -> str:
+    """(a - b) -> a - b, for the right-hand side of an assignment or a whole call argument."""
+    while code.startswith("(") and code.endswith(")"):
+        depth = 0
+        for i, ch in enumerate(code):
+            depth += (ch == "(") - (ch == ")")
+            if depth == 0 and i < len(code) - 1:
+                return code
+        code = code[1:-1]
+    return code
 
 
 def _distribute(coef, atoms, chain):
@@ -828,4 +864,4 @@ def code_name(name: str) -> str:
 
 
 def numpy_code(e: Expr, dims: dict) -> str:
-    return NumpyPrinter(dims).run(e)
+    return CodePrinter(dims).run(e)

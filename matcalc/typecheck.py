@@ -309,7 +309,7 @@ class Typer:
             import difflib
             close = difflib.get_close_matches(name, list(FUNCTIONS) + ["eye", "ones"], n=1)
             self.fail(f"unknown function {name!r}", node.name_span,
-                      f"did you mean {close[0]}?" if close else "see matcalc --help for the functions",
+                      f"did you mean {close[0]}?" if close else "matcalc functions lists the functions",
                       cls=ParseError)
         lo, hi = op.arity
         if not lo <= len(node.args) <= hi:

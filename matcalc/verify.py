@@ -45,6 +45,7 @@ import numpy as np
 
 from .expr import Expr, postorder
 from .numeric import evaluate
+from .ops.domains import DOMAINS, draw as draw_in_domains
 
 TOLERANCE = {"grad": 1e-5, "jacobian": 1e-5, "vjp": 1e-5, "jvp": 1e-5, "hessian": 1e-4}
 _DRAWS = 200
@@ -90,50 +91,9 @@ def draw_sizes(names, rng) -> dict[str, int]:
     return {n: int(pool[i]) for i, n in enumerate(names)}
 
 
-def _orthogonal(n, rng):
-    q, r = np.linalg.qr(rng.standard_normal((n, n)))
-    return q * np.sign(np.diag(r))
-
-
 def draw_value(kind: str, shape, domains: set, rng) -> np.ndarray:
-    r, c = shape
-    if kind == "onehot":            # a one-hot vector; for a matrix, one-hot rows
-        rows = np.zeros((c, r) if c == 1 else (r, c))
-        rows[np.arange(rows.shape[0]), rng.integers(0, rows.shape[1], rows.shape[0])] = 1.0
-        return rows.reshape(r, c) if c == 1 else rows
-    if kind == "probability" and c > 1 and r > 1:      # a matrix whose rows are probability vectors
-        p = rng.uniform(0.1, 1.0, (r, c))
-        return p / p.sum(axis=1, keepdims=True)
-    if "probability" in domains or kind == "probability":
-        p = rng.uniform(0.1, 1.0, (r, c))
-        return p / p.sum()
-    if kind == "spd":
-        q = _orthogonal(r, rng)
-        return (q * rng.uniform(0.5, 2.0, r)) @ q.T
-    if "spd" in domains and kind == "matrix" and r == c and r > 1:
-        # log det of a general matrix: positive determinant but *not* symmetric, so that a result
-        # X⁻¹ where X⁻ᵀ is right cannot pass
-        u, v = _orthogonal(r, rng), _orthogonal(r, rng)
-        if np.linalg.det(u) * np.linalg.det(v) < 0:
-            u[:, 0] = -u[:, 0]
-        return (u * rng.uniform(1.0, 2.0, r)) @ v.T
-    if kind == "symmetric":
-        m = rng.standard_normal((r, r))
-        return (m + m.T) / 2 + (2 * np.eye(r) if "invertible" in domains else 0)
-    if kind == "diagonal":
-        d = rng.uniform(0.5, 2.0, r) * (rng.choice([-1, 1], r) if "positive" not in domains else 1)
-        return np.diag(d)
-    if "positive" in domains:
-        return rng.uniform(0.5, 2.0, (r, c))
-    if "invertible" in domains and r == c and r > 1:
-        u, v = _orthogonal(r, rng), _orthogonal(r, rng)
-        return (u * rng.uniform(1.0, 2.0, r)) @ v.T
-    x = rng.standard_normal((r, c)) / (np.sqrt(c) if r > 1 and c > 1 else 1.0)
-    if "away-from-kinks" in domains:
-        x = np.sign(x) * (0.2 + np.abs(x))
-    if "moderate" in domains:
-        x = np.clip(x, -3, 3)
-    return x
+    """A value of the declared kind inside the named domains: the samplers registered in ops/domains.py."""
+    return draw_in_domains(kind, shape, domains, rng)
 
 
 # ------------------------------------------------------------------ checking
@@ -319,7 +279,7 @@ def _well_conditioned(prob, vals) -> bool:
     differences lose their accuracy, and a true identity would fail (1e-3 at cond 2e4)."""
     for node in postorder(prob.f.expr):
         for arg, dom in zip(node.args, node.op.domain):
-            if dom in ("invertible", "spd") and arg.shape[0] == arg.shape[1] and not arg.is_scalar:
+            if dom is not None and DOMAINS[dom].inverted and arg.shape[0] == arg.shape[1] and not arg.is_scalar:
                 m = evaluate(arg, vals, prob.sizes)
                 if not np.all(np.isfinite(m)) or not np.linalg.cond(m) <= MAX_CONDITION:
                     return False

@@ -39,6 +39,14 @@ def results() -> tuple[tuple[dict, object], ...]:
     return tuple(out)
 
 
+def registry_ops() -> list:
+    """Every function op of the language, from the registry (not a sugar such as dot)."""
+    from matcalc.ops.base import FUNCTIONS
+    from matcalc.ops.function import FunctionOp
+    return sorted({op for op in FUNCTIONS.values() if isinstance(op, FunctionOp) and op.sugar is None},
+                  key=lambda op: op.name)
+
+
 def ids(pairs) -> list[str]:
     return [entry["name"] for entry, _ in pairs]
 

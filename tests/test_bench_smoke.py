@@ -3,9 +3,12 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+@pytest.mark.slow
 def test_bench_quick_runs():
     p = subprocess.run([sys.executable, os.path.join("bench", "run.py"), "--quick"], cwd=ROOT,
                        capture_output=True, text=True, timeout=600,

@@ -68,9 +68,9 @@ def test_steps_show_rules_and_citations():
     r = run("grad", "cross_entropy(W*x, y)", "W", "--steps", "--no-verify")
     assert r.exit_code == 0
     assert "derivation of grad w.r.t. W" in r.stdout
-    assert "seed 002" in r.stdout
+    assert "Deep Learning (2016), §6.2.2.3" in r.stdout
     assert "(softmax(Wx) − y)xᵀ" in r.stdout
-    assert "source: seed 002" in r.stdout and "before  (sum(y) softmax(Wx) − y)xᵀ" in r.stdout
+    assert "source: Goodfellow, Bengio & Courville" in r.stdout and "before  (sum(y) softmax(Wx) − y)xᵀ" in r.stdout
     assert "after   (softmax(Wx) − y)xᵀ" in r.stdout
 
 

@@ -15,7 +15,7 @@ from matcalc.cli import app
 from matcalc.codegen import function_code
 from matcalc.numeric import evaluate, to_user
 
-from catalogue_points import ids, point, rel_error, results
+from catalogue_points import ids, point, registry_ops, rel_error, results
 
 HAVE_TORCH = importlib.util.find_spec("torch") is not None
 HAVE_JAX = importlib.util.find_spec("jax") is not None
@@ -120,8 +120,25 @@ def test_numpy_function_matches_graph_and_finite_differences(entry, r):
     assert _fd_error(r, value_fn, args, got, np.random.default_rng(1)) < 1e-5
 
 
-def test_every_catalogue_entry_is_covered():
-    assert len(_ALL) == 369
+# every function op of the registry, through its own probes (ops/): a new op is tested here unasked
+_PROBES = [(op.name,) + tuple(p) for op in registry_ops() for p in op.probes]
+
+
+@pytest.mark.parametrize("name,kind,expr,wrt,let", _PROBES, ids=[f"{p[0]}:{p[2]}" for p in _PROBES])
+def test_numpy_function_of_every_op(name, kind, expr, wrt, let):
+    r = matcalc.derivative(kind, expr, wrt, let)
+    sizes, vals = point(r, seed=3)
+    got = compile_function(function_code(r, "numpy"))(*user_args(r, vals))
+    assert rel_error(got, graph_value(r, r.expr, vals, sizes)) < 1e-10
+    value = eval(r.numpy, {"np": np}, {n: a for n, a in zip(r.symbols, user_args(r, vals))})   # Result.numpy
+    assert rel_error(value, graph_value(r, r.expr, vals, sizes)) < 1e-10
+
+
+@pytest.mark.skipif(not HAVE_TORCH, reason="PyTorch is not installed")
+@pytest.mark.parametrize("name,kind,expr,wrt,let", _PROBES, ids=[f"{p[0]}:{p[2]}" for p in _PROBES])
+def test_torch_function_of_every_op(name, kind, expr, wrt, let):
+    vs_numpy, vs_autograd = _torch_case(matcalc.derivative(kind, expr, wrt, let))
+    assert vs_numpy < 1e-9 and vs_autograd < 1e-8
 
 
 # ----------------------------------------------------------------------------- the generated text
@@ -346,6 +363,16 @@ def test_jax_function_on_the_catalogue(entry, r, jax64):
         auto = _jax_autodiff(jax64, r, lambda *a: f_both(*a)[0], jargs, names.index(r.wrt),
                              names.index(r.aux) if r.aux else None)
         assert rel_error(np.asarray(got), np.asarray(auto)) < 1e-8
+
+
+@pytest.mark.skipif(not HAVE_JAX, reason="JAX is not installed")
+@pytest.mark.parametrize("name,kind,expr,wrt,let", _PROBES, ids=[f"{p[0]}:{p[2]}" for p in _PROBES])
+def test_jax_function_of_every_op(name, kind, expr, wrt, let, jax64):
+    r = matcalc.derivative(kind, expr, wrt, let)
+    sizes, vals = point(r, seed=3)
+    args = user_args(r, vals)
+    got = compile_function(function_code(r, "jax"))(*[jax64.numpy.asarray(a) for a in args])
+    assert rel_error(np.asarray(got), compile_function(function_code(r, "numpy"))(*args)) < 1e-9
 
 
 _JAX_AUTODIFF_SAMPLE = {"jacobian-softmax", "jacobian-sigmoid-layer", "hessian-logistic-regression",

@@ -174,6 +174,7 @@ def test_real_process_deep_nesting_is_a_limit_error():
     assert dt < 10
 
 
+@pytest.mark.slow
 def test_real_process_blow_up_is_a_limit_error():
     expr = "*".join(f"sin({i}*alpha)" for i in range(1, 401))
     code, out, err, dt = run(["grad", expr, "alpha"], timeout=120)

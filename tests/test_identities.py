@@ -349,6 +349,7 @@ def test_processes_start_safely_when_other_threads_run():
         stop.set()
 
 
+@pytest.mark.slow
 def test_memory_stays_constant_per_identity():
     """Streaming: nothing but the small outcome record is kept per identity."""
     def stream(count):

@@ -101,6 +101,7 @@ def test_long_chain_of_transposes_is_no_recursion_error():
     assert p.canonical == "x'"
 
 
+@pytest.mark.slow
 def test_long_sum_of_distinct_terms_is_linear_not_quadratic():
     # was: quadratic (one add() per term, and the sum's differential transposed term by term):
     # about 4 minutes for 5,000 terms; now a few seconds
@@ -134,6 +135,15 @@ def test_a_scalar_product_scales_the_matrix_after_it():
 
 # ------------------------------------------------------------------ the derivation's work budget
 
+@pytest.fixture
+def small_budget(monkeypatch):
+    """A blow-up stops the same way under any budget; a small one keeps these tests quick (the default's
+    2,000,000 units take 3 to 6 s each: test_exit_codes.py runs one under it, in a real process)."""
+    from matcalc import expr
+    monkeypatch.setattr(expr, "MAX_WORK", 200_000)
+    return "200,000"
+
+
 @pytest.mark.parametrize("kind,text,wrt", [
     # the product rule on 400 factors that all depend on alpha: 400 terms of 400 factors
     ("grad", "*".join(f"sin({i}*alpha)" for i in range(1, 401)), "alpha"),
@@ -142,17 +152,17 @@ def test_a_scalar_product_scales_the_matrix_after_it():
     ("grad", "tr(" + "*".join(f"(X+A{i})" for i in range(600)) + ")", "X"),
 ], ids=["product-of-400-sines", "product-of-1000-quadratic-forms", "hessian-of-150-nested-softmax",
         "trace-of-600-factor-product"])
-def test_blow_ups_stop_with_a_limit_error(kind, text, wrt):
+def test_blow_ups_stop_with_a_limit_error(kind, text, wrt, small_budget):
     # before the budget these ran for 20 s to minutes and printed megabytes
     with pytest.raises(LimitError) as info:
         _, dt = timed(matcalc.derivative, kind, text, wrt)
     err = info.value
-    assert "grows too large" in err.message and "2,000,000" in err.message
+    assert "grows too large" in err.message and small_budget in err.message
     assert err.span == (0, len(text)) and err.source == text
     assert err.hint
 
 
-def test_the_budget_is_per_derivation_and_restored():
+def test_the_budget_is_per_derivation_and_restored(small_budget):
     from matcalc import expr
     with pytest.raises(LimitError):
         matcalc.grad("*".join(f"sin({i}*alpha)" for i in range(1, 401)), "alpha")
@@ -252,8 +262,9 @@ def test_big_coefficients_verify():
     assert r.verify().passed
 
 
+@pytest.mark.slow
 def test_deep_results_are_answers_or_limit_errors_not_recursion_errors():
-    # was: RecursionError from the Jacobian construction (derive._Linear) and from the LaTeX printer,
+    # was: RecursionError from the Jacobian construction (derive._LinearMap) and from the LaTeX printer,
     # on 190 nested log_softmax (which now collapse: log_softmax(log_softmax(z)) = log_softmax(z))
     def deep(op, n):
         return f"{op}(" * n + "x" + ")" * n

@@ -195,7 +195,7 @@ def test_notes_and_failed_verification(monkeypatch):
 def test_steps_are_wrapped_not_cropped():
     r = run("grad", "cross_entropy(W*x, y)", "W", "--steps", "--no-verify")
     flat = " ".join(line.strip(" │├└─") for line in r.stdout.splitlines())
-    assert "seed 002" in flat and "derivation of grad w.r.t. W" in flat
+    assert "Deep Learning (2016), §6.2.2.3" in flat and "derivation of grad w.r.t. W" in flat
 
 
 @pytest.mark.parametrize("fmt,check", [

@@ -18,7 +18,7 @@ class Op:
     arity: tuple = (1, 1)
     cite = ""            # where the derivative rule comes from
     rule = ""            # the differential, in words, for --steps
-    domain: tuple = ()   # per argument: None | "positive" | "spd" | "probability" | "away-from-zero"
+    domain: tuple = ()   # per argument: None or a domain registered in ops/domains.py
     temp = "t"           # preferred name when printed as a shared temporary
     usage = None         # a hint when called with the wrong number of arguments
     order = 0
@@ -38,7 +38,7 @@ class Op:
     # -- construction: canonical form; default is a plain node
     def build(self, *args, attrs=()):
         from ..expr import Expr
-        return Expr(self, args, attrs, self.infer([a.shape for a in args], CHECK))
+        return Expr(self, args, attrs, self.infer([a.shape for a in args], EQUAL_SIZES))
 
     # -- numerics on 2-D arrays (vectors are (n, 1), scalars (1, 1))
     def evaluate(self, node, vals, dims):
@@ -52,8 +52,8 @@ class Op:
         return f"Op({self.name})"
 
 
-class _Check:
-    """The unifier used once shapes are resolved: sizes must simply be equal."""
+class _EqualSizes:
+    """The unifier of built nodes, whose shapes are resolved: two sizes agree when they are equal."""
 
     def eq(self, a, b):
         return a == b
@@ -73,4 +73,4 @@ class _Check:
         return describe_shape(shape)
 
 
-CHECK = _Check()
+EQUAL_SIZES = _EqualSizes()

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..algebra import (ADD, IDENTITY, INV, MATPOW, MUL, TRANSPOSE, _need, add, call, const, had, identity, inner, inv, mul,
+from ..algebra import (ADD, IDENTITY, INV, MATPOW, MUL, ONES, TRANSPOSE, ZERO, _need, add, call, const, had, identity, inner, inv, mul,
                        mul_parts, mul_split, ones, power, scale, transpose)
 from ..shapes import is_column, is_row
 from .function import FunctionOp
+
+_COOKBOOK = "Petersen & Pedersen, The Matrix Cookbook (2012)"
 
 
 # ---------------------------------------------------------------- trace
@@ -35,21 +37,22 @@ def _tr_canon(x):
         for i, f in enumerate(chain):
             if f.shape[0] == 1:
                 return mul(*chain[i:], *chain[:i])
-    if x.op.name == "zero":
+    if x.op is ZERO:
         return const(0)
-    if x.op.name == "diag" and is_column(x.args[0].shape):
+    if x.op is DIAG and is_column(x.args[0].shape):
         return call("sum", x.args[0])
     return None
 
 
 TR = FunctionOp(
-    name="tr", names=("tr", "trace"), shape="scalar-of-square", scalar_ok=False,
+    names=("tr", "trace"), meaning="trace of a square matrix", shape="scalar-of-square", scalar_ok=False,
     np=lambda X: np.array([[np.trace(X)]]),
     d=lambda node, d: call("tr", d[0]),
+    transpose=lambda node, c: mul(c, identity(node.args[0].shape[0])),
     canon=_tr_canon,
-    text="tr({0})", latex=r"\operatorname{{tr}}\left({0}\right)", source="tr({0})", code="np.trace({0})",
-    rule="d tr(X) = tr(dX)", cite="Matrix Cookbook eq. (100)", sp=lambda X: _sympy().Trace(X),
-    codegen={"numpy": 'np.trace({0})', "torch": 'torch.trace({0})', "jax": 'jnp.trace({0})'})
+    text="tr({0})", latex=r"\operatorname{{tr}}\left({0}\right)", source="tr({0})", code="{ns}.trace({0})",
+    rule="d tr(X) = tr(dX)", cite=_COOKBOOK + ", eq. (100)", sp=lambda X: _sympy().Trace(X),
+    probes=(("grad", "tr(A*X)", "X", None),))
 
 
 def _sympy():
@@ -74,14 +77,15 @@ def _det_canon(x):
 
 
 DET = FunctionOp(
-    name="det", names=("det",), shape="scalar-of-square", scalar_ok=False, domain=("invertible",),
+    names=("det",), meaning="determinant of a square matrix", shape="scalar-of-square", scalar_ok=False,
+    domain=("invertible",),
     np=lambda X: np.array([[np.linalg.det(X)]]),
     d=lambda node, d: mul(node, call("tr", mul(inv(node.args[0]), d[0]))),
     canon=_det_canon,
-    text="det({0})", latex=r"\det\left({0}\right)", source="det({0})", code="np.linalg.det({0})",
-    rule="d det(X) = det(X) tr(X⁻¹ dX)", cite="Matrix Cookbook eq. (46); seed 004: trace and determinant",
+    text="det({0})", latex=r"\det\left({0}\right)", source="det({0})", code="{ns}.linalg.det({0})",
+    rule="d det(X) = det(X) tr(X⁻¹ dX)", cite=_COOKBOOK + ", eq. (46)",
     sp=lambda X: _sympy().Determinant(X),
-    codegen={"numpy": 'np.linalg.det({0})', "torch": 'torch.linalg.det({0})', "jax": 'jnp.linalg.det({0})'})
+    probes=(("grad", "det(X)", "X", None), ("grad", "det(A*X*B)", "X", {"A": "matrix(n,n)", "B": "matrix(n,n)"})))
 
 
 def _logdet_np(X):
@@ -105,15 +109,16 @@ def _logdet_canon(x):
 
 
 LOGDET = FunctionOp(
-    name="logdet", names=("logdet",), shape="scalar-of-square", scalar_ok=False, domain=("spd",),
+    names=("logdet",), meaning="log det X, for det X > 0", shape="scalar-of-square", scalar_ok=False,
+    domain=("spd",),
     np=_logdet_np,
     d=lambda node, d: call("tr", mul(inv(node.args[0]), d[0])),
     canon=_logdet_canon,
     text="log det({0})", latex=r"\log\det\left({0}\right)", source="logdet({0})",
-    code="np.linalg.slogdet({0})[1]",
-    rule="d log det(X) = tr(X⁻¹ dX)", cite="Matrix Cookbook eq. (57); seed 004: trace and determinant",
+    code="{ns}.linalg.slogdet({0})[1]",
+    rule="d log det(X) = tr(X⁻¹ dX)", cite=_COOKBOOK + ", eq. (57)",
     sp=lambda X: _sympy().log(_sympy().Determinant(X)),
-    codegen={"numpy": 'np.linalg.slogdet({0})[1]', "torch": 'torch.linalg.slogdet({0})[1]', "jax": 'jnp.linalg.slogdet({0})[1]'})
+    probes=(("grad", "logdet(X)", "X", None), ("grad", "logdet(X'*X)", "X", {"X": "matrix(n,n)"})))
 
 
 # ---------------------------------------------------------------- norms and sums
@@ -127,15 +132,31 @@ def _norm_canon(x):
 
 
 NORM = FunctionOp(
-    name="norm", names=("norm",), shape="scalar-of-any",
+    sign="nonnegative",
+    names=("norm",), meaning="Euclidean norm of a vector, Frobenius norm of a matrix", shape="scalar-of-any",
     np=lambda X: np.array([[np.linalg.norm(X)]]),
     d=lambda node, d: mul(inner(node.args[0], d[0]), _recip(node)),
     canon=_norm_canon, domain=("away-from-zero",),
     usage="norm(v) is the Euclidean norm (Frobenius for a matrix); the 1-norm is norm1(v)",
-    text="‖{0}‖", latex=r"\left\|{0}\right\|", source="norm({0})", code="np.linalg.norm({0})",
-    rule="d‖x‖ = xᵀdx / ‖x‖ (Frobenius: tr(XᵀdX) / ‖X‖)", cite="Matrix Cookbook eq. (129)",
+    text="‖{0}‖", latex=lambda pr, node: _norm_latex(pr, node, one=False), source="norm({0})",
+    code="{ns}.linalg.norm({0})",
+    rule="d‖x‖ = xᵀdx / ‖x‖ (Frobenius: tr(XᵀdX) / ‖X‖)", cite=_COOKBOOK + ", eq. (129)",
     sp=lambda X: _sympy().sqrt(_sympy().Trace(X.T * X)),
-    codegen={"numpy": 'np.linalg.norm({0})', "torch": 'torch.linalg.norm({0})', "jax": 'jnp.linalg.norm({0})'})
+    probes=(("grad", "norm(x)", "x", None), ("grad", "norm(X)", "X", None)))
+
+
+def _norm_latex(pr, node, one):
+    """‖x‖₂, ‖X‖_F, ‖x‖₁, ‖vec(X)‖₁; a norm inside a norm gets bigger outer bars."""
+    from ..printing import ATOM_P, _delim, _tall
+    a = node.args[0]
+    inner = pr.operand(a, 0)
+    matrix = a.shape[0] != 1 and a.shape[1] != 1
+    if matrix and one:
+        inner = r"\operatorname{vec}" + pr.paren(inner)
+    sub = "_1" if one else "_F" if matrix else "_2"
+    if r"\|" in inner and not _tall(inner):
+        return rf"\bigl\|{inner}\bigr\|{sub}", ATOM_P
+    return _delim(r"\|", r"\|", inner) + sub, ATOM_P
 
 
 def _recip(e):
@@ -149,13 +170,16 @@ def _norm1_canon(x):
 
 
 NORM1 = FunctionOp(
-    name="norm1", names=("norm1",), shape="scalar-of-any", domain=("away-from-kinks",),
+    sign="nonnegative",
+    names=("norm1",), meaning="sum of the absolute values of the entries", shape="scalar-of-any",
+    domain=("away-from-kinks",),
     np=lambda X: np.array([[np.abs(X).sum()]]),
     d=lambda node, d: inner(call("sign", node.args[0]), d[0]),
     canon=_norm1_canon,
-    text="‖{0}‖₁", latex=r"\left\|{0}\right\|_1", source="norm1({0})", code="np.abs({0}).sum()",
-    rule="d‖x‖₁ = sign(x)ᵀ dx", cite="Matrix Cookbook eq. (131) (for x away from 0)",
-    codegen={"numpy": 'np.sum(np.abs({0}))', "torch": 'torch.sum(torch.abs({0}))', "jax": 'jnp.sum(jnp.abs({0}))'})
+    text="‖{0}‖₁", latex=lambda pr, node: _norm_latex(pr, node, one=True), source="norm1({0})",
+    code="{ns}.sum({ns}.abs({0}))",
+    rule="d‖x‖₁ = sign(x)ᵀ dx", cite=_COOKBOOK + ", eq. (131) (for x away from 0)",
+    probes=(("grad", "norm1(A*x)", "x", None),))
 
 
 def _sum_canon(x):
@@ -164,22 +188,44 @@ def _sum_canon(x):
     got = _linear_invariant("sum", x)
     if got is not None:
         return got
-    if x.op.name == "zero":
+    if x.op is ZERO:
         return const(0)
     if x.op.name == "softmax":      # a softmax sums to 1 (else a gradient that is 0 came out as
         return const(1)             # (1 − sum(softmax(z)))x and failed verification by rounding)
     return None
 
 
+def _sum_latex(pr, node):
+    """1ᵀx, 1ᵀX1, xᵀ1."""
+    from ..printing import MUL_P, _juxt
+    a = node.args[0]
+    pure_chain = a.op is MUL and a.attrs[0] == 1 and not a.attrs[1]
+    inner = pr.operand(a, MUL_P if pure_chain else MUL_P + 1)
+    one = r"\mathbf{1}"
+    if a.shape[1] == 1:
+        return _juxt([one + r"^\top", inner]), MUL_P
+    if a.shape[0] == 1:
+        return _juxt([inner, one]), MUL_P
+    return _juxt([one + r"^\top", inner, one]), MUL_P
+
+
+def _sum_matrix(node, m):
+    """sum(t) = 𝟏ᵀt for a column t: its Jacobian is 𝟏ᵀ times t's."""
+    a = node.args[0]
+    return mul(ones((1, a.shape[0])), m(a)) if is_column(a.shape) else None
+
+
 SUM = FunctionOp(
-    name="sum", names=("sum",), shape="scalar-of-any",
+    names=("sum",), meaning="sum of all entries", shape="scalar-of-any",
     np=lambda X: np.array([[X.sum()]]),
     d=lambda node, d: call("sum", d[0]),
+    transpose=lambda node, c: mul(c, ones(node.args[0].shape)),
+    matrix=_sum_matrix,
     canon=_sum_canon,
-    text="sum({0})", latex=r"\mathbf{{1}}^\top {0}", source="sum({0})", code="np.sum({0})",
-    rule="d sum(X) = sum(dX)", cite="seed 000: Jacobian table (y = sum(x))",
+    text="sum({0})", latex=_sum_latex, source="sum({0})", code="{ns}.sum({0})",
+    rule="d sum(X) = sum(dX)", cite="linear: sum(X) = 𝟏ᵀX𝟏; " + _COOKBOOK + ", sec. 2.4.1",
     sp=lambda X: (_sympy().OneMatrix(1, X.shape[0]) * X * _sympy().OneMatrix(X.shape[1], 1))[0, 0],
-    codegen={"numpy": 'np.sum({0})', "torch": 'torch.sum({0})', "jax": 'jnp.sum({0})'})
+    probes=(("grad", "sum(A*x)", "x", None), ("grad", "sum(X)", "X", None)))
 
 
 # ---------------------------------------------------------------- diag
@@ -208,32 +254,60 @@ def _diag_canon(x):
         c, atoms, chain = mul_split(x)
         if c != 1 or atoms:
             return mul_parts(c, atoms, [call("diag", mul(*chain))])
-    if x.op.name == "diag" and is_column(x.args[0].shape):
+    if is_diagonal_matrix(x):
         return x.args[0]          # diag(diag(v)) = v
     if x.op is MUL and len(x.args) == 2 and is_column(x.args[0].shape) and is_row(x.args[1].shape):
         return had(x.args[0], transpose(x.args[1]))     # diag(u vᵀ) = u ⊙ v
     if x.op is MUL and not is_column(x.shape):   # diag(diag(u) A) = u ⊙ diag(A), diag(A diag(u)) = diag(A) ⊙ u
         for end, rest in ((x.args[0], x.args[1:]), (x.args[-1], x.args[:-1])):
-            if end.op.name == "diag" and is_column(end.args[0].shape):
+            if is_diagonal_matrix(end):
                 return had(end.args[0], call("diag", mul(*rest)))
-    if x.op.name == "ones" and is_column(x.shape):
+    if x.op is ONES and is_column(x.shape):
         return identity(x.shape[0])
     if x.op is IDENTITY:
         return ones((x.shape[0], 1))
     return None
 
 
+def is_diagonal_matrix(e) -> bool:
+    """e = diag(v) for a column v: a diagonal matrix, which products, inverses and printers treat as such."""
+    return e.op is DIAG and is_column(e.args[0].shape)
+
+
+def _diag_matrix(node, m):
+    """The Jacobian of the diagonal of a matrix linear in the variable, where it has a form."""
+    if not is_column(node.shape):
+        return None
+    inner = node.args[0]
+    if inner.op is not MUL:
+        return None
+    c, atoms, chain = mul_split(inner)
+    if len(chain) == 2:                # diag(u wᵀ) = diag(w) u
+        p, q = chain
+        col, row = (p, transpose(q)) if m.depends(p) else (transpose(q), p)
+        if is_column(col.shape) and not m.depends(row):
+            return mul_parts(c, atoms, [call("diag", row), m(col)])
+    for i, f in enumerate(chain):      # diag(P diag(l) Q) = (P ⊙ Qᵀ) l  (log-det Hessians)
+        if is_diagonal_matrix(f) and 0 < i < len(chain) - 1 \
+                and not any(m.depends(g) for g in chain[:i] + chain[i + 1:] + [a for a, _ in atoms]):
+            p, q = mul(*chain[:i]), mul(*chain[i + 1:])
+            return mul_parts(c, atoms, [had(p, transpose(q)), m(f.args[0])])
+    return None
+
+
 DIAG = FunctionOp(
-    name="diag", names=("diag",), shape=_diag_shape, np=_diag_np,
+    names=("diag",), meaning="the diagonal matrix of a vector, or the diagonal of a square matrix",
+    shape=_diag_shape, np=_diag_np,
     d=lambda node, d: call("diag", d[0]),
+    transpose=lambda node, c: call("diag", c),
+    matrix=_diag_matrix,
+    transposed=lambda node: node if is_column(node.args[0].shape) else None,
     canon=_diag_canon,
     text="diag({0})", latex=r"\operatorname{{diag}}\left({0}\right)", source="diag({0})",
-    code=lambda a, node: f"np.diag({a[0]})",
-    rule="d diag(X) = diag(dX)", cite="linear in its argument",
+    code="{ns}.diag({0})",
+    rule="d diag(X) = diag(dX)", cite="linear: diag(X + Y) = diag(X) + diag(Y)",
     sp=lambda X: _sympy().DiagMatrix(X) if X.shape[1] == 1 else _sympy().DiagonalOf(X),
-    codegen={"numpy": 'np.diag({0})', "torch": 'torch.diag({0})', "jax": 'jnp.diag({0})'})
-NORM.nonnegative = NORM1.nonnegative = True     # for algebra.nonnegative
-DIAG.transposed = lambda node: node if is_column(node.args[0].shape) else None
+    probes=(("grad", "sum(diag(x)*b)", "x", None), ("grad", "a'*diag(X)", "X", None)))
 
 
 # ---------------------------------------------------------------- dot: sugar for a'*b
@@ -246,5 +320,46 @@ def _dot_shape(shapes, u):
     return (1, 1)
 
 
-DOT = FunctionOp(name="dot", names=("dot",), arity=(2, 2), shape=_dot_shape)
-DOT.build = lambda a, b, attrs=(): mul(transpose(a), b)
+DOT = FunctionOp(names=("dot",), meaning="aᵀb for two column vectors (written as the product)", arity=2,
+                 shape=_dot_shape, sugar=lambda a, b: mul(transpose(a), b), rule="d(aᵀb) = daᵀ b + aᵀ db",
+                 probes=(("grad", "dot(a, x)", "x", None),))
+
+
+# ---------------------------------------------------------------- triangular parts
+
+def _triangle_shape(name):
+    def shape(shapes, u):
+        s = shapes[0]
+        _need(s[0] != 1 and s[1] != 1, f"{name} takes a matrix, got {u.describe(s)}")
+        return s
+    return shape
+
+
+def _triangle(name, other, np_fn, where):
+    """triu / tril: an entry mask, so linear, and its own adjoint under ⟨A, B⟩ = tr(AᵀB)."""
+    def canon(x):
+        if x.op is ZERO or x.op is IDENTITY or x.op.name == name:     # the mask of a masked matrix
+            return x
+        if x.op is MUL:                                               # triu(cX) = c triu(X)
+            c, atoms, chain = mul_split(x)
+            if c != 1 or atoms:
+                return mul_parts(c, atoms, [call(name, mul(*chain))])
+        return None
+    return FunctionOp(
+        names=(name,), meaning=f"the {where} triangular part of a matrix (diagonal included)",
+        shape=_triangle_shape(name), np=np_fn,
+        d=lambda node, d: call(name, d[0]),
+        transpose=lambda node, c: call(name, c),
+        transposed=lambda node: call(other, transpose(node.args[0])),       # triu(X)ᵀ = tril(Xᵀ)
+        canon=canon,
+        text=name + "({0})", latex=r"\operatorname{{" + name + r"}}\left({0}\right)", source=name + "({0})",
+        code="{ns}." + name + "({0})",
+        rule=f"d {name}(X) = {name}(dX)",
+        cite="linear; the adjoint of an entry mask is the mask (Griewank & Walther, Evaluating Derivatives, "
+             "2nd ed. 2008, ch. 3)",
+        probes=(("grad", f"tr(A*{name}(X))", "X", None), ("grad", f"norm({name}(X*B) - C)**2", "X", None),
+                ("hessian", f"x'*{name}(A)*x", "x", None)))
+
+
+TRIU = _triangle("triu", "tril", np.triu, "upper")
+TRIL = _triangle("tril", "triu", np.tril, "lower")

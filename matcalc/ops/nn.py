@@ -1,4 +1,4 @@
-"""Softmax, log-softmax, log-sum-exp and cross-entropy (seed 000, 002, 004)."""
+"""Softmax, log-softmax, log-sum-exp and cross-entropy."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,9 +6,8 @@ import numpy as np
 from ..algebra import add, call, const, had, mul, ones, scale, sub, transpose
 from .function import FunctionOp
 
-
-# Generated NumPy code computes a softmax in two statements (e = exp(z − max z); e / sum e): see codegen.
-SOFTMAX_STATEMENTS = "softmax"
+_DL = "Goodfellow, Bengio & Courville, Deep Learning (2016)"
+_LSE = "({ns}.max({0}) + {ns}.log({ns}.sum({ns}.exp({0} - {ns}.max({0})))))"
 
 
 def _softmax_np(z):
@@ -31,32 +30,37 @@ def _lse_canon(z):
 
 
 SOFTMAX = FunctionOp(
-    name="softmax", names=("softmax",), shape="vector-to-vector", np=_softmax_np, temp="s",
+    sign="positive",
+    names=("softmax",), meaning="exp(z) / sum(exp(z)) for a column vector", shape="vector-to-vector",
+    np=_softmax_np, temp="s",
     canon=_unshift("softmax"),
     # ds = s ⊙ dz − s (sᵀdz): the Jacobian diag(s) − s sᵀ applied to dz
     d=lambda s, d: sub(had(s, d[0]), mul(s, transpose(s), d[0])),
     text="softmax({0})", latex=r"\operatorname{{softmax}}\left({0}\right)", source="softmax({0})",
-    code="(lambda e: e / e.sum())(np.exp({0} - np.max({0})))",
-    rule="d softmax(z) = (diag(s) − s sᵀ) dz,  s = softmax(z)",
-    cite="seed 000: Jacobian table; seed 004: softmax and cross-entropy",
-    codegen={"numpy": SOFTMAX_STATEMENTS, "torch": 'torch.softmax({0}, dim=0)', "jax": 'jax.nn.softmax({0})'})
+    code=("{ns}.exp({0} - {ns}.max({0}))", "({e} / {ns}.sum({e}))"),     # e = exp(z − max z); e / sum e
+    code_for={"torch": "torch.softmax({0}, dim=0)", "jax": "jax.nn.softmax({0})"},
+    rule="d softmax(z) = (diag(s) − s sᵀ) dz,  s = softmax(z)", cite=_DL + ", §6.2.2.3",
+    probes=(("grad", "a'*softmax(z)", "z", None), ("jacobian", "softmax(z)", "z", None)))
 
 LOG_SOFTMAX = FunctionOp(
-    name="log_softmax", names=("log_softmax",), shape="vector-to-vector",
+    names=("log_softmax",), meaning="log softmax(z) = z − logsumexp(z), computed stably", shape="vector-to-vector",
     np=lambda z: z - _lse_np(z), temp="l", canon=_unshift("log_softmax"),
     d=lambda node, d: sub(d[0], mul(ones(node.shape), transpose(call("softmax", node.args[0])), d[0])),
     text="log softmax({0})", latex=r"\log\operatorname{{softmax}}\left({0}\right)", source="log_softmax({0})",
-    code="({0} - np.max({0}) - np.log(np.sum(np.exp({0} - np.max({0})))))",
-    rule="d log softmax(z) = dz − 𝟏 (sᵀdz)", cite="log softmax(z) = z − logsumexp(z)",
-    codegen={"numpy": '({0} - (np.max({0}) + np.log(np.sum(np.exp({0} - np.max({0}))))))', "torch": 'torch.log_softmax({0}, dim=0)', "jax": 'jax.nn.log_softmax({0})'})
+    code="({0} - " + _LSE + ")",
+    code_for={"torch": "torch.log_softmax({0}, dim=0)", "jax": "jax.nn.log_softmax({0})"},
+    rule="d log softmax(z) = dz − 𝟏 (sᵀdz)", cite="log softmax(z) = z − logsumexp(z); " + _DL + ", §6.2.2.3",
+    probes=(("grad", "a'*log_softmax(z)", "z", None),))
 
 LOGSUMEXP = FunctionOp(
-    name="logsumexp", names=("logsumexp",), shape="scalar-of-vector", np=_lse_np, canon=_lse_canon,
+    names=("logsumexp",), meaning="log sum(exp(z)) for a column vector, computed stably",
+    shape="scalar-of-vector", np=_lse_np, canon=_lse_canon,
     d=lambda node, d: mul(transpose(call("softmax", node.args[0])), d[0]),
     text="logsumexp({0})", latex=r"\operatorname{{logsumexp}}\left({0}\right)", source="logsumexp({0})",
-    code="(np.max({0}) + np.log(np.sum(np.exp({0} - np.max({0})))))",
-    rule="d logsumexp(z) = softmax(z)ᵀ dz", cite="seed 004: softmax and cross-entropy",
-    codegen={"numpy": '(np.max({0}) + np.log(np.sum(np.exp({0} - np.max({0})))))', "torch": 'torch.logsumexp({0}, dim=0)', "jax": 'jax.scipy.special.logsumexp({0})'})
+    code=_LSE,
+    code_for={"torch": "torch.logsumexp({0}, dim=0)", "jax": "jax.scipy.special.logsumexp({0})"},
+    rule="d logsumexp(z) = softmax(z)ᵀ dz", cite=_DL + ", §6.2.2.3",
+    probes=(("grad", "logsumexp(A*x)", "x", None),))
 
 
 def _ce_d(node, d):
@@ -71,13 +75,13 @@ def _ce_d(node, d):
 
 
 CROSS_ENTROPY = FunctionOp(
-    name="cross_entropy", names=("cross_entropy",), arity=(2, 2), shape="vectors-to-scalar",
+    names=("cross_entropy",), meaning="−yᵀ log softmax(z): the cross-entropy of logits z and a target y",
+    arity=2, shape="vectors-to-scalar",
     np=lambda z, y: -(y.T @ (z - _lse_np(z))),
     d=_ce_d, domain=(None, "probability"),
     text="CE({0}, {1})", latex=r"\operatorname{{CE}}\left({0}, {1}\right)", source="cross_entropy({0}, {1})",
-    code="(-({1} @ ({0} - np.max({0}) - np.log(np.sum(np.exp({0} - np.max({0})))))))",
+    code="(-({1} @ ({0} - " + _LSE + ")))",
+    code_for={"torch": "(-({1} @ torch.log_softmax({0}, dim=0)))", "jax": "(-({1} @ jax.nn.log_softmax({0})))"},
     rule="d CE(z, y) = (softmax(z) − y)ᵀ dz − log softmax(z)ᵀ dy  (target y sums to 1)",
-    cite="seed 002: softmax + cross-entropy VJP; seed 000: the p − y cancellation",
-    codegen={"numpy": '(-({1} @ ({0} - (np.max({0}) + np.log(np.sum(np.exp({0} - np.max({0}))))))))', "torch": '(-({1} @ torch.log_softmax({0}, dim=0)))', "jax": '(-({1} @ jax.nn.log_softmax({0})))'})
-
-SOFTMAX.positive = True     # for algebra.positive
+    cite=_DL + ", §6.2.2.3",
+    probes=(("grad", "cross_entropy(z, y)", "z", None), ("grad", "cross_entropy(z, y)", "y", None)))

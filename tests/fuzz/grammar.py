@@ -19,6 +19,13 @@ from dataclasses import dataclass, field
 
 from hypothesis import strategies as st
 
+import matcalc  # noqa: F401  (registers the ops)
+from matcalc.ops.base import FUNCTIONS
+from matcalc.ops.function import ZERO
+
+# the elementwise functions of the registry with a derivative (step and sign are its results)
+ELEMENTWISE = sorted({op.names[0] for op in FUNCTIONS.values() if getattr(op, "elementwise", False) and op.d != ZERO})
+
 SIZES = ("m", "n", "k")
 SCALAR = (1, 1)
 
@@ -241,11 +248,11 @@ class Grammar:
         return Gen(f"({c})*{a.at(PROD_P + 1)}", PROD_P, shape, a.names)
 
     def elementwise_function(self, shape, depth) -> Gen:
-        f = self.choice(("exp", "sin", "cos", "tanh", "sigmoid", "relu", "softplus", "gelu", "abs",
-                         "log", "sqrt"))
-        if f in ("log", "sqrt"):
+        f = self.choice(ELEMENTWISE)
+        domain = FUNCTIONS[f].domain[0]        # an argument inside the op's domain
+        if domain == "positive":
             a = self.positive(shape, depth) if self.safe else self.expr(shape, depth)
-        elif f == "exp":
+        elif domain == "moderate":
             a = self.bounded(shape, depth)
         else:
             a = self.expr(shape, depth)
