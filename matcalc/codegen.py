@@ -61,7 +61,8 @@ TORCH = _Backend(
     eye="torch.eye({0}, dtype=torch.float64)", ones="torch.ones({0}, dtype=torch.float64)",
     zeros="torch.zeros({0}, dtype=torch.float64)",
     scalar_out="torch.as_tensor({0}, dtype=torch.float64)",
-    kinds_note="vectors are 1-D tensors, scalars 0-d tensors; everything float64",
+    kinds_note="vectors are 1-D tensors, scalars 0-d tensors; every argument is cast to float64, "
+               "a float32 one too, and so is the result",
     symmetric_check="torch.allclose({0}, {0}.T)",
 )
 
@@ -70,7 +71,8 @@ JAX = _Backend(
     asarray="jnp.asarray({0}, dtype=jnp.result_type(float))", eye="jnp.eye({0})", ones="jnp.ones({0})",
     zeros="jnp.zeros({0})",
     scalar_out="jnp.asarray({0})",
-    kinds_note="vectors are 1-D arrays, scalars 0-d arrays; float64 when jax_enable_x64 is set",
+    kinds_note="vectors are 1-D arrays, scalars 0-d arrays; every argument is cast to JAX's default "
+               "float type: float32, or float64 when jax_enable_x64 is set",
     symmetric_check=None,       # a check on values would not trace under jax.jit
 )
 
@@ -196,9 +198,20 @@ def _cheap(node: Expr) -> bool:
 
 # ------------------------------------------------------------------------------------------- the module
 
-def function_code(result, backend: str = "numpy", with_value: bool = False) -> str:
+def check_function_name(name: str) -> None:
+    """A name the user gives the generated function: a Python name that hides nothing the module uses."""
+    if not (name.isascii() and name.isidentifier()) or keyword.iskeyword(name) or name in _MODULE_NAMES:
+        raise UsageError(f"--name {name!r} cannot name the generated function",
+                         hint="a Python name (letters, digits and _), not a keyword or one of "
+                              + ", ".join(sorted(_MODULE_NAMES)))
+
+
+def function_code(result, backend: str = "numpy", with_value: bool = False, name: str | None = None) -> str:
     """A complete module: imports and `def grad_f(A, x, b): ...` (docstring with the shapes, shape checks
-    raising ValueError, named temporaries); with_value: `value_and_grad_f` returning (value, derivative)."""
+    raising ValueError, named temporaries); with_value: `value_and_grad_f` returning (value, derivative);
+    `name` names the function instead."""
+    if name is not None:
+        check_function_name(name)
     if backend not in _BACKEND:
         raise UsageError(f"unknown backend {backend!r}; one of {', '.join(BACKENDS)}")
     be = _BACKEND[backend]
@@ -261,7 +274,7 @@ def function_code(result, backend: str = "numpy", with_value: bool = False) -> s
     module = "\n".join(lines) + "\n"
     if _ERF_NP in pr.helpers:
         module += "\n" + _ERF_NP + "\n"
-    fname = ("value_and_" if with_value else "") + f"{result.kind}_f"
+    fname = name or ("value_and_" if with_value else "") + f"{result.kind}_f"
     body.append(f"def {fname}({', '.join(params[n] for n in symbols)}):")
     body.append(_docstring(result, be, with_value))
     body += [f"    {params[n]} = {be.asarray.format(params[n])}" for n in symbols]

@@ -49,6 +49,10 @@ class Report:
     message: str = ""
     failures: list = field(default_factory=list)
 
+    @property
+    def status(self) -> str:
+        return "passed" if self.passed else "failed"
+
     def summary(self) -> str:
         sizes = " ".join(f"{k}={v}" for k, v in sorted(self.sizes.items())) or "no symbolic sizes"
         if self.passed:
