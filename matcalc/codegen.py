@@ -294,7 +294,9 @@ def _describe(kind, shape) -> str:
 
 
 def _article(desc: str) -> str:
-    return ("an " if desc[0] in "aeiou8" else "a ") + desc
+    # "an m×n matrix": a size name is read as its letter (em, en), a word as a word ("a vector")
+    vowel = "aefhilmnorsx8" if "×" in desc.split()[0] else "aeiou8"
+    return ("an " if desc[0] in vowel else "a ") + desc
 
 
 def _docstring(result, be: _Backend, with_value: bool) -> str:
