@@ -2,7 +2,8 @@
 
 Errors a user can make are MatcalcErrors: they print the expression with a
 caret under the fault on stderr and exit with code 2. Exit codes: 0 success,
-1 a verification failed, 2 bad input or usage.
+1 a verification failed, 2 bad input or usage (the boundary that decides them,
+shared with the other command modules: matcalc/command.py).
 """
 from __future__ import annotations
 

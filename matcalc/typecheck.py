@@ -289,8 +289,8 @@ class Typer:
                 spread = f"{v}*ones({u.show(mat[1])})'"
             else:
                 continue
-            written = f"{spread} {node.op} {right}" if is_left else f"{left} {node.op} {spread}"
-            return f"there is no broadcasting: write {written}"
+            spelled = f"{spread} {node.op} {right}" if is_left else f"{left} {node.op} {spread}"
+            return f"there is no broadcasting: write {spelled}"
         return None
 
     def src(self, node) -> str:
