@@ -122,7 +122,7 @@ def _report_line(report, plain, err=False, con=None):
     if plain:
         typer.echo(report.summary(), err=err)
         return
-    colour = "green" if report.passed else "red"
+    colour = {"passed": "green", "inconclusive": "yellow"}.get(report.status, "red")
     from rich.markup import escape
     con.print(f"[{colour}]  {escape(report.summary())}[/]")
 
