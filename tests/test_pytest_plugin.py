@@ -96,15 +96,22 @@ def test_a_configured_path_that_is_missing_or_empty_is_named(pytester):
 
 def test_an_inconclusive_identity_is_skipped_with_its_reason(pytester):
     # the verifier's outcome stands in for a check that finite differences cannot decide
+    # (for the inner run only, and undone when it ends: the module is shared with this session)
     pytester.makeconftest(
         "import matcalc.identities as ids\n"
+        "real = ids.check_identity\n"
         "def inconclusive(ident, trials=3, seed=0):\n"
         "    return ids.Outcome(ident.name, 'inconclusive', message='no step resolves the derivative')\n"
-        "ids.check_identity = inconclusive\n")
+        "def pytest_configure(config):\n"
+        "    ids.check_identity = inconclusive\n"
+        "def pytest_unconfigure(config):\n"
+        "    ids.check_identity = real\n")
     pytester.makefile(".toml", **{"identities/basics": GOOD})
     result = pytester.runpytest("identities", "-rs")
     result.assert_outcomes(skipped=2)
     result.stdout.fnmatch_lines(["*inconclusive: no step resolves the derivative*"])
+    from matcalc import identities
+    assert identities.check_identity.__module__ == "matcalc.identities"       # nothing left behind
 def test_keywords_select_by_tag_and_name(pytester):
     pytester.makefile(".toml", **{"identities/basics": GOOD})
     result = pytester.runpytest("identities", "-k", "quadratic", "-v")
