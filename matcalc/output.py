@@ -16,7 +16,7 @@ from pathlib import Path
 
 import typer
 
-from .command import PIPED_WIDTH, console, output_width, safe_text, write_file
+from .command import PIPED_WIDTH, check_target, console, output_width, safe_text, write_file
 from .errors import MatcalcError, UsageError
 from .shapes import fmt_shape
 
@@ -41,6 +41,8 @@ def render(result, fmt: str, report=None, steps=False, plain=False, latex_style=
     """Show a Result in one format: on standard output, or in the file `output` (a new file; with force
     an existing one is replaced, see command.write_file)."""
     check_options(fmt, output, with_value, equation, latex_style, standalone, name)
+    if output:
+        check_target(output, force)          # refused before any work, not after TeX has run
     if fmt in PICTURE_FORMATS:
         render_picture(result, fmt, output, latex_style, force)
         _wrote(output)
