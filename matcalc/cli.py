@@ -48,6 +48,7 @@ LET_HELP = "Declare a name's kind: NAME:KIND, KIND one of scalar vector matrix s
            "optionally sized: 'A:matrix(m,n)'. Repeat or separate with commas."
 EXPR_HELP = "The expression, in matcalc syntax (see README). '-' reads it from standard input."
 VAR_HELP = "The variable to differentiate with respect to."
+FORMATS = ("text", "latex", "png", "svg", "numpy", "torch", "jax", "json")
 FLAG = ""       # the metavar of an on/off option: nothing (typer would write <bool>)
 
 
@@ -67,7 +68,6 @@ def _examples(*lines: str) -> str:
     """The end of a command's help: where the language is listed, and examples to copy."""
     return "\n\nThe functions of the language: [bold]matcalc functions[/]; the syntax: the README." \
            "\n\n[bold]Examples[/]\n\n" + "\n".join(f"  {line}" for line in lines) + "\n"
-FORMATS = ("text", "latex", "png", "svg", "numpy", "torch", "jax", "json")
 
 
 class _ExprCommand(Command):
