@@ -43,7 +43,8 @@ TORCH = Backend(
     eye="torch.eye({0}, dtype=torch.float64)", ones="torch.ones({0}, dtype=torch.float64)",
     zeros="torch.zeros({0}, dtype=torch.float64)",
     scalar_out="torch.as_tensor({0}, dtype=torch.float64)",
-    kinds_note="vectors are 1-D tensors, scalars 0-d tensors; everything float64",
+    kinds_note="vectors are 1-D tensors, scalars 0-d tensors; every argument is cast to float64, "
+               "a float32 one too, and so is the result",
     symmetric_check="torch.allclose({0}, {0}.T)",
 )
 
@@ -53,7 +54,8 @@ JAX = Backend(
     asarray="jnp.asarray({0}, dtype=jnp.result_type(float))", eye="jnp.eye({0})", ones="jnp.ones({0})",
     zeros="jnp.zeros({0})",
     scalar_out="jnp.asarray({0})",
-    kinds_note="vectors are 1-D arrays, scalars 0-d arrays; float64 when jax_enable_x64 is set",
+    kinds_note="vectors are 1-D arrays, scalars 0-d arrays; every argument is cast to JAX's default "
+               "float type: float32, or float64 when jax_enable_x64 is set",
     symmetric_check=None,
     submodules=(("jax.scipy.special.", "import jax.scipy.special"),),
 )

@@ -2,7 +2,8 @@
 
 Errors a user can make are MatcalcErrors: they print the expression with a
 caret under the fault on stderr and exit with code 2. Exit codes: 0 success,
-1 a verification failed, 2 bad input or usage.
+1 a verification failed, 2 bad input or usage (the boundary that decides them,
+shared with the other command modules: matcalc/command.py).
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import List, Optional
 import typer
 
 from . import __version__
+from .command import Command, Group, console, run_action
 
 EXAMPLES = """
 [bold]Examples[/]
@@ -26,6 +28,9 @@ EXAMPLES = """
   matcalc vjp "W*x" W --steps
   matcalc grad "cross_entropy(W*x, y)" W --format numpy
   echo "tr(A*X*B)" | matcalc grad - X
+
+Every function of the language: [bold]matcalc functions[/]; one of them: [bold]matcalc functions NAME[/].
+Each command's own help: [bold]matcalc COMMAND --help[/].
 """
 
 app = typer.Typer(
@@ -33,6 +38,7 @@ app = typer.Typer(
     help="Symbolic matrix calculus: gradients, Jacobians and Hessians in textbook notation, checked "
          "numerically.\n" + EXAMPLES,
     rich_markup_mode="rich",
+    cls=Group,
     no_args_is_help=True,
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -41,10 +47,30 @@ app = typer.Typer(
 LET_HELP = "Declare a name's kind: NAME:KIND, KIND one of scalar vector matrix symmetric spd diagonal, " \
            "optionally sized: 'A:matrix(m,n)'. Repeat or separate with commas."
 EXPR_HELP = "The expression, in matcalc syntax (see README). '-' reads it from standard input."
+VAR_HELP = "The variable to differentiate with respect to."
 FORMATS = ("text", "latex", "png", "svg", "numpy", "torch", "jax", "json")
+FLAG = ""       # the metavar of an on/off option: nothing (typer would write <bool>)
 
 
-class _ExprCommand(typer.core.TyperCommand):
+def _expr_argument():
+    return typer.Argument(..., metavar="EXPR", help=EXPR_HELP, show_default=False)
+
+
+def _let_option():
+    return typer.Option([], "--let", "-l", metavar="NAME:KIND", help=LET_HELP, show_default=False)
+
+
+def _plain_option(what: str):
+    return typer.Option(False, "--plain", metavar=FLAG, help=what)
+
+
+def _examples(*lines: str) -> str:
+    """The end of a command's help: where the language is listed, and examples to copy."""
+    return "\n\nThe functions of the language: [bold]matcalc functions[/]; the syntax: the README." \
+           "\n\n[bold]Examples[/]\n\n" + "\n".join(f"  {line}" for line in lines) + "\n"
+
+
+class _ExprCommand(Command):
     """A command whose expression may start with a minus: `matcalc grad "-sum(log(x))" x`.
 
     The option parser takes any argument starting with '-' for an option. One that reads as an
@@ -53,6 +79,7 @@ class _ExprCommand(typer.core.TyperCommand):
 
     def parse_args(self, ctx, args):
         shorts = {o for p in self.params for o in p.opts + p.secondary_opts if not o.startswith("--")}
+        shorts |= {o for o in ctx.help_option_names if not o.startswith("--")}
 
         def expression_like(a):
             return a.startswith("-") and a != "-" and not a.startswith("--") and (
@@ -68,7 +95,7 @@ def _version(value: bool):
 
 
 @app.callback()
-def main(version: Optional[bool] = typer.Option(None, "--version", callback=_version, is_eager=True,
+def main(version: Optional[bool] = typer.Option(None, "--version", callback=_version, is_eager=True, metavar="",
                                                 help="Show the version and exit.")):
     """matcalc"""
 
@@ -93,42 +120,19 @@ def _read_expr(expr: str) -> str:
     return expr.lstrip()
 
 
-def _fail(err) -> "typer.Exit":
-    sys.stderr.write(err.render() + "\n")
-    return typer.Exit(err.exit_code)
-
-
-def _run(action):
-    """Run an action; user errors become messages with exit code 2, never tracebacks."""
-    from .errors import MatcalcError
-    try:
-        return action()
-    except MatcalcError as err:
-        raise _fail(err)
-    except RecursionError:
-        sys.stderr.write("limit exceeded: the expression is too deeply nested\n")
-        raise typer.Exit(2)
-    except (typer.Exit, typer.Abort, KeyboardInterrupt):
-        raise
-    except Exception as exc:   # a bug: say so plainly, without a traceback
-        sys.stderr.write(f"internal error: {type(exc).__name__}: {exc}\n"
-                         "This is a bug in matcalc; please report it with the command you ran.\n")
-        raise typer.Exit(3)
-
-
-def _console(plain: bool = False):
-    from rich.console import Console
-    return Console(highlight=False, no_color=plain, soft_wrap=True)
-
-
 # ----------------------------------------------------------------------------- show
 
-@app.command(cls=_ExprCommand)
-def show(expr: str = typer.Argument(..., help=EXPR_HELP),
-         let: List[str] = typer.Option([], "--let", "-l", help=LET_HELP),
-         format: str = typer.Option("text", "--format", "-f", help="text, latex or json."),
-         plain: bool = typer.Option(False, "--plain", help="Only the expression: no colour, no table.")):
-    """Parse an expression and print it with its shape and the kind and shape of every name."""
+SHOW_HELP = "Parse an expression and print it with its shape and the kind and shape of every name." + _examples(
+    'matcalc show "norm(A*x - b)**2"',
+    'matcalc show "x\'*A*x" --let A:symmetric --format latex',
+    'matcalc show "W2*tanh(W1*x + b1)" --format json')
+
+
+@app.command(cls=_ExprCommand, help=SHOW_HELP)
+def show(expr: str = _expr_argument(),
+         let: List[str] = _let_option(),
+         format: str = typer.Option("text", "--format", "-f", metavar="FORMAT", help="text, latex or json."),
+         plain: bool = _plain_option("Only the expression: no colour, no table.")):
     def action():
         from .api import parse
         from .shapes import fmt_shape
@@ -142,7 +146,7 @@ def show(expr: str = typer.Argument(..., help=EXPR_HELP),
             typer.echo(p.latex())
             return
         _check_format(format, ("text", "latex", "json"))
-        con = _console(plain)
+        con = console(plain)
         if plain:
             con.print(p.text)
             return
@@ -154,7 +158,7 @@ def show(expr: str = typer.Argument(..., help=EXPR_HELP),
         for row in p.names():
             table.add_row(row["name"], row["kind"], row["shape"])
         con.print(table)
-    _run(action)
+    run_action(action)
 
 
 def _esc(s: str) -> str:
@@ -171,58 +175,86 @@ def _check_format(fmt, allowed):
 # ----------------------------------------------------------------------------- derivatives
 
 def _derivative_command(kind: str, doc: str):
-    def command(expr: str = typer.Argument(..., help=EXPR_HELP),
-                var: str = typer.Argument(..., help="The variable to differentiate with respect to."),
-                let: List[str] = typer.Option([], "--let", "-l", help=LET_HELP),
-                format: str = typer.Option("text", "--format", "-f", help=", ".join(FORMATS) + "."),
-                verify: Optional[bool] = typer.Option(None, "--verify/--no-verify",
+    def command(expr: str = _expr_argument(),
+                var: str = typer.Argument(..., metavar="VAR", help=VAR_HELP, show_default=False),
+                let: List[str] = _let_option(),
+                format: str = typer.Option("text", "--format", "-f", metavar="FORMAT",
+                                           help=", ".join(FORMATS) + "."),
+                verify: Optional[bool] = typer.Option(None, "--verify/--no-verify", metavar=FLAG,
                                                       help="Check the result by finite differences "
                                                            "(on by default for text output)."),
-                steps: bool = typer.Option(False, "--steps", help="Show the derivation, rule by rule."),
-                plain: bool = typer.Option(False, "--plain", help="Only the result: no colour, no shapes."),
-                seed: int = typer.Option(0, "--seed", help="Random seed of the numeric check."),
-                trials: int = typer.Option(5, "--trials", min=1, max=100, help="Random points to check."),
-                latex_style: str = typer.Option("bold", "--latex-style", help="bold or plain letters in LaTeX."),
-                equation: bool = typer.Option(False, "--equation",
+                steps: bool = typer.Option(False, "--steps", metavar=FLAG,
+                                           help="Show the derivation, rule by rule."),
+                plain: bool = _plain_option("Only the result: no colour, no shapes."),
+                seed: int = typer.Option(0, "--seed", min=0, metavar="N", help="Random seed of the numeric check."),
+                trials: int = typer.Option(5, "--trials", min=1, max=100, metavar="N",
+                                           help="Random points to check."),
+                latex_style: str = typer.Option("bold", "--latex-style", metavar="STYLE",
+                                                help="bold or plain letters in LaTeX."),
+                equation: bool = typer.Option(False, "--equation", metavar=FLAG,
                                               help="With --format latex: a full display equation."),
-                output: Optional[str] = typer.Option(None, "--output", "-o",
-                                                     help="Write to this file instead of standard output "
-                                                          "(needed for png and svg)."),
-                with_value: bool = typer.Option(False, "--with-value",
+                standalone: bool = typer.Option(False, "--standalone", metavar=FLAG,
+                                                help="With --format latex: a complete document "
+                                                     "(compiles with pdflatex as is)."),
+                output: Optional[str] = typer.Option(None, "--output", "-o", metavar="FILE",
+                                                     help="Write to FILE, a new file, instead of standard "
+                                                          "output (needed for png and svg)."),
+                force: bool = typer.Option(False, "--force", metavar=FLAG,
+                                           help="With -o: replace FILE if it exists (a symbolic link is "
+                                                "replaced, never written through)."),
+                name: Optional[str] = typer.Option(None, "--name", metavar="NAME",
+                                                   help="With --format numpy, torch or jax: the generated "
+                                                        f"function's name (default {kind}_f)."),
+                with_value: bool = typer.Option(False, "--with-value", metavar=FLAG,
                                                 help="With --format numpy, torch or jax: a function "
                                                      "returning (value, derivative).")):
         def action():
             from .api import derivative
             _check_format(format, FORMATS)
             from .output import check_options
-            check_options(format, output, with_value, equation, latex_style)
+            check_options(format, output, with_value, equation, latex_style, standalone, name)
             result = derivative(kind, _read_expr(expr), var, let, steps=steps)
             check = verify if verify is not None else (format == "text" and not plain)
             report = result.verify(trials=trials, seed=seed) if check else None
             from .output import render
             render(result, format, report=report, steps=steps, plain=plain, latex_style=latex_style,
-                   equation=equation, output=output, with_value=with_value)
+                   equation=equation, output=output, with_value=with_value, standalone=standalone,
+                   force=force, name=name)
             if report is not None and report.status == "failed":     # inconclusive is not a failure
                 raise typer.Exit(1)
-        _run(action)
-    command.__doc__ = doc
+        run_action(action)
     command.__name__ = kind
     return command
 
 
-for _kind, _doc in [
-    ("grad", "The gradient of a scalar expression, shaped like VAR (denominator layout)."),
-    ("jacobian", "The Jacobian of a vector expression w.r.t. a vector: m×n, numerator layout."),
-    ("hessian", "The Hessian of a scalar expression w.r.t. a vector: n×n."),
-    ("vjp", "The vector-Jacobian product Jᵀg for an upstream gradient g, without forming J."),
-    ("jvp", "The Jacobian-vector product J·v for a direction v, without forming J."),
-]:
-    app.command(name=_kind, cls=_ExprCommand)(_derivative_command(_kind, _doc))
+_DERIVATIVES = {
+    "grad": ("The gradient of a scalar expression, shaped like VAR (denominator layout).", [
+        'matcalc grad "norm(A*x - b)**2" x',
+        'matcalc grad "x\'*S*x" x --let S:symmetric',
+        'matcalc grad "logdet(X)" X --format latex --equation',
+        'matcalc grad "cross_entropy(W*x, y)" W --steps',
+        'matcalc grad "tr(A*X*B)" X --format numpy --name grad_trace']),
+    "jacobian": ("The Jacobian of a vector expression w.r.t. a vector: m×n, numerator layout.", [
+        'matcalc jacobian "softmax(z)" z',
+        'matcalc jacobian "tanh(W*x)" x --format json']),
+    "hessian": ("The Hessian of a scalar expression w.r.t. a vector: n×n.", [
+        'matcalc hessian "sum(softplus(X*w)) - y\'*X*w" w',
+        'matcalc hessian "x\'*A*x" x --plain']),
+    "vjp": ("The vector-Jacobian product Jᵀg for an upstream gradient g, without forming J.", [
+        'matcalc vjp "W*x" W --steps',
+        'matcalc vjp "softmax(z)" z --format torch']),
+    "jvp": ("The Jacobian-vector product J·v for a direction v, without forming J.", [
+        'matcalc jvp "inv(X)" X',
+        'matcalc jvp "exp(x)" x --format jax --with-value']),
+}
+for _kind, (_doc, _lines) in _DERIVATIVES.items():
+    app.command(name=_kind, cls=_ExprCommand, help=_doc + _examples(*_lines), short_help=_doc)(
+        _derivative_command(_kind, _doc))
 
 
-from .functions_cmd import register as _register_functions  # noqa: E402
+from .functions_cmd import register as _register_functions  # noqa: E402  (the functions command's module)
 _register_functions(app)
-from .verify_cmd import register as _register_verify
+from .verify_cmd import register as _register_verify   # noqa: E402  (the verify command's own module)
 _register_verify(app)
 
 

@@ -60,9 +60,20 @@ def _cheap(node: Expr) -> bool:
 
 # ------------------------------------------------------------------------------------------- the module
 
-def function_code(result, backend: str = "numpy", with_value: bool = False) -> str:
+def check_function_name(name: str) -> None:
+    """A name the user gives the generated function: a Python name that hides nothing the module uses."""
+    if not (name.isascii() and name.isidentifier()) or keyword.iskeyword(name) or name in _MODULE_NAMES:
+        raise UsageError(f"--name {name!r} cannot name the generated function",
+                         hint="a Python name (letters, digits and _), not a keyword or one of "
+                              + ", ".join(sorted(_MODULE_NAMES)))
+
+
+def function_code(result, backend: str = "numpy", with_value: bool = False, name: str | None = None) -> str:
     """A complete module: imports and `def grad_f(A, x, b): ...` (docstring with the shapes, shape checks
-    raising ValueError, named temporaries); with_value: `value_and_grad_f` returning (value, derivative)."""
+    raising ValueError, named temporaries); with_value: `value_and_grad_f` returning (value, derivative);
+    `name` names the function instead."""
+    if name is not None:
+        check_function_name(name)
     if backend not in BACKENDS:
         raise UsageError(f"unknown backend {backend!r}; one of {', '.join(BACKENDS)}")
     be = BACKENDS[backend]
@@ -126,7 +137,7 @@ def function_code(result, backend: str = "numpy", with_value: bool = False) -> s
     definitions = sorted(h for h in pr.helpers if not h.startswith("import"))
     if definitions:
         module += "\n" + "\n".join(definitions) + "\n"
-    fname = ("value_and_" if with_value else "") + f"{result.kind}_f"
+    fname = name or ("value_and_" if with_value else "") + f"{result.kind}_f"
     body.append(f"def {fname}({', '.join(params[n] for n in symbols)}):")
     body.append(_docstring(result, be, with_value))
     body += [f"    {params[n]} = {be.asarray.format(params[n])}" for n in symbols]
@@ -146,7 +157,9 @@ def _describe(kind, shape) -> str:
 
 
 def _article(desc: str) -> str:
-    return ("an " if desc[0] in "aeiou8" else "a ") + desc
+    # "an m×n matrix": a size name is read as its letter (em, en), a word as a word ("a vector")
+    vowel = "aefhilmnorsx8" if "×" in desc.split()[0] else "aeiou8"
+    return ("an " if desc[0] in vowel else "a ") + desc
 
 
 def _docstring(result, be: Backend, with_value: bool) -> str:

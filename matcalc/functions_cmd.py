@@ -1,51 +1,57 @@
 """`matcalc functions [NAME]`: the functions of the language, from the op registry."""
 from __future__ import annotations
 
-import sys
 from typing import Optional
 
 import typer
+
+from .command import Command, console, error, run_action
 
 
 def register(app: typer.Typer) -> None:
     """Add the functions command to the matcalc app."""
 
-    @app.command("functions")
-    def functions(name: Optional[str] = typer.Argument(None, help="One function: its rule, source and an example."),
+    @app.command("functions", cls=Command)
+    def functions(name: Optional[str] = typer.Argument(None, metavar="[NAME]",
+                                                      help="One function: its rule, source and an example."),
                   plain: bool = typer.Option(False, "--plain", help="No colour.")):
-        """List the functions of the language (name, arguments, meaning, derivative rule)."""
-        from rich.console import Console
-        from rich.markup import escape
-        from rich.table import Table
+        """List the functions of the language (name, arguments, meaning, derivative rule).
 
-        import matcalc  # noqa: F401  (registers the ops)
-        from .ops.reference import entries, find
-        con = Console(highlight=False, no_color=plain, soft_wrap=True)
-        if name is None:
-            table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
-            for col in ("function", "args", "meaning", "derivative"):
-                table.add_column(col)
-            for e in entries():
-                table.add_row(escape(" / ".join(e.names)), e.arguments, escape(e.meaning), escape(e.rule))
-            con.print(table)
-            con.print("\n[dim]matcalc functions NAME: the source of a rule and an example[/]")
-            return
-        e = find(name)
-        if e is None:
-            import difflib
-            close = difflib.get_close_matches(name, [n for x in entries() for n in x.names], n=1)
-            sys.stderr.write(f"error: unknown function {name!r}\n"
-                             + (f"hint: did you mean {close[0]}?\n" if close else "hint: matcalc functions lists them\n"))
-            raise typer.Exit(2)
-        con.print(f"[bold]{escape(' / '.join(e.names))}[/]  ({e.arguments} argument{'s' if e.arity != (1, 1) else ''})")
-        con.print(f"  {escape(e.meaning)}")
-        con.print(f"  derivative: {escape(e.rule)}")
-        if e.cite:
-            con.print(f"  source: {escape(e.cite)}")
-        if e.example is not None:
-            from .api import derivative
-            kind, expr, wrt, let = e.example
-            r = derivative(kind, expr, wrt, let)
-            con.print(f"  example: matcalc {kind} \"{escape(expr)}\" {wrt}"
-                      + "".join(f" --let {k}:{v}" for k, v in (let or {}).items()))
-            con.print(f"           {escape(r.text)}")
+        Examples: matcalc functions; matcalc functions logdet"""
+        run_action(lambda: _show(name, plain))
+
+
+def _show(name, plain):
+    from rich.markup import escape
+    from rich.table import Table
+
+    import matcalc  # noqa: F401  (registers the ops)
+    from .ops.reference import entries, find
+    con = console(plain)
+    if name is None:
+        table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+        for col in ("function", "args", "meaning", "derivative"):
+            table.add_column(col)
+        for e in entries():
+            table.add_row(escape(" / ".join(e.names)), e.arguments, escape(e.meaning), escape(e.rule))
+        con.print(table)
+        con.print("\n[dim]matcalc functions NAME: the source of a rule and an example[/]")
+        return
+    e = find(name)
+    if e is None:
+        import difflib
+        close = difflib.get_close_matches(name, [n for x in entries() for n in x.names], n=1)
+        raise error(f"error: unknown function {name!r}\n"
+                    + (f"hint: did you mean {close[0]}?" if close else "hint: matcalc functions lists them"))
+    con.print(f"[bold]{escape(' / '.join(e.names))}[/]  ({e.arguments} argument{'s' if e.arity != (1, 1) else ''})")
+    con.print(f"  {escape(e.meaning)}")
+    con.print(f"  derivative: {escape(e.rule)}")
+    if e.cite:
+        con.print(f"  source: {escape(e.cite)}")
+    if e.example is not None:
+        from .api import derivative
+        kind, expr, wrt, let = e.example
+        r = derivative(kind, expr, wrt, let)
+        con.print(f"  example: matcalc {kind} \"{escape(expr)}\" {wrt}"
+                  + "".join(f" --let {k}:{v}" for k, v in (let or {}).items()))
+        con.print(f"           {escape(r.text)}")

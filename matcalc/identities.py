@@ -51,10 +51,11 @@ Checking an identity (`check_identity`):
     agrees with it numerically at random points (same sizes, same values,
     relative error at most 1e-8).
 
-The outcome is a small record: status ``pass``, ``fail`` (the identity, or
-matcalc's derivation, is wrong) or ``error`` (it cannot be checked: an
-expression does not parse, matcalc refuses the derivative, no point where
-the function is finite), the worst relative error, the time and a message.
+The outcome is a small record: status ``passed``, ``failed`` (the identity, or
+matcalc's derivation, is wrong), ``inconclusive`` (finite differences could
+neither confirm nor refute expected; matcalc's derivation agrees with it) or
+``error`` (it cannot be checked: an expression does not parse, matcalc
+refuses the derivative, no point where the function is finite), the worst relative error, the time and a message.
 Identities are checked one at a time and nothing but that record is kept,
 so a file of any length verifies in constant memory per identity.
 """
@@ -168,7 +169,7 @@ class Outcome:
     """What checking one identity found: small, picklable, kept for the report."""
 
     name: str
-    status: str               # pass | fail | error
+    status: str               # passed | failed | inconclusive | error
     max_error: float = float("nan")
     time: float = 0.0
     message: str = ""
@@ -180,7 +181,7 @@ class Outcome:
 
     @property
     def passed(self) -> bool:
-        return self.status == "pass"
+        return self.status == "passed"
 
     def as_dict(self) -> dict:
         d = asdict(self)
@@ -475,7 +476,7 @@ def select(identities: Iterable[Identity], filters) -> Iterator[Identity]:
 # ====================================================================== checking
 
 class _Failed(Exception):
-    """The identity is wrong (status fail): message and worst error so far."""
+    """The identity is wrong (status failed): message and worst error so far."""
 
     def __init__(self, message, error=float("nan")):
         super().__init__(message)
@@ -555,13 +556,15 @@ def _merged_sizes(alone: dict, shared: dict, names) -> str | None:
 def check_identity(ident: Identity, trials: int = 3, seed: int = 0) -> Outcome:
     """Check one identity two ways (see the module docstring); never raises."""
     t0 = time.perf_counter()
-    out = Outcome(ident.name, "pass", file=ident.file, line=ident.line, op=ident.op, tags=tuple(ident.tags))
+    out = Outcome(ident.name, "passed", file=ident.file, line=ident.line, op=ident.op, tags=tuple(ident.tags))
     try:
-        out.max_error, out.derived, problems = _check(ident, trials, seed)
+        out.max_error, out.derived, problems, unsure = _check(ident, trials, seed)
         if problems:
-            out.status, out.message = "fail", "; ".join(problems)
+            out.status, out.message = "failed", "; ".join(problems)
+        elif unsure:
+            out.status, out.message = "inconclusive", unsure
     except _Failed as exc:
-        out.status, out.message, out.max_error = "fail", exc.message, exc.error
+        out.status, out.message, out.max_error = "failed", exc.message, exc.error
         out.derived = _derive_text(ident)
     except MatcalcError as exc:
         out.status, out.message = "error", _one_line(exc)
@@ -584,7 +587,8 @@ def _derive_text(ident: Identity) -> str:
 
 
 def _one_line(exc: MatcalcError) -> str:
-    msg = f"{exc.kind}: {exc.message}"
+    part = getattr(exc, "part", None)
+    msg = f"{exc.kind}{f' in {part}' if part else ''}: {exc.message}"
     if exc.source is not None and exc.span is not None:
         msg += f" (in {exc.source!r}, column {exc.span[0] + 1})"
     return msg + (f"; hint: {exc.hint}" if exc.hint else "")
@@ -644,7 +648,8 @@ def prepare(ident: Identity) -> Prepared:
     try:
         alone, = typecheck(ident.expr, let)
     except MatcalcError as exc:
-        raise type(exc)(f"expr: {exc.message}", exc.span, exc.hint, exc.source) from None
+        exc.part = "expr"           # named by _one_line: "syntax error in expr: ..."
+        raise
     if wrt not in alone.symbols:
         raise MatcalcError(f"the variable {wrt!r} does not occur in expr {ident.expr!r}")
     x = alone.symbols[wrt]
@@ -655,7 +660,8 @@ def prepare(ident: Identity) -> Prepared:
     try:
         parse_syntax(ident.expected)
     except ParseError as exc:
-        raise ParseError(f"expected: {exc.message}", exc.span, exc.hint, ident.expected) from None
+        exc.part = "expected"
+        raise exc.with_source(ident.expected)
     f_names = set(alone.symbols)
     aux = _aux_name(op, alone.expr.shape, alone.symbols[wrt].shape, f_names)
     lets = dict(let)
@@ -713,22 +719,25 @@ def _check(ident: Identity, trials: int, seed: int):
     # -- (a) expected against finite differences
     report = check(op, prep.function, ident.wrt, e, prep.symbols, prep.domains, trials=trials, seed=seed, aux=aux)
     worst = report.max_error
-    if not report.passed:
+    if report.status == "failed":
         problems.append(f"expected {report.message}")
+    unsure = f"finite differences cannot confirm expected: {report.message}" \
+        if report.status == "inconclusive" else ""
     # -- (b) matcalc's derivation against expected
     try:
         result = api.derivative(op, prep.parsed, ident.wrt, ident.lets)
     except MatcalcError as exc:
         if problems:
             raise _Failed(problems[0], worst) from None
-        raise type(exc)(f"matcalc cannot derive it: {exc.message}", exc.span, exc.hint, exc.source) from None
+        exc.part = "matcalc's derivation"
+        raise
     derived = print_text(result.expr, result.symbols)
     if result.aux != aux:
         raise AssertionError(f"matcalc names the {op}'s input {result.aux}, expected {aux}")
     if result.expr.shape != e.shape:
         problems.append(f"matcalc's {op} {derived} is {fmt_shape(result.expr.shape)}, expected is "
                         f"{fmt_shape(e.shape)}")
-        return worst, derived, problems
+        return worst, derived, problems, unsure
     agree = 0.0
     for sizes, vals in prep.points(max(1, trials), seed):
         want_v = evaluate(e, vals, sizes)
@@ -743,7 +752,7 @@ def _check(ident: Identity, trials: int, seed: int):
                             f"> {AGREEMENT:.0e})")
             break
     worst = max(worst, agree) if math.isfinite(worst) else worst
-    return worst, derived, problems
+    return worst, derived, problems, unsure
 
 
 # ====================================================================== running many

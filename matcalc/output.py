@@ -16,6 +16,7 @@ from pathlib import Path
 
 import typer
 
+from .command import PIPED_WIDTH, check_target, console, output_width, safe_text, write_file
 from .errors import MatcalcError, UsageError
 from .shapes import fmt_shape
 
@@ -35,29 +36,35 @@ class RenderError(MatcalcError):
 
 
 def render(result, fmt: str, report=None, steps=False, plain=False, latex_style="bold", equation=False,
-           output: str | None = None, with_value: bool = False):
-    """Show a Result in one format: on standard output, or in the file `output`."""
-    check_options(fmt, output, with_value, equation, latex_style)
+           output: str | None = None, with_value: bool = False, standalone: bool = False, force: bool = False,
+           name: str | None = None):
+    """Show a Result in one format: on standard output, or in the file `output` (a new file; with force
+    an existing one is replaced, see command.write_file)."""
+    check_options(fmt, output, with_value, equation, latex_style, standalone, name)
+    if output:
+        check_target(output, force)          # refused before any work, not after TeX has run
     if fmt != "json":       # notes and assumptions go to stderr: stdout holds the result alone
         for note in list(result.notes) + list(result.assumptions):
             typer.echo(f"note: {note}", err=True)
     if fmt in PICTURE_FORMATS:
-        render_picture(result, fmt, output, latex_style)
+        render_picture(result, fmt, output, latex_style, force)
         _wrote(output)
         _report_line(report, plain=True, err=True)
         return
     if fmt == "json":
         text = json.dumps(as_json(result, report, latex_style), ensure_ascii=False, indent=2)
+    elif fmt == "latex" and standalone:
+        text = tex_document(latex_equation(result, latex_style)).rstrip("\n")
     elif fmt == "latex":
         text = latex_equation(result, latex_style) if equation else result.latex_of(latex_style)
     elif fmt in CODE_FORMATS:
         from .codegen import function_code
-        text = function_code(result, fmt, with_value=with_value).rstrip("\n")
+        text = function_code(result, fmt, with_value=with_value, name=name).rstrip("\n")
     else:
         text = None
     if text is not None:
         if output:
-            _write(output, text + "\n")
+            write_file(output, text + "\n", force)
             _wrote(output)
         else:
             typer.echo(text)
@@ -66,39 +73,35 @@ def render(result, fmt: str, report=None, steps=False, plain=False, latex_style=
         return
     if output:      # terminal text to a file: the same lines, without colour
         buf = io.StringIO()
-        _terminal(result, report, steps, plain, _console(plain=True, file=buf))
-        _write(output, buf.getvalue())
+        _terminal(result, report, steps, plain, console(plain=True, file=buf, width=PIPED_WIDTH))
+        write_file(output, buf.getvalue(), force)
         _wrote(output)
         return
-    _terminal(result, report, steps, plain, _console(plain))
+    _terminal(result, report, steps, plain, console(plain, width=output_width()))
 
 
-def check_options(fmt: str, output=None, with_value=False, equation=False, latex_style="bold"):
+def check_options(fmt: str, output=None, with_value=False, equation=False, latex_style="bold",
+                  standalone=False, name=None):
     """The usage errors of the output options, raised before any work is done (exit code 2)."""
     if with_value and fmt not in CODE_FORMATS:
         raise UsageError(f"--with-value goes with --format {', '.join(CODE_FORMATS)}, not {fmt}")
+    if name is not None and fmt not in CODE_FORMATS:
+        raise UsageError(f"--name goes with --format {', '.join(CODE_FORMATS)}, not {fmt}")
+    if name is not None:
+        from .codegen import check_function_name
+        check_function_name(name)
     if equation and fmt != "latex":
         raise UsageError("--equation goes with --format latex (png and svg always show the equation)")
+    if standalone and fmt != "latex":
+        raise UsageError("--standalone goes with --format latex")
     if latex_style not in ("bold", "plain"):
         raise UsageError(f"unknown --latex-style {latex_style!r}; choose bold or plain")
     if fmt in PICTURE_FORMATS and not output:
         raise UsageError(f"--format {fmt} writes a picture: give the file with -o FILE")
 
 
-def _console(plain: bool, file=None):
-    from rich.console import Console
-    return Console(highlight=False, no_color=plain, soft_wrap=True, file=file)
-
-
-def _write(path: str, text: str):
-    try:
-        Path(path).write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
-
-
 def _wrote(path: str):
-    typer.echo(f"wrote {path}", err=True)
+    typer.echo(safe_text(f"wrote {path}"), err=True)
 
 
 # ----------------------------------------------------------------------------- terminal text
@@ -122,7 +125,7 @@ def _report_line(report, plain, err=False, con=None):
     if plain:
         typer.echo(report.summary(), err=err)
         return
-    colour = "green" if report.passed else "yellow" if report.inconclusive else "red"
+    colour = {"passed": "green", "inconclusive": "yellow"}.get(report.status, "red")
     from rich.markup import escape
     con.print(f"[{colour}]  {escape(report.summary())}[/]")
 
@@ -241,7 +244,7 @@ def tex_error(log: str) -> str:
     return " / ".join(out) or "see the TeX log"
 
 
-def render_picture(result, fmt: str, path: str, style: str = "bold"):
+def render_picture(result, fmt: str, path: str, style: str = "bold", force: bool = False):
     """Render the display equation to a PNG or SVG file through latex and dvipng / dvisvgm."""
     tool = {"png": "dvipng", "svg": "dvisvgm"}[fmt]
     if shutil.which("latex") is None or shutil.which(tool) is None:
@@ -265,10 +268,7 @@ def render_picture(result, fmt: str, path: str, style: str = "bold"):
             raise RenderError(f"{tool} did not finish within 5 minutes") from None
         if proc.returncode != 0 or not out.exists():
             raise RenderError(f"{tool} failed: {(proc.stderr or proc.stdout).strip()[:500]}")
-        try:
-            shutil.copyfile(out, path)
-        except OSError as exc:
-            raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+        write_file(path, out.read_bytes(), force)
 
 
 # ----------------------------------------------------------------------------- JSON

@@ -1,15 +1,19 @@
 """pytest plugin (the `matcalc` pytest11 entry point): identity files as tests.
 
     pytest identities/                 # every identity in identities/**/*.toml is a test
-    pytest identities/trace.toml -k hessian --matcalc-seed 3 --matcalc-trials 10
+    pytest ids/trace.toml -k hessian --matcalc-seed 3 --matcalc-trials 10
 
-A ``*.toml`` file is collected when it holds ``[[identity]]`` tables and
-either was named on the command line or lies under a folder called
-``identities``: a test run never picks up other TOML files (pyproject.toml,
-test data) by accident. Each identity is one test item, named by the
-identity, checked as ``matcalc verify`` checks it (see matcalc.identities);
-its tags are keywords for ``-k``. A failing identity shows the verifier's
-message; an invalid file is a collection error with its file and line.
+Which files: a ``*.toml`` file with ``[[identity]]`` tables that is named on the command line or
+lies in a folder named on the command line, or lies under a path listed in the ``matcalc_identities``
+ini option (``[tool.pytest.ini_options] matcalc_identities = ["ids"]`` in pyproject.toml; those paths
+are collected by a bare ``pytest`` too). Without that option, folders called ``identities`` are
+collected. A test run never picks up other TOML files (pyproject.toml, test data) by accident, and
+a path it was given that holds no identity file is named in the report.
+
+Each identity is one test item, named by the identity, checked as ``matcalc verify`` checks it (see
+matcalc.identities); its tags are keywords for ``-k``. A failing identity shows the verifier's
+message; one that finite differences can neither confirm nor refute is skipped with the reason; an
+invalid file is a collection error with its file and line.
 """
 from __future__ import annotations
 
@@ -18,6 +22,8 @@ from pathlib import Path
 import pytest
 
 _NAMES = pytest.StashKey[dict]()
+_FILES = pytest.StashKey[set]()          # identity files collected in this run
+INI = "matcalc_identities"
 
 
 def pytest_addoption(parser):
@@ -26,34 +32,59 @@ def pytest_addoption(parser):
                     help="random seed of the numeric checks of identity files (default 0)")
     group.addoption("--matcalc-trials", type=int, default=3, metavar="N",
                     help="random points per identity (default 3)")
+    parser.addini(INI, type="paths", default=[],
+                  help="folders or files of matcalc identity files to collect, also by a bare pytest "
+                       "(default: folders named identities)")
 
 
-def _explicit(file_path: Path, config) -> bool:
+def _configured(config) -> list[Path]:
+    return [Path(p).resolve() for p in config.getini(INI)]
+
+
+def _named(config) -> dict[Path, str]:
+    """The paths named on the command line, as typed (none when pytest took testpaths or the current
+    folder)."""
+    if config.args_source != pytest.Config.ArgsSource.ARGS:
+        return {}
     base = Path(config.invocation_params.dir)
-    for arg in config.args:
-        p = Path(str(arg).split("::", 1)[0])
-        p = p if p.is_absolute() else base / p
-        try:
-            if p.resolve() == file_path.resolve():
-                return True
-        except OSError:
-            continue
-    return False
+    typed = [str(a).split("::", 1)[0] for a in config.invocation_params.args if not str(a).startswith("-")]
+    named = {}
+    for a in config.args:
+        path = (base / str(a).split("::", 1)[0]).resolve()
+        named[path] = next((t for t in typed if (base / t).resolve() == path), str(path))
+    return named
 
 
-def _under_identities(file_path: Path, config) -> bool:
+def _within(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def pytest_configure(config):
+    config.stash[_FILES] = set()
+    if config.args_source == pytest.Config.ArgsSource.ARGS:
+        return
+    walked = [Path(a).resolve() for a in config.args]
+    for p in _configured(config):       # collected by a bare pytest too, though outside testpaths
+        if p.exists() and not any(_within(p, w) for w in walked):
+            config.args.append(str(p))
+
+
+def _wanted(file_path: Path, config) -> bool:
+    path = file_path.resolve()
+    if any(_within(path, p) for p in _named(config)):
+        return True
+    configured = _configured(config)
+    if configured:
+        return any(_within(path, p) for p in configured)
     try:
-        parts = file_path.resolve().relative_to(Path(config.rootpath).resolve()).parts
+        parts = path.relative_to(Path(config.rootpath).resolve()).parts
     except ValueError:
-        parts = file_path.resolve().parts
+        parts = path.parts
     return "identities" in parts[:-1]
 
 
 def pytest_collect_file(file_path: Path, parent):
-    if file_path.suffix != ".toml":
-        return None
-    config = parent.config
-    if not (_explicit(file_path, config) or _under_identities(file_path, config)):
+    if file_path.suffix != ".toml" or not _wanted(file_path, parent.config):
         return None
     from .identities import looks_like_identity_file
     if not looks_like_identity_file(file_path):
@@ -61,11 +92,30 @@ def pytest_collect_file(file_path: Path, parent):
     return IdentityFile.from_parent(parent, path=file_path)
 
 
+def pytest_report_collectionfinish(config, start_path, items):
+    """Name the paths pytest was given that hold no identity file (and no other test)."""
+    found = config.stash.get(_FILES, set())
+    lines = []
+    for p, typed in _named(config).items():
+        if p.is_dir() or p.suffix == ".toml":
+            if not any(_within(f, p) for f in found) and not any(_within(Path(i.path).resolve(), p) for i in items):
+                lines.append(f"matcalc: {typed} holds no identity files (*.toml files with [[identity]] tables)")
+    if config.args_source != pytest.Config.ArgsSource.ARGS:
+        for p in _configured(config):
+            if not p.exists():
+                lines.append(f"matcalc: {INI} names {p}, which does not exist")
+            elif not any(_within(f, p) for f in found):
+                lines.append(f"matcalc: {INI} names {p}, which holds no identity files "
+                             "(*.toml files with [[identity]] tables)")
+    return lines
+
+
 class IdentityFile(pytest.File):
     """An identity file: one item per [[identity]] table."""
 
     def collect(self):
         from .identities import DuplicateNameError, IdentityFileError, load_file
+        self.config.stash[_FILES].add(Path(self.path).resolve())
         try:
             identities = load_file(self.path)
         except IdentityFileError as err:
@@ -106,6 +156,8 @@ class IdentityItem(pytest.Item):
         outcome = check_identity(self.identity, trials=trials, seed=seed)
         if outcome.max_error == outcome.max_error:   # not NaN
             self.user_properties.append(("max_error", f"{outcome.max_error:.3e}"))
+        if outcome.status == "inconclusive":
+            pytest.skip(f"inconclusive: {outcome.message}")
         if not outcome.passed:
             raise IdentityCheckFailed(outcome)
 

@@ -131,11 +131,67 @@ def _char_hint(c: str) -> str | None:
         "<": "an expression has no assignments or comparisons",
         ">": "an expression has no assignments or comparisons",
         "|": "write norm(x) for ‖x‖",
-        "‖": "write norm(x) for ‖x‖",
         '"': "strings are not part of the language",
         ":": "an expression has no slices, lambdas or declarations: declare kinds with --let NAME:KIND",
         "×": "use * for the matrix product",
+        "{": "braces are LaTeX: group with parentheses, x^(2) or (a + b)/2",
+        "∘": "use .* for the elementwise product",
+        "Σ": "write sum(x) for a sum of entries",
+        "∑": "write sum(x) for a sum of entries",
+        "√": "write sqrt(x)",
     }.get(c)
+
+
+# Habits from NumPy, PyTorch, MATLAB, LaTeX and matcalc's own printed output: (pattern in the text,
+# the matcalc spelling, or a function of the match giving it). The first that matches gives the hint
+# of a syntax error or an unknown function.
+_MODULE_CALLS = {"trace": "tr(A)", "matmul": "A*B", "dot": "x'*y", "inner": "x'*y", "outer": "x*y'",
+                 "transpose": "A'", "multiply": "a.*b", "divide": "a./b", "power": "a.^p", "slogdet": "logdet(A)",
+                 "mm": "A*B", "mv": "A*x", "t": "A'"}
+_PRINTED = {"ᵀ": "xᵀAx is x'*A*x", "⁻": "A⁻¹ is inv(A)", "¹": "A⁻¹ is inv(A)", "²": "norm(x)² is norm(x)**2 (elementwise: x.^2)",
+            "‖": "‖x‖² is norm(x)**2", "𝟏": "𝟏 is ones(n)"}
+
+
+def _printed(m) -> str:
+    text = m.string
+    parts = dict.fromkeys(v for k, v in _PRINTED.items() if k in text and not (k == "²" and "‖" in text))
+    return "matcalc prints results in math notation but reads its own syntax: " + "; ".join(parts)
+
+
+HABITS = [
+    (r"[ᵀ⁻¹²‖𝟏]", _printed),
+    (r"\\(top|intercal|mathsf\{T\}|T\b)", "write x' for the transpose x^\\top"),
+    (r"\\(frac|cdot|times|mathbf|boldsymbol|operatorname|mathrm|sqrt|log|exp|sum|left|right|\||odot|tr\b|det\b)",
+     "matcalc reads its own syntax, not LaTeX: \\frac{a}{b} is a/b, \\cdot is *, \\odot is .*, "
+     "\\|x\\| is norm(x), \\mathbf{A} is A, \\sqrt{x} is sqrt(x)"),
+    (r"[\w)']\s*\\", "there is no backslash solve: write inv(A)*b for A\\b"),
+    (r"norm\s*\([^()]*,\s*['\"]fro", "norm(X) of a matrix is already the Frobenius norm: drop 'fro'"),
+    (r"\b(np|numpy|torch|jnp|jax|math|scipy|F|tf)\s*\.(?:\s*\w+\s*\.)*\s*(\w+)\s*\(",
+     lambda m: f"matcalc's functions have no module: write {_MODULE_CALLS.get(m[2], m[2] + '(…)')}, "
+               f"not {m[0]}…) (matcalc functions lists the functions)"),
+    (r"\.\s*(t|T|transpose|permute)\s*\(", "write A' (or A.T) for the transpose"),
+    (r"\.\s*'", "A' is the transpose (there is no conjugate: .' is not needed)"),
+    (r"\.\s*(dot|matmul|mm|mv)\s*\(", "write x'*y (or dot(x, y)) for the inner product, A*B for the "
+                                       "matrix product"),
+    (r"\.\s*(pow|square)\s*\(", "write x.^p for the elementwise power"),
+    (r"(\w+)\s*\.\s*(sum|mean|norm|exp|log|abs|sqrt|sigmoid|tanh|relu|softmax)\s*\(",
+     lambda m: f"matcalc has functions, not methods: write {m[2]}({m[1]}), not {m[1]}.{m[2]}()"),
+    (r"\b(dim|axis|keepdims|keepdim|ord)\s*=", "matcalc's functions take no keyword arguments: "
+                                              "softmax(z) and sum(x) work on the whole vector"),
+    (r"(?<![\w.])sigma\s*\(", "write sigmoid(x) for the logistic function σ(x)"),
+    (r"(?<![\w.])[A-Za-z]\w?\s*\(\s*(\d+|:)\s*(,\s*(\d+|:)\s*)?\)",
+     "matcalc has no indexing: it differentiates whole vectors and matrices (one entry of x is e'*x, "
+     "with a vector e)"),
+]
+
+
+def habit_hint(text: str) -> str | None:
+    """The matcalc spelling of a habit from another notation found in `text`, or None."""
+    for pattern, message in HABITS:
+        m = re.search(pattern, text)
+        if m:
+            return message(m) if callable(message) else message
+    return None
 
 
 # ---------------------------------------------------------------- parser
@@ -294,5 +350,8 @@ def parse_syntax(text: str):
                          (MAX_LENGTH, MAX_LENGTH + 1), source=text)
     try:
         return _Parser(text).parse()
-    except (ParseError, LimitError) as err:   # LimitError is no ParseError: it needs the source too
+    except ParseError as err:
+        err.hint = habit_hint(text) or err.hint
+        raise err.with_source(text)
+    except LimitError as err:   # LimitError is no ParseError: it needs the source too
         raise err.with_source(text)

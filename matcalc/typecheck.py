@@ -14,7 +14,7 @@ from . import algebra as alg
 from .errors import LimitError, MatcalcError, ParseError, ShapeError, UnsupportedError
 from .ops.base import FUNCTIONS
 from .shapes import SCALAR, Namer, Unifier, fmt_shape
-from .syntax import Binary, Call, Name, Num, Postfix, Unary, parse_syntax
+from .syntax import Binary, Call, Name, Num, Postfix, Unary, habit_hint, parse_syntax
 
 KINDS = ("scalar", "vector", "matrix", "symmetric", "spd", "diagonal", "probability", "onehot")
 # entries ≥ 0 summing to 1 / one-hot; a vector, or a matrix whose rows are such (rank from the name)
@@ -239,7 +239,7 @@ class Typer:
                           node.op_span, "there is no broadcasting: write s*ones(n) or s*eye(n)")
             if not u.shape_eq(a, b):
                 self.fail(f"cannot {'add' if op == '+' else 'subtract'} {self.desc(node.left)} and "
-                          f"{self.desc(node.right)}: the shapes differ", node.op_span)
+                          f"{self.desc(node.right)}: the shapes differ", node.op_span, self._broadcast_hint(node, a, b))
             return a
         if op in ("*", "@"):
             if sa or sb:
@@ -281,6 +281,32 @@ class Typer:
             return a
         raise AssertionError(op)
 
+    def _broadcast_hint(self, node, a, b) -> str | None:
+        """NumPy's broadcasting of a row (column) vector over a matrix, written out with ones."""
+        u = self.u
+
+        def fits(x, y):
+            return u.eq(x, y) or not (isinstance(u.size(x), int) and isinstance(u.size(y), int))
+
+        def written(n):    # as typed: ones(m)*b' needs no parentheses, a sum does
+            s = self.text[n.span[0]:n.span[1]].strip()
+            return f"({s})" if isinstance(n, Binary) and n.op in ("+", "-") else s
+
+        left, right = written(node.left), written(node.right)
+        for mat, vec, is_left in ((a, b, False), (b, a, True)):
+            if mat[0] == 1 or mat[1] == 1:
+                continue
+            v = left if is_left else right
+            if vec[0] == 1 and fits(vec[1], mat[1]):
+                spread = f"ones({u.show(mat[0])})*{v}"
+            elif vec[1] == 1 and fits(vec[0], mat[0]):
+                spread = f"{v}*ones({u.show(mat[1])})'"
+            else:
+                continue
+            spelled = f"{spread} {node.op} {right}" if is_left else f"{left} {node.op} {spread}"
+            return f"there is no broadcasting: write {spelled}"
+        return None
+
     def src(self, node) -> str:
         s = self.text[node.span[0]:node.span[1]].strip()
         return s if isinstance(node, (Name, Call, Num)) or s.startswith("(") else f"({s})"
@@ -308,9 +334,9 @@ class Typer:
         if op is None:
             import difflib
             close = difflib.get_close_matches(name, list(FUNCTIONS) + ["eye", "ones"], n=1)
-            self.fail(f"unknown function {name!r}", node.name_span,
-                      f"did you mean {close[0]}?" if close else "matcalc functions lists the functions",
-                      cls=ParseError)
+            self.fail(f"unknown function {name!r}", node.name_span, habit_hint(self.text) or (
+                f"did you mean {close[0]}? (matcalc functions lists them)" if close else
+                "matcalc functions lists the functions of the language"), cls=ParseError)
         lo, hi = op.arity
         if not lo <= len(node.args) <= hi:
             n = "1 argument" if lo == 1 and hi == 1 else f"{lo} arguments"

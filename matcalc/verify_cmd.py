@@ -1,10 +1,11 @@
 """`matcalc verify PATH...`: check identity files (see matcalc.identities for the format).
 
-Prints a table (identity, status, max error, time), the failures with their
-messages, then `N passed, M failed` alone on a line (M counts failures and
-identities that could not be checked). Exit codes: 0 all pass, 1 any fails,
-2 a file cannot be read or is not a valid identity file (nothing is checked
-then), or bad usage.
+Prints a table (identity, status, max error, time), the identities that did not pass with their
+messages, then the counts alone on a line: `N passed, M failed, K errors` (and `, J inconclusive`
+when the numeric check could neither confirm nor refute some). Every outcome has one status,
+and the text, JSON and JUnit reports count each status under one name: passed, failed, error,
+inconclusive. Exit codes: 0 nothing failed or errored, 1 an identity failed or could not be checked,
+2 a file cannot be read or is not a valid identity file (nothing is checked then), or bad usage.
 """
 from __future__ import annotations
 
@@ -16,11 +17,14 @@ from typing import List, Optional
 
 import typer
 
+from .command import Command, check_target, console, note, run_action, safe_text, write_file
+
 HELP = """Check identity files: each identity's expected derivative against finite differences and
 against matcalc's own derivation.
 
 PATH is an identity file or a folder, searched recursively for *.toml files with \\[\\[identity]]
-tables. Exit code 0 when all identities pass, 1 when any fails, 2 when a file is invalid.
+tables. Exit code 0 when no identity fails (passed or inconclusive), 1 when one fails or cannot be
+checked (an error), 2 when a file is invalid.
 
 [bold]Examples[/]
 
@@ -29,27 +33,45 @@ tables. Exit code 0 when all identities pass, 1 when any fails, 2 when a file is
   matcalc verify identities/ --junit report.xml --seed 7 --trials 10
 """
 
+STATUSES = ("passed", "failed", "error", "inconclusive")     # of an outcome; the report's count keys
+
 
 def register(app: typer.Typer) -> None:
     """Add the verify command to the matcalc app."""
 
-    @app.command("verify", help=HELP)
-    def verify(paths: List[str] = typer.Argument(..., metavar="PATH...", help="Identity files or folders."),
+    @app.command("verify", help=HELP, cls=Command,
+                 short_help="Check identity files against finite differences and matcalc's own derivation.")
+    def verify(paths: List[str] = typer.Argument(..., metavar="PATH...", help="Identity files or folders.",
+                                                 show_default=False),
                junit: Optional[str] = typer.Option(None, "--junit", metavar="FILE",
-                                                   help="Also write a JUnit XML report to FILE."),
-               as_json: bool = typer.Option(False, "--json", help="Print a machine-readable report (JSON) "
-                                                                  "instead of the table."),
-               jobs: int = typer.Option(1, "-j", "--jobs", min=1, max=256, help="Check in N processes."),
-               seed: int = typer.Option(0, "--seed", help="Random seed of the numeric checks."),
-               filters: List[str] = typer.Option([], "--filter", "-k", metavar="TEXT",
+                                                   help="Also write a JUnit XML report to FILE (replaced "
+                                                        "if it exists; never an input file)."),
+               as_json: bool = typer.Option(False, "--json", metavar="", help="Print a machine-readable "
+                                                                              "report (JSON) instead of the "
+                                                                              "table."),
+               jobs: int = typer.Option(1, "-j", "--jobs", min=1, max=256, metavar="N",
+                                        help="Check in N processes."),
+               seed: int = typer.Option(0, "--seed", min=0, metavar="N", help="Random seed of the numeric checks."),
+               filters: List[str] = typer.Option([], "--filter", "-k", metavar="TEXT", show_default=False,
                                                  help="Only identities whose name contains TEXT or tagged "
                                                       "TEXT (repeatable: any of them)."),
-               trials: int = typer.Option(3, "--trials", min=1, max=100, help="Random points per identity."),
-               quiet: bool = typer.Option(False, "--quiet", "-q", help="List only identities that do not "
-                                                                       "pass.")):
-        from .cli import _run
-        code = _run(lambda: _verify(paths, junit, as_json, jobs, seed, filters, trials, quiet))
+               trials: int = typer.Option(3, "--trials", min=1, max=100, metavar="N",
+                                          help="Random points per identity."),
+               quiet: bool = typer.Option(False, "--quiet", "-q", metavar="", help="List only identities "
+                                                                                   "that do not pass.")):
+        code = run_action(lambda: _verify(paths, junit, as_json, jobs, seed, filters, trials, quiet))
         raise typer.Exit(code)
+
+
+def counts(outcomes) -> dict:
+    """How many outcomes have each status, keyed by the status."""
+    return {s: sum(o.status == s for o in outcomes) for s in STATUSES}
+
+
+def summary_line(n: dict) -> str:
+    """`3 passed, 1 failed, 0 errors` (`, 2 inconclusive` when there are any)."""
+    line = f"{n['passed']} passed, {n['failed']} failed, {n['error']} error{'' if n['error'] == 1 else 's'}"
+    return line + (f", {n['inconclusive']} inconclusive" if n["inconclusive"] else "")
 
 
 def _verify(paths, junit, as_json, jobs, seed, filters, trials, quiet) -> int:
@@ -59,7 +81,9 @@ def _verify(paths, junit, as_json, jobs, seed, filters, trials, quiet) -> int:
     skipped: list[str] = []
     identities = load(paths, skipped)
     for f in skipped:
-        sys.stderr.write(f"note: skipping {f}: no [[identity]] tables\n")
+        note(f"skipping {f}: no [[identity]] tables")
+    if junit:       # refused before any work: an input is never overwritten
+        check_target(junit, force=True, inputs=_inputs(paths, identities), what="the JUnit report")
     chosen = list(select(identities, filters))
     if filters and not chosen:
         raise UsageError(f"no identity matches {' or '.join(map(repr, filters))} "
@@ -72,18 +96,26 @@ def _verify(paths, junit, as_json, jobs, seed, filters, trials, quiet) -> int:
             outcomes.append(outcome)
             advance(outcome)
     wall = time.perf_counter() - t0
-    passed = sum(o.passed for o in outcomes)
-    failed = len(outcomes) - passed
+    n = counts(outcomes)
     if junit:
-        write_junit(junit, outcomes, wall)
+        write_file(junit, junit_xml(outcomes, wall), force=True, inputs=_inputs(paths, identities),
+                   what="the JUnit report")
     if as_json:
-        sys.stdout.write(json.dumps(report_dict(outcomes, wall, seed, trials, jobs), ensure_ascii=False,
-                                    indent=2) + "\n")
+        sys.stdout.write(_json_text(report_dict(outcomes, wall, seed, trials, jobs)) + "\n")
     else:
         _print_table(outcomes, quiet)
-        sys.stdout.write(f"{passed} passed, {failed} failed\n")
-    sys.stdout.flush()
-    return 0 if failed == 0 else 1
+        sys.stdout.write(summary_line(n) + "\n")
+    return 0 if n["failed"] == n["error"] == 0 else 1
+
+
+def _inputs(paths, identities) -> list[str]:
+    return list(dict.fromkeys([*paths, *(i.file for i in identities)]))
+
+
+def _json_text(data) -> str:
+    """JSON with non-ASCII text kept, but DEL and the C1 control codes escaped: they could drive a terminal."""
+    text = json.dumps(data, ensure_ascii=False, indent=2)
+    return "".join(f"\\u{ord(c):04x}" if "\x7f" <= c <= "\x9f" else c for c in text)
 
 
 class _progress:
@@ -130,16 +162,16 @@ def _fmt_time(t: float) -> str:
     return f"{t * 1000:.0f} ms" if t < 10 else f"{t:.1f} s"
 
 
-_STYLE = {"pass": "green", "fail": "bold red", "error": "bold yellow"}
+_STYLE = {"passed": "green", "failed": "bold red", "error": "bold yellow", "inconclusive": "yellow"}
 
 
 def _print_table(outcomes, quiet: bool) -> None:
     from rich import box
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
-    con = Console(highlight=False, soft_wrap=True)
+    esc = lambda s: escape(safe_text(s))  # noqa: E731  (names, files and messages are the user's text)
+    con = console()
     rows = [o for o in outcomes if not (quiet and o.passed)]
     if rows:
         table = Table(box=box.SIMPLE, pad_edge=False, show_edge=False)
@@ -148,64 +180,60 @@ def _print_table(outcomes, quiet: bool) -> None:
         table.add_column("max error", justify="right")
         table.add_column("time", justify="right")
         for o in rows:
-            table.add_row(escape(o.name), f"[{_STYLE[o.status]}]{o.status}[/]", _fmt_error(o.max_error),
+            table.add_row(esc(o.name), f"[{_STYLE[o.status]}]{o.status}[/]", _fmt_error(o.max_error),
                           _fmt_time(o.time))
         con.print(table, soft_wrap=False)
     bad = [o for o in outcomes if not o.passed]
     for o in bad:
-        con.print(f"[{_STYLE[o.status]}]{o.status.upper()}[/] {escape(o.name)} ({escape(o.file)}:{o.line}): "
-                  f"{escape(o.message)}")
+        con.print(f"[{_STYLE[o.status]}]{o.status.upper()}[/] {esc(o.name)} ({esc(o.file)}:{o.line}): "
+                  f"{esc(o.message)}")
         if o.derived:
-            con.print(f"  matcalc derives: {escape(o.derived)}")
+            con.print(f"  matcalc derives: {esc(o.derived)}")
     if bad:
         con.print()
 
 
 def report_dict(outcomes, wall: float, seed: int, trials: int, jobs: int) -> dict:
-    passed = sum(o.status == "pass" for o in outcomes)
-    fails = sum(o.status == "fail" for o in outcomes)
-    errors = sum(o.status == "error" for o in outcomes)
-    return {"summary": {"total": len(outcomes), "passed": passed, "failed": fails + errors, "fail": fails,
-                        "error": errors, "time": round(wall, 4), "seed": seed, "trials": trials, "jobs": jobs},
+    """The --json report: a summary (counts keyed by status, the run's settings) and every outcome."""
+    return {"summary": {"total": len(outcomes), **counts(outcomes), "time": round(wall, 4), "seed": seed,
+                        "trials": trials, "jobs": jobs},
             "results": [o.as_dict() for o in outcomes]}
 
 
-def write_junit(path: str, outcomes, wall: float) -> None:
-    """A JUnit XML report: one testsuite, a testcase per identity, failure / error elements."""
+def junit_xml(outcomes, wall: float) -> str:
+    """A JUnit XML report: one testsuite, a testcase per identity; a failed identity has a failure
+    element, one that could not be checked an error, an inconclusive one is skipped (with the reason).
+    Every attribute and text is made XML-safe: the document is well-formed whatever the names."""
     import os
     import socket
     import xml.etree.ElementTree as ET
     from datetime import datetime, timezone
 
-    from .errors import UsageError
-
-    fails = sum(o.status == "fail" for o in outcomes)
-    errors = sum(o.status == "error" for o in outcomes)
-    counts = {"tests": str(len(outcomes)), "failures": str(fails), "errors": str(errors), "skipped": "0",
-              "time": f"{wall:.3f}"}
-    root = ET.Element("testsuites", name="matcalc verify", **counts)
-    suite = ET.SubElement(root, "testsuite", name="matcalc verify", **counts,
+    n = counts(outcomes)
+    totals = {"tests": str(len(outcomes)), "failures": str(n["failed"]), "errors": str(n["error"]),
+              "skipped": str(n["inconclusive"]), "time": f"{wall:.3f}"}
+    root = ET.Element("testsuites", name="matcalc verify", **totals)
+    suite = ET.SubElement(root, "testsuite", name="matcalc verify", **totals,
                           timestamp=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                          hostname=socket.gethostname())
+                          hostname=_xml_safe(socket.gethostname()))
+    element = {"failed": "failure", "error": "error", "inconclusive": "skipped"}
     for o in outcomes:
         stem = os.path.splitext(os.path.relpath(o.file) if o.file else "identities")[0]
-        case = ET.SubElement(suite, "testcase", classname=stem.replace(os.sep, ".").lstrip("."), name=o.name,
-                             file=o.file, line=str(o.line), time=f"{o.time:.4f}")
-        if o.status != "pass":
+        case = ET.SubElement(suite, "testcase", classname=_xml_safe(stem.replace(os.sep, ".").lstrip(".")),
+                             name=_xml_safe(o.name), file=_xml_safe(o.file), line=str(o.line),
+                             time=f"{o.time:.4f}")
+        if o.status in element:
             body = [o.message, f"identity: {o.name} ({o.file}:{o.line}), op {o.op}",
                     f"max relative error: {_fmt_error(o.max_error)}"]
             if o.derived:
                 body.append(f"matcalc derives: {o.derived}")
-            el = ET.SubElement(case, "failure" if o.status == "fail" else "error",
-                               message=_xml_safe(o.message), type=o.status)
+            el = ET.SubElement(case, element[o.status], message=_xml_safe(o.message), type=o.status)
             el.text = _xml_safe("\n".join(body))
     ET.indent(root)
-    try:
-        ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
-    except OSError as exc:
-        raise UsageError(f"cannot write the JUnit report {path}: {exc.strerror or exc}") from None
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
 def _xml_safe(s: str) -> str:
-    """XML 1.0 cannot hold most control characters: replace them."""
-    return "".join(c if c in "\t\n\r" or ord(c) >= 0x20 and c not in "\ufffe\uffff" else "\ufffd" for c in s)
+    """XML 1.0 cannot hold most control characters, U+FFFE, U+FFFF or lone surrogates: � instead."""
+    return "".join(c if c in "\t\n\r" or (" " <= c and not "\ud800" <= c <= "\udfff" and c not in "\ufffe\uffff")
+                   else "\ufffd" for c in s)

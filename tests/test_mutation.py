@@ -169,7 +169,7 @@ def test_every_numerically_different_mutant_fails(record_property):
             counts[1] += 1
             text = source(m)
             outcome = check_identity(replace(ident, name=f"{ident.name}~{label}", expected=text), trials=1, seed=0)
-            if outcome.status != "pass":
+            if outcome.status != "passed":
                 caught += 1
                 counts[2] += 1
             else:
