@@ -240,7 +240,7 @@ def _derive(kind, p, f, x, wrt, steps, notes, absent) -> Result:
         record.append(derive.Step("simplify: declared symmetry (Sᵀ = S), probability targets (sum(y) = 1), "
                                   "cancelling products, common factors", "", out, final, []))
     if record is not None:
-        record.extend(derive.Step(f"assumption: {a}", "", f, f, []) for a in assumptions)
+        record.extend(derive.Step(f"assumption: {a.removeprefix('assuming ')}", "", f, f, []) for a in assumptions)
     return Result(kind, p, wrt, final, aux, aux_shape, record or [], notes, absent, assumptions)
 
 
