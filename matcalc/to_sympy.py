@@ -1,12 +1,13 @@
 """Conversion of a matcalc graph to SymPy matrix expressions (for users who continue in SymPy).
 
 Variables become `MatrixSymbol`s (sizes are positive integer `Symbol`s) and scalar `Symbol`s.
-A matrix or vector is a `MatrixExpr` of its shape. A scalar that is a matrix product, or a sum
-of such, stays a 1×1 `MatrixExpr`, as SymPy itself types it: `x'*A*x` is `x.T*A*x`. Every other
-scalar is a SymPy scalar expression, and a 1×1 matrix M inside it (the argument of log, a
-power, a factor of a larger matrix, a term added to a scalar) is written `Trace(M)`: the
-trace of a 1×1 matrix is its one entry, and unlike `M[0, 0]` SymPy neither expands it into
-an index-level `Sum` on `doit()` nor differentiates it to 0.
+A matrix or vector is a `MatrixExpr` of its shape. A scalar built from 1×1 matrix products by
+sums, products, positive integer powers and scalar coefficients stays a 1×1 `MatrixExpr`, as
+SymPy itself types it: `x'*A*x` is `x.T*A*x`, `2*(a'*x)^2 - x'*x` is `2*(a.T*x)**2 - x.T*x`.
+Every other scalar is a SymPy scalar expression, and a 1×1 matrix M inside it (under log or a
+fractional power, as a factor of a larger matrix, added to a scalar) is written `Trace(M)`:
+the trace of a 1×1 matrix is its one entry, and SymPy keeps it whole, where `M[0, 0]`
+becomes an index-level `Sum` on the first `doit()` (which every SymPy `*` and `+` call).
 
 Function ops give their SymPy form as an `sp` attribute (a function of the SymPy arguments;
 for elementwise ops the scalar function). Ops SymPy has no matrix form for are written out in
@@ -15,13 +16,14 @@ SymPy's elementwise application and s = Trace(𝟏ᵀexp.(z)),
     sum(X) = 𝟏ᵀX𝟏              norm1(X) = 𝟏ᵀ abs.(X) 𝟏
     logsumexp(z) = log(s)       softmax(z) = exp.(z) / s
     log_softmax(z) = z − log(s)·𝟏      cross_entropy(z, y) = −yᵀ log_softmax(z)
-so that the result can be evaluated, substituted and simplified in SymPy. An op with neither
+so that SymPy can substitute sizes and values into it and evaluate it. An op with neither
 becomes an undefined function of its arguments with the op's shape (`sp.Function` for a
 scalar, `UndefinedMatrixFunction` for a matrix). SymPy is imported only here, on demand.
 """
 from __future__ import annotations
 
 import sympy as sp
+from sympy.core.symbol import Str
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from . import algebra as alg
@@ -61,11 +63,14 @@ def _convert(node: Expr, args):
     if op is alg.MUL:
         coef, exps = node.attrs
         k = len(exps)
-        scalar = _rational(coef)
+        scalar, matrices = _rational(coef), []
         for a, e in zip(args[:k], exps):
-            scalar = scalar * _scalar(a) ** _rational(e)
-        chain = args[k:]
-        return sp.MatMul(scalar, *chain).doit(deep=False) if chain else scalar
+            if node.is_scalar and isinstance(a, sp.MatrixExpr) and e.denominator == 1 and e > 0:
+                matrices.append(a if e == 1 else sp.MatPow(a, int(e)))    # (aᵀx)²: a 1×1 matrix product
+            else:
+                scalar = scalar * _scalar(a) ** _rational(e)
+        matrices += args[k:]
+        return sp.MatMul(scalar, *matrices).doit(deep=False) if matrices else scalar
     if op is alg.HAD:
         factors = [a if e == 1 else sp.HadamardPower(a, _rational(e)) for a, e in zip(args, node.attrs[0])]
         return factors[0] if len(factors) == 1 else sp.HadamardProduct(*factors)
@@ -94,9 +99,11 @@ def _scalar(x):
     return sp.Trace(x) if isinstance(x, sp.MatrixExpr) else x
 
 
+_T = sp.Dummy("t")     # one bound variable for every elementwise function: equal inputs, equal outputs
+
+
 def _elementwise(f, X):
-    t = sp.Dummy("t")
-    return ElementwiseApplyFunction(sp.Lambda(t, f(t)), X)
+    return ElementwiseApplyFunction(sp.Lambda(_T, f(_T)), X)
 
 
 # ---------------------------------------------------------------- ops written out in matrix algebra
@@ -142,7 +149,7 @@ class UndefinedMatrixFunction(sp.MatrixExpr):
     """name(args) as a matrix of the given shape, for a matrix-valued op with no SymPy form."""
 
     def __new__(cls, name, shape, *args):
-        return sp.Basic.__new__(cls, sp.Symbol(name), sp.Tuple(*shape), *args)
+        return sp.Basic.__new__(cls, Str(name) if isinstance(name, str) else name, sp.Tuple(*shape), *args)
 
     @property
     def name(self):
@@ -156,7 +163,8 @@ class UndefinedMatrixFunction(sp.MatrixExpr):
         return f"{self.name}({', '.join(printer.doprint(a) for a in self.args[2:])})"
 
     def _latex(self, printer):
-        return rf"\operatorname{{{self.name}}}\left({', '.join(printer.doprint(a) for a in self.args[2:])}\right)"
+        name = self.name.replace("_", r"\_")
+        return rf"\operatorname{{{name}}}\left({', '.join(printer.doprint(a) for a in self.args[2:])}\right)"
 
 
 def _undefined(name, shape, args):
