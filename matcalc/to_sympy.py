@@ -133,6 +133,8 @@ def _cross_entropy(z, y):
     return sp.MatMul(-1, y.T, _log_softmax(z))
 
 
+# To move into the ops' own specs. sum is here because its `sp` field takes the [0, 0] entry of
+# 𝟏ᵀX𝟏, which SymPy expands into an index-level Sum.
 _WRITTEN_OUT = {
     FUNCTIONS["sum"]: _sum,
     FUNCTIONS["norm1"]: lambda X: _sum(_elementwise(sp.Abs, X)),
