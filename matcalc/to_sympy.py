@@ -10,7 +10,8 @@ the trace of a 1×1 matrix is its one entry, and SymPy keeps it whole, where `M[
 becomes an index-level `Sum` on the first `doit()` (which every SymPy `*` and `+` call).
 
 Function ops give their SymPy form as an `sp` attribute (a function of the SymPy arguments;
-for elementwise ops the scalar function). Ops SymPy has no matrix form for are written out in
+for elementwise ops the scalar function, applied entrywise to a matrix by SymPy's
+`ElementwiseApplyFunction`, and unevaluated to a scalar that holds a matrix: see _of_scalar). Ops SymPy has no matrix form for are written out in
 SymPy's matrix algebra by `_WRITTEN_OUT` (keyed by the op): with 𝟏 a `OneMatrix`, exp.(z)
 SymPy's elementwise application and s = Trace(𝟏ᵀexp.(z)),
     sum(X) = 𝟏ᵀX𝟏              norm1(X) = 𝟏ᵀ abs.(X) 𝟏
@@ -86,7 +87,7 @@ def _convert(node: Expr, args):
     if convert is None:
         return _undefined(op.name, node.shape, args)
     if getattr(op, "elementwise", False):
-        return convert(_scalar(args[0])) if node.is_scalar else _elementwise(convert, args[0])
+        return _of_scalar(convert, _scalar(args[0])) if node.is_scalar else _elementwise(convert, args[0])
     return convert(*args)
 
 
@@ -95,8 +96,22 @@ def _rational(f):
 
 
 def _scalar(x):
-    """A 1×1 matrix expression as a scalar: its trace, which is its one entry."""
+    """A 1×1 matrix expression as a scalar: its trace, which is its one entry (tr(cM) = c tr(M))."""
+    if isinstance(x, sp.MatMul):
+        c, m = x.as_coeff_mmul()
+        return c * sp.Trace(m.doit(deep=False))
     return sp.Trace(x) if isinstance(x, sp.MatrixExpr) else x
+
+
+def _of_scalar(f, t):
+    """f(t) for a scalar t. Where t holds a matrix, f is applied unevaluated: SymPy 1.14's Max and
+    Heaviside, evaluating, call factor_terms, which fails on any number inside a matrix expression
+    (relu(2*x'*A*x), step(logdet(2*X)): "input to Trace, 2*x.T*A*x, is not a matrix")."""
+    if not t.has(sp.MatrixExpr):
+        return f(t)
+    body = f(_T)
+    with sp.evaluate(False):
+        return body.xreplace({_T: t})
 
 
 _T = sp.Dummy("t")     # one bound variable for every elementwise function: equal inputs, equal outputs
@@ -133,10 +148,20 @@ def _cross_entropy(z, y):
     return sp.MatMul(-1, y.T, _log_softmax(z))
 
 
-# To move into the ops' own specs. sum is here because its `sp` field takes the [0, 0] entry of
-# 𝟏ᵀX𝟏, which SymPy expands into an index-level Sum.
+class DiagonalOf(sp.DiagonalOf):
+    """SymPy's diagonal of a square matrix, whose shape also works once an explicit matrix is put in
+    (SymPy 1.14's reads `.is_Integer` of the explicit matrix's shape, Python ints, and fails)."""
+
+    @property
+    def shape(self):
+        return sp.sympify(self.arg.shape[0]), sp.S.One
+
+
+# To move into the ops' own specs. sum and diag are here because their `sp` fields take the [0, 0]
+# entry of 𝟏ᵀX𝟏, which SymPy expands into an index-level Sum, and use SymPy's DiagonalOf.
 _WRITTEN_OUT = {
     FUNCTIONS["sum"]: _sum,
+    FUNCTIONS["diag"]: lambda X: sp.DiagMatrix(X) if X.shape[1] == 1 else DiagonalOf(X),
     FUNCTIONS["norm1"]: lambda X: _sum(_elementwise(sp.Abs, X)),
     FUNCTIONS["logsumexp"]: _logsumexp,
     FUNCTIONS["softmax"]: _softmax,
