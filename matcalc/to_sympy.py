@@ -1,15 +1,35 @@
 """Conversion of a matcalc graph to SymPy matrix expressions (for users who continue in SymPy).
 
-Function ops give their SymPy form as an `sp` attribute (a function of the
-SymPy arguments); ops SymPy has no matrix form for become undefined
-functions of their arguments. SymPy is imported only here, on demand.
+Variables become `MatrixSymbol`s (sizes are positive integer `Symbol`s) and scalar `Symbol`s.
+A matrix or vector is a `MatrixExpr` of its shape. A scalar built from 1×1 matrix products by
+sums, products, positive integer powers and scalar coefficients stays a 1×1 `MatrixExpr`, as
+SymPy itself types it: `x'*A*x` is `x.T*A*x`, `2*(a'*x)^2 - x'*x` is `2*(a.T*x)**2 - x.T*x`.
+Every other scalar is a SymPy scalar expression, and a 1×1 matrix M inside it (under log or a
+fractional power, as a factor of a larger matrix, added to a scalar) is written `Trace(M)`:
+the trace of a 1×1 matrix is its one entry, and SymPy keeps it whole, where `M[0, 0]`
+becomes an index-level `Sum` on the first `doit()` (which every SymPy `*` and `+` call).
+
+Function ops give their SymPy form as an `sp` attribute (a function of the SymPy arguments;
+for elementwise ops the scalar function, applied entrywise to a matrix by SymPy's
+`ElementwiseApplyFunction`, and unevaluated to a scalar that holds a matrix: see _of_scalar). Ops SymPy has no matrix form for are written out in
+SymPy's matrix algebra by `_WRITTEN_OUT` (keyed by the op): with 𝟏 a `OneMatrix`, exp.(z)
+SymPy's elementwise application and s = Trace(𝟏ᵀexp.(z)),
+    sum(X) = 𝟏ᵀX𝟏              norm1(X) = 𝟏ᵀ abs.(X) 𝟏
+    logsumexp(z) = log(s)       softmax(z) = exp.(z) / s
+    log_softmax(z) = z − log(s)·𝟏      cross_entropy(z, y) = −yᵀ log_softmax(z)
+so that SymPy can substitute sizes and values into it and evaluate it. An op with neither
+becomes an undefined function of its arguments with the op's shape (`sp.Function` for a
+scalar, `UndefinedMatrixFunction` for a matrix). SymPy is imported only here, on demand.
 """
 from __future__ import annotations
 
 import sympy as sp
+from sympy.core.symbol import Str
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from . import algebra as alg
 from .expr import Expr, postorder
+from .ops.base import FUNCTIONS
 
 
 def _dim(d):
@@ -30,7 +50,7 @@ def _convert(node: Expr, args):
     if op is alg.SYM:
         return sp.Symbol(node.attrs[0]) if node.is_scalar else sp.MatrixSymbol(node.attrs[0], r, c)
     if op is alg.CONST:
-        return sp.Rational(node.attrs[0].numerator, node.attrs[0].denominator)
+        return _rational(node.attrs[0])
     if op is alg.ZERO:
         return sp.ZeroMatrix(r, c)
     if op is alg.IDENTITY:
@@ -38,21 +58,22 @@ def _convert(node: Expr, args):
     if op is alg.ONES:
         return sp.OneMatrix(r, c)
     if op is alg.ADD:
-        return sp.Add(*args) if node.is_scalar else sp.MatAdd(*args).doit()
+        if all(isinstance(a, sp.MatrixExpr) for a in args):
+            return sp.MatAdd(*args).doit(deep=False)
+        return sp.Add(*[_scalar(a) for a in args])
     if op is alg.MUL:
         coef, exps = node.attrs
         k = len(exps)
-        scalar = sp.Rational(coef.numerator, coef.denominator)
+        scalar, matrices = _rational(coef), []
         for a, e in zip(args[:k], exps):
-            scalar = scalar * _as_scalar(a) ** sp.Rational(e.numerator, e.denominator)
-        chain = args[k:]
-        if not chain:
-            return scalar
-        prod = sp.MatMul(*chain)
-        return _as_scalar(prod) * scalar if node.is_scalar else scalar * prod
+            if node.is_scalar and isinstance(a, sp.MatrixExpr) and e.denominator == 1 and e > 0:
+                matrices.append(a if e == 1 else sp.MatPow(a, int(e)))    # (aᵀx)²: a 1×1 matrix product
+            else:
+                scalar = scalar * _scalar(a) ** _rational(e)
+        matrices += args[k:]
+        return sp.MatMul(scalar, *matrices).doit(deep=False) if matrices else scalar
     if op is alg.HAD:
-        factors = [a if e == 1 else sp.HadamardPower(a, sp.Rational(e.numerator, e.denominator))
-                   for a, e in zip(args, node.attrs[0])]
+        factors = [a if e == 1 else sp.HadamardPower(a, _rational(e)) for a, e in zip(args, node.attrs[0])]
         return factors[0] if len(factors) == 1 else sp.HadamardProduct(*factors)
     if op is alg.TRANSPOSE:
         return args[0].T
@@ -60,20 +81,120 @@ def _convert(node: Expr, args):
         return sp.Inverse(args[0])
     if op is alg.MATPOW:
         return sp.MatPow(args[0], node.attrs[0])
+    if op in _WRITTEN_OUT:
+        return _WRITTEN_OUT[op](*args)
     convert = getattr(op, "sp", None)
-    if convert is not None:
-        if getattr(op, "elementwise", False):
-            x = args[0]
-            if node.is_scalar:
-                return convert(_as_scalar(x))
-            t = sp.Dummy("t")
-            return x.applyfunc(sp.Lambda(t, convert(t)))
-        return convert(*args)
-    return sp.Function(op.name)(*args)
+    if convert is None:
+        return _undefined(op.name, node.shape, args)
+    if getattr(op, "elementwise", False):
+        return _of_scalar(convert, _scalar(args[0])) if node.is_scalar else _elementwise(convert, args[0])
+    return convert(*args)
 
 
-def _as_scalar(x):
-    """A 1×1 matrix expression as a scalar."""
-    if isinstance(x, sp.MatrixExpr):
-        return x[0, 0]
-    return x
+def _rational(f):
+    return sp.Rational(f.numerator, f.denominator)
+
+
+def _scalar(x):
+    """A 1×1 matrix expression as a scalar: its trace, which is its one entry (tr(cM) = c tr(M))."""
+    if isinstance(x, sp.MatMul):
+        c, m = x.as_coeff_mmul()
+        return c * sp.Trace(m.doit(deep=False))
+    return sp.Trace(x) if isinstance(x, sp.MatrixExpr) else x
+
+
+def _of_scalar(f, t):
+    """f(t) for a scalar t. Where t holds a matrix, f is applied unevaluated: SymPy 1.14's Max and
+    Heaviside, evaluating, call factor_terms, which fails on any number inside a matrix expression
+    (relu(2*x'*A*x), step(logdet(2*X)): "input to Trace, 2*x.T*A*x, is not a matrix")."""
+    if not t.has(sp.MatrixExpr):
+        return f(t)
+    body = f(_T)
+    with sp.evaluate(False):
+        return body.xreplace({_T: t})
+
+
+_T = sp.Dummy("t")     # one bound variable for every elementwise function: equal inputs, equal outputs
+
+
+def _elementwise(f, X):
+    return ElementwiseApplyFunction(sp.Lambda(_T, f(_T)), X)
+
+
+# ---------------------------------------------------------------- ops written out in matrix algebra
+
+def _sum(X):
+    """𝟏ᵀX𝟏 (a 1×1 matrix), without the factors a vector does not need."""
+    r, c = X.shape
+    return sp.MatMul(*([sp.OneMatrix(1, r)] if r != 1 else []), X,
+                     *([sp.OneMatrix(c, 1)] if c != 1 else [])).doit(deep=False)
+
+
+def _logsumexp(z):
+    return sp.log(sp.Trace(_sum(_elementwise(sp.exp, z))))
+
+
+def _softmax(z):
+    e = _elementwise(sp.exp, z)
+    return sp.MatMul(1 / sp.Trace(_sum(e)), e)
+
+
+def _log_softmax(z):
+    return sp.MatAdd(z, sp.MatMul(-_logsumexp(z), sp.OneMatrix(*z.shape)))
+
+
+def _cross_entropy(z, y):
+    # −yᵀ log softmax(z), as matcalc evaluates it: it does not assume that y sums to 1
+    return sp.MatMul(-1, y.T, _log_softmax(z))
+
+
+class DiagonalOf(sp.DiagonalOf):
+    """SymPy's diagonal of a square matrix, whose shape also works once an explicit matrix is put in
+    (SymPy 1.14's reads `.is_Integer` of the explicit matrix's shape, Python ints, and fails)."""
+
+    @property
+    def shape(self):
+        return sp.sympify(self.arg.shape[0]), sp.S.One
+
+
+# To move into the ops' own specs. sum and diag are here because their `sp` fields take the [0, 0]
+# entry of 𝟏ᵀX𝟏, which SymPy expands into an index-level Sum, and use SymPy's DiagonalOf.
+_WRITTEN_OUT = {
+    FUNCTIONS["sum"]: _sum,
+    FUNCTIONS["diag"]: lambda X: sp.DiagMatrix(X) if X.shape[1] == 1 else DiagonalOf(X),
+    FUNCTIONS["norm1"]: lambda X: _sum(_elementwise(sp.Abs, X)),
+    FUNCTIONS["logsumexp"]: _logsumexp,
+    FUNCTIONS["softmax"]: _softmax,
+    FUNCTIONS["log_softmax"]: _log_softmax,
+    FUNCTIONS["cross_entropy"]: _cross_entropy,
+}
+
+
+# ---------------------------------------------------------------- ops SymPy knows nothing of
+
+class UndefinedMatrixFunction(sp.MatrixExpr):
+    """name(args) as a matrix of the given shape, for a matrix-valued op with no SymPy form."""
+
+    def __new__(cls, name, shape, *args):
+        return sp.Basic.__new__(cls, Str(name) if isinstance(name, str) else name, sp.Tuple(*shape), *args)
+
+    @property
+    def name(self):
+        return self.args[0].name
+
+    @property
+    def shape(self):
+        return tuple(self.args[1])
+
+    def _sympystr(self, printer):
+        return f"{self.name}({', '.join(printer.doprint(a) for a in self.args[2:])})"
+
+    def _latex(self, printer):
+        name = self.name.replace("_", r"\_")
+        return rf"\operatorname{{{name}}}\left({', '.join(printer.doprint(a) for a in self.args[2:])}\right)"
+
+
+def _undefined(name, shape, args):
+    if shape == (1, 1):
+        return sp.Function(name)(*args)
+    return UndefinedMatrixFunction(name, tuple(_dim(d) for d in shape), *args)
