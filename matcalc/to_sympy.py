@@ -157,6 +157,25 @@ class DiagonalOf(sp.DiagonalOf):
         return sp.sympify(self.arg.shape[0]), sp.S.One
 
 
+class TriangularMask(sp.MatrixExpr):
+    """The r×c matrix of ones on and above (upper) or below the diagonal, zeros elsewhere:
+    triu(X) = mask ⊙ X."""
+
+    def __new__(cls, rows, cols, upper):
+        return sp.Basic.__new__(cls, sp.sympify(rows), sp.sympify(cols), sp.true if upper else sp.false)
+
+    @property
+    def shape(self):
+        return self.args[0], self.args[1]
+
+    def _entry(self, i, j, **kwargs):
+        return sp.Piecewise((1, sp.Le(i, j) if self.args[2] else sp.Ge(i, j)), (0, True))
+
+
+def _triangle(upper):
+    return lambda X: sp.HadamardProduct(TriangularMask(*X.shape, upper), X)
+
+
 # To move into the ops' own specs. sum and diag are here because their `sp` fields take the [0, 0]
 # entry of 𝟏ᵀX𝟏, which SymPy expands into an index-level Sum, and use SymPy's DiagonalOf.
 _WRITTEN_OUT = {
@@ -167,6 +186,8 @@ _WRITTEN_OUT = {
     FUNCTIONS["softmax"]: _softmax,
     FUNCTIONS["log_softmax"]: _log_softmax,
     FUNCTIONS["cross_entropy"]: _cross_entropy,
+    FUNCTIONS["triu"]: _triangle(upper=True),
+    FUNCTIONS["tril"]: _triangle(upper=False),
 }
 
 
