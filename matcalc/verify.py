@@ -160,6 +160,7 @@ def check(kind: str, f, wrt: str, candidate: Expr, symbols: dict, domains: dict,
     dims = {d for _, shape in symbols.values() for d in shape if isinstance(d, str)}
     # and sizes no name has: ones(m) or eye(k) alone (was a KeyError; issue 7, found by fuzzing)
     dims |= {d for e in (f.expr, candidate) for node in postorder(e) for d in node.shape if isinstance(d, str)}
+    dims |= {d for shape in f.shapes.values() for d in shape if isinstance(d, str)}    # as typed: 0*sum(ones(m))
     for _ in range(5):     # some sizes leave the function undefined everywhere (logdet(XXᵀ) with X wide)
         sizes = draw_sizes(dims, rng)
         report = _check_sizes(kind, f, wrt, candidate, symbols, domains, trials, seed, aux, sizes, rng)

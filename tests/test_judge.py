@@ -191,3 +191,8 @@ def test_numpy_names_a_shared_part_before_its_first_use():
     x = np.array([-1.0, 0.5, 2.0])
     s = np.sqrt(np.exp(x))
     np.testing.assert_allclose(eval(code, {"np": np}, {"x": x}), (1 - np.tanh(s) ** 2) * s / 2)  # noqa: S307
+
+
+def test_a_size_only_the_typed_expression_has_is_drawn_too():
+    # the canonical graph of 0*norm1(alpha*ones(m)) is 0: m is a size of the expression as typed only
+    assert matcalc.grad("0*norm1(alpha*ones(m))", "alpha").verify().passed
