@@ -719,6 +719,8 @@ def rewrite(root: Expr, visit) -> Expr:
     from .expr import postorder
     done: dict[Expr, Expr] = {}
     for node in postorder(root):
-        new = rebuild(node, [done[a] for a in node.args]) if node.args else node
+        args = [done[a] for a in node.args]
+        # a node whose arguments are unchanged is canonical as it is: not rebuilt
+        new = node if all(a is b for a, b in zip(args, node.args)) else rebuild(node, args)
         done[node] = visit(new) or new
     return done[root]

@@ -12,10 +12,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import wraps
 
 from . import algebra as alg
 from .errors import UnsupportedError
-from .expr import Expr, free_leaves, postorder
+from .expr import Depends, Expr, postorder
 from .shapes import is_column, is_row
 from .simplify import expand
 
@@ -34,12 +35,46 @@ def _tangent(i: int, shape) -> Expr:
     return alg.sym(f"∂{i}", shape, "tangent")
 
 
+_memos: dict | None = None       # leaf -> Depends, inside one outermost derivation call (_scoped)
+
+
 def _depends(node: Expr, leaf: Expr) -> bool:
-    return leaf in free_leaves(node)
+    memos = _memos if _memos is not None else {}
+    dep = memos.get(leaf)
+    if dep is None:
+        # tangents occur only in differentials, never in the (deep) function: the memo of the nodes
+        # that hold any tangent keeps a query for one ∂ᵢ out of the function's graph
+        within = memos.setdefault(_ANY_TANGENT, Depends(_is_tangent)) if _is_tangent(leaf) else None
+        dep = memos[leaf] = Depends(lambda n: n is leaf, within)
+    return dep(node)
+
+
+_ANY_TANGENT = "any tangent"       # the key of that memo
+
+
+def _is_tangent(leaf: Expr) -> bool:
+    return leaf.op is alg.SYM and leaf.attrs[1] == "tangent"
+
+
+def _scoped(derivation):
+    """The dependency memos live while the outermost derivation runs: no node is walked twice
+    for the same variable, and nothing is kept once the result is built."""
+    @wraps(derivation)
+    def run(*args, **kwargs):
+        global _memos
+        if _memos is not None:
+            return derivation(*args, **kwargs)
+        _memos = {}
+        try:
+            return derivation(*args, **kwargs)
+        finally:
+            _memos = None
+    return run
 
 
 # ------------------------------------------------------------------ forward mode
 
+@_scoped
 def jvp(f: Expr, wrt: Expr, v: Expr, steps: list | None = None) -> Expr:
     tangents: dict[Expr, Expr | None] = {}
     for node in postorder(f):
@@ -60,6 +95,7 @@ def jvp(f: Expr, wrt: Expr, v: Expr, steps: list | None = None) -> Expr:
 
 # ------------------------------------------------------------------ reverse mode
 
+@_scoped
 def vjp(f: Expr, wrt: Expr, seed: Expr, steps: list | None = None) -> Expr:
     """∂⟨seed, f⟩/∂wrt: the adjoint of wrt when f's adjoint is seed."""
     order = [n for n in postorder(f) if _depends(n, wrt)]
@@ -92,6 +128,7 @@ def vjp(f: Expr, wrt: Expr, seed: Expr, steps: list | None = None) -> Expr:
     return result
 
 
+@_scoped
 def transpose_linear(t: Expr, leaf: Expr, ct: Expr) -> Expr:
     """The adjoint of `leaf` in the expression t, linear in leaf, when t's adjoint is ct."""
     # only the part of t that depends on leaf: not the (deep) primal arguments below it
@@ -149,12 +186,14 @@ def grad(f: Expr, wrt: Expr, steps: list | None = None) -> Expr:
 
 # ------------------------------------------------------------------ Jacobians
 
+@_scoped
 def jacobian(f: Expr, wrt: Expr, steps: list | None = None) -> Expr:
     """The m×n Jacobian (numerator layout) of a vector or scalar f w.r.t. a vector wrt."""
     d = alg.sym("d" + wrt.attrs[0], wrt.shape, "tangent")
     return _Linear(d).matrix(jvp(f, wrt, d, steps))
 
 
+@_scoped
 def hessian(f: Expr, wrt: Expr, steps: list | None = None) -> Expr:
     # the gradient multiplied out first (pure algebra, true of every input): the cross-entropy's
     # σ − y, not its unsimplified form, is what the second derivative should start from
