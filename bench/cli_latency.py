@@ -85,11 +85,9 @@ def importtime(cmd):
             if rows[j][0] < d:
                 chain.append(rows[j][1])
                 d = rows[j][0]
-        outside = [c for c in chain if c.split(".")[0] != top]
-        if top not in first or (not first[top].startswith("matcalc") and outside[:1] and
-                                outside[0].startswith("matcalc")):
-            first[top] = " ← ".join(outside[:3]) if outside else "at run time" if depth == 0 and \
-                top != "matcalc" and not chain else ""
+        entry = not chain or chain[0].split(".")[0] != top      # the package is entered here
+        if entry and top not in first:
+            first[top] = " ← ".join(chain[:3]) if chain else "at run time" if top != "matcalc" else ""
     total = sum(per.values())
     stdlib = sum(v for k, v in per.items() if k in sys.stdlib_module_names or k.startswith("_"))
     ranked = sorted(((k, v) for k, v in per.items() if k not in sys.stdlib_module_names and not k.startswith("_")),
