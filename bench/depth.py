@@ -235,7 +235,7 @@ def run(cfg, log) -> Section:
     tgd = {r["L"]: r for r in tg}
     sec.data.update(rows=rows, memory=mem, width=wrows, tensorgrad=tg, load=load, warm=warm + wwarm)
 
-    t = Table("2a. Depth: grad of norm(W_L*tanh(...tanh(W1*x)) - y)**2 w.r.t. W1 (cold, sizes interleaved)",
+    t = Table("2a. Depth scaling: grad of norm(W_L*tanh(...tanh(W1*x)) - y)**2 w.r.t. W1 (cold, sizes interleaved)",
               ["L", "derivation", "from text", "peak memory", "DAG nodes", "tree size", "text length", "print time",
                "tensorgrad", "verified"])
     for r in rows:
