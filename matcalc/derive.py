@@ -16,7 +16,7 @@ from functools import wraps
 
 from . import algebra as alg
 from .errors import UnsupportedError
-from .expr import Depends, Expr, postorder
+from .expr import Depends, Expr, Leaves, postorder
 from .shapes import is_column, is_row
 from .simplify import expand
 
@@ -35,21 +35,21 @@ def _tangent(i: int, shape) -> Expr:
     return alg.sym(f"∂{i}", shape, "tangent")
 
 
-_memos: dict | None = None       # leaf -> Depends, inside one outermost derivation call (_scoped)
+_memos: dict | None = None       # the dependency memos of one outermost derivation call (_scoped)
+_TANGENTS = "tangents"            # the key of the memo of tangent sets
 
 
 def _depends(node: Expr, leaf: Expr) -> bool:
     memos = _memos if _memos is not None else {}
+    if _is_tangent(leaf):
+        # tangents occur only in the (small) differentials, never in the function: one memo of
+        # the tangents each node holds answers for all of them
+        tangents = memos.get(_TANGENTS) or memos.setdefault(_TANGENTS, Leaves(_is_tangent))
+        return leaf in tangents(node)
     dep = memos.get(leaf)
     if dep is None:
-        # tangents occur only in differentials, never in the (deep) function: the memo of the nodes
-        # that hold any tangent keeps a query for one ∂ᵢ out of the function's graph
-        within = memos.setdefault(_ANY_TANGENT, Depends(_is_tangent)) if _is_tangent(leaf) else None
-        dep = memos[leaf] = Depends(lambda n: n is leaf, within)
+        dep = memos[leaf] = Depends(leaf)
     return dep(node)
-
-
-_ANY_TANGENT = "any tangent"       # the key of that memo
 
 
 def _is_tangent(leaf: Expr) -> bool:

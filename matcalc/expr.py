@@ -132,29 +132,57 @@ def _never(node) -> bool:        # a stop that stops nothing: the walk is not co
 
 
 class Depends:
-    """`depends(e)`: does e contain a leaf that `is_leaf` accepts? Memoised per node while this
-    object lives (one derivation).
+    """`depends(e)`: does e contain `leaf`? Memoised per node while this object lives (one derivation).
 
-    One memo per question, one bool per node: memory linear in the graph, where a leaf set kept
-    on every node grows with its depth times its width (issue 15: 121 MB of sets for a 12,000-node
-    result). A walk never re-enters a node it knows, so all queries together are linear in the
-    nodes they reach. `within` (another Depends, a necessary condition) stops a walk early: where
-    it says no, so does this, without looking below.
+    One bool per node: memory linear in the graph, where a set of leaves kept on every node grows
+    with its depth times its width (121 MB of sets for a 12,000-node result). A walk never
+    re-enters a node it knows, so all queries together are linear in the nodes they reach.
     """
-    __slots__ = ("is_leaf", "within", "memo")
+    __slots__ = ("memo",)
 
-    def __init__(self, is_leaf, within: "Depends | None" = None):
-        self.is_leaf, self.within, self.memo = is_leaf, within, {}
+    def __init__(self, leaf: Expr):
+        self.memo = {leaf: True}
 
     def __call__(self, e: Expr) -> bool:
-        memo, within = self.memo, self.within
+        memo = self.memo
         got = memo.get(e)
         if got is None:
-            stop = memo.__contains__ if within is None else lambda n: n in memo or not within(n)
-            for node in postorder(e, stop=stop):
+            for node in postorder(e, stop=memo.__contains__):
                 if node not in memo:
-                    memo[node] = (within is None or within(node)) and (
-                        any(memo[a] for a in node.args) if node.args else bool(self.is_leaf(node)))
+                    memo[node] = any(memo[a] for a in node.args)
+            got = memo[e]
+        return got
+
+
+_NONE: frozenset = frozenset()
+
+
+class Leaves:
+    """`leaves(e)`: the leaves of e that `is_leaf` accepts, memoised per node while this object lives.
+
+    For leaves that occur in a small part of the graph (the tangents of the differentials): every
+    other node shares the one empty set, and a node whose arguments bring the same set shares it.
+    One question answers for all such leaves at once: asking for each of n tangents in turn of a
+    differential with n terms would walk it n times.
+    """
+    __slots__ = ("is_leaf", "memo")
+
+    def __init__(self, is_leaf):
+        self.is_leaf, self.memo = is_leaf, {}
+
+    def __call__(self, e: Expr) -> frozenset:
+        memo = self.memo
+        got = memo.get(e)
+        if got is None:
+            for node in postorder(e, stop=memo.__contains__):
+                if node in memo:
+                    continue
+                if not node.args:
+                    memo[node] = frozenset([node]) if self.is_leaf(node) else _NONE
+                    continue
+                sets = {id(s): s for s in (memo[a] for a in node.args) if s}
+                memo[node] = _NONE if not sets else next(iter(sets.values())) if len(sets) == 1 \
+                    else frozenset().union(*sets.values())
             got = memo[e]
         return got
 
