@@ -122,29 +122,6 @@ class Section:
 
 # ------------------------------------------------------------------ timing
 
-def timeit(fn, repeats: int, min_time: float = 0.0, inner: int | None = None) -> float:
-    """Median seconds per call over `repeats` samples; each sample loops `inner` calls (auto if None)."""
-    if inner is None:
-        t0 = time.perf_counter()
-        fn()
-        one = time.perf_counter() - t0
-        inner = max(1, int(min_time / one)) if one > 0 and min_time else 1
-    samples = []
-    gc_was = gc.isenabled()
-    gc.collect()
-    gc.disable()            # no collector pauses inside a sample; one collection before them all
-    try:
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            for _ in range(inner):
-                fn()
-            samples.append((time.perf_counter() - t0) / inner)
-    finally:
-        if gc_was:
-            gc.enable()
-    return statistics.median(samples)
-
-
 def timeit_many(fns, repeats: int, min_time: float = 0.0) -> list[float]:
     """Median seconds per call of each function, their samples interleaved (a, b, a, b, ...)
     so that the machine's changing load falls on all of them alike."""
@@ -169,6 +146,49 @@ def timeit_many(fns, repeats: int, min_time: float = 0.0) -> list[float]:
         if gc_was:
             gc.enable()
     return [statistics.median(s) for s in samples]
+
+
+def cold_many(fns, repeats: int, min_time: float = 0.0, setup=None) -> tuple[list[float], int]:
+    """Median seconds per call of each function, cold and interleaved (a, b, c, a, b, c, ...).
+
+    Cold: no node a call builds is alive when the next call starts. matcalc's intern table is
+    weak, so a call whose result is dropped leaves it as it was; that is checked before every
+    call (after a collection when it is not so). Returns the medians and the most nodes ever
+    found alive beyond the table's size at the start (0: every call was cold). A sample loops
+    calls until `min_time` has passed; the garbage collector is off inside a call. `setup[k]`, if
+    given, runs untimed before every call of fns[k] (SymPy's cache is cleared so).
+    """
+    from matcalc import expr
+    gc.collect()
+    base = len(expr._TABLE)
+    warm = 0
+    samples = [[] for _ in fns]
+    for _ in range(repeats):
+        for k, fn in enumerate(fns):
+            spent, calls = 0.0, 0
+            while not calls or spent < min_time:
+                if len(expr._TABLE) > base:
+                    gc.collect()
+                    warm = max(warm, len(expr._TABLE) - base)
+                if setup and setup[k]:
+                    setup[k]()
+                gc.disable()
+                t0 = time.perf_counter()
+                fn()                       # its result is dropped here
+                spent += time.perf_counter() - t0
+                gc.enable()
+                calls += 1
+            samples[k].append(spent / calls)
+    return [statistics.median(s) for s in samples], warm
+
+
+def loadavg() -> str:
+    """The 1-, 5- and 15-minute load averages (the machine is shared: they say how busy it was)."""
+    try:
+        with open("/proc/loadavg") as fh:
+            return " ".join(fh.read().split()[:3])
+    except OSError:
+        return "unknown"
 
 
 def median(xs):

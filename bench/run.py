@@ -5,8 +5,9 @@
     --markdown FILE    also write every table as Markdown (for bench/RESULTS.md)
     --json FILE        also write the raw numbers
 
-Each section states its goal and whether this run met it. Timings are medians of repeats and
-are compared as ratios measured in the same run, because the machine is shared and noisy.
+Each section states its goal and whether this run met it. Timings are medians of cold repeats,
+interleaved, and are compared as ratios measured in the same run, because the machine is shared
+and noisy; load averages are recorded with the tables.
 """
 from __future__ import annotations
 
@@ -41,10 +42,14 @@ def versions() -> dict:
         out["torch"] = md.version("torch")
     except Exception:   # noqa: BLE001
         out["torch"] = "not installed"
+    from bench.tensorgrad_peer import version
+    out["tensorgrad"] = version() or "not installed"
     import matcalc
     out["matcalc"] = matcalc.__version__
     out["cores"] = str(os.cpu_count())
     out["machine"] = f"{platform.machine()} {platform.system()} {platform.release()}"
+    from bench.common import loadavg
+    out["load average at the start"] = loadavg()
     return out
 
 

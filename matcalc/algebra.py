@@ -46,8 +46,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-import numpy as np
-
+# NumPy is imported inside the evaluate methods: a command that evaluates nothing does not load it
 from .expr import Expr, charge, frac
 from .ops.base import Op
 from .shapes import SCALAR, is_column, is_row, is_scalar
@@ -80,6 +79,7 @@ class ConstOp(Op):
     """A scalar number. attrs = (Fraction,)."""
 
     def evaluate(self, node, vals, dims):
+        import numpy as np
         return np.array([[float(node.attrs[0])]])
 
 
@@ -87,6 +87,7 @@ class FilledOp(Op):
     """Zero, identity and ones matrices of a given shape."""
 
     def evaluate(self, node, vals, dims):
+        import numpy as np
         r, c = (dims[d] if isinstance(d, str) else d for d in node.shape)
         return {"zero": np.zeros, "ones": np.ones}[self.name]((r, c)) if self.name != "identity" \
             else np.eye(r)
@@ -235,6 +236,7 @@ class MulOp(Op):
         return (chain[0][0], chain[-1][1])
 
     def evaluate(self, node, vals, dims):
+        import numpy as np
         coef, exps = node.attrs
         k = len(exps)
         out = float(coef)
@@ -611,6 +613,7 @@ class HadOp(Op):
         return shapes[0]
 
     def evaluate(self, node, vals, dims):
+        import numpy as np
         out = np.ones_like(vals[0])
         for v, e in zip(vals, node.attrs[0]):
             out = out * (v if e == 1 else v ** float(e))
@@ -742,6 +745,7 @@ class InvOp(Op):
         return shapes[0]
 
     def evaluate(self, node, vals, dims):
+        import numpy as np
         return np.linalg.inv(vals[0])
 
     def jvp(self, node, dargs):
@@ -785,6 +789,7 @@ class MatPowOp(Op):
         return shapes[0]
 
     def evaluate(self, node, vals, dims):
+        import numpy as np
         return np.linalg.matrix_power(vals[0], node.attrs[0])
 
     def jvp(self, node, dargs):
@@ -856,6 +861,8 @@ def rewrite(root: Expr, visit) -> Expr:
     from .expr import postorder
     done: dict[Expr, Expr] = {}
     for node in postorder(root):
-        new = rebuild(node, [done[a] for a in node.args]) if node.args else node
+        args = [done[a] for a in node.args]
+        # a node whose arguments are unchanged is canonical as it is: not rebuilt
+        new = node if all(a is b for a, b in zip(args, node.args)) else rebuild(node, args)
         done[node] = visit(new) or new
     return done[root]

@@ -12,10 +12,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import wraps
 
 from . import algebra as alg
 from .errors import UnsupportedError
-from .expr import Expr, free_leaves, postorder
+from .expr import Depends, Expr, Leaves, postorder
 from .ops.linalg import DIAG, is_diagonal_matrix
 from .shapes import is_column, is_row
 from .simplify import expand
@@ -35,12 +36,46 @@ def _tangent(i: int, shape) -> Expr:
     return alg.sym(f"∂{i}", shape, "tangent")
 
 
+_memos: dict | None = None       # the dependency memos of one outermost derivation call (_scoped)
+_TANGENTS = "tangents"            # the key of the memo of tangent sets
+
+
 def _depends(node: Expr, leaf: Expr) -> bool:
-    return leaf in free_leaves(node)
+    memos = _memos if _memos is not None else {}
+    if _is_tangent(leaf):
+        # tangents occur only in the (small) differentials, never in the function: one memo of
+        # the tangents each node holds answers for all of them
+        tangents = memos.get(_TANGENTS) or memos.setdefault(_TANGENTS, Leaves(_is_tangent))
+        return leaf in tangents(node)
+    dep = memos.get(leaf)
+    if dep is None:
+        dep = memos[leaf] = Depends(leaf)
+    return dep(node)
+
+
+def _is_tangent(leaf: Expr) -> bool:
+    return leaf.op is alg.SYM and leaf.attrs[1] == "tangent"
+
+
+def _scoped(derivation):
+    """The dependency memos live while the outermost derivation runs: no node is walked twice
+    for the same variable, and nothing is kept once the result is built."""
+    @wraps(derivation)
+    def run(*args, **kwargs):
+        global _memos
+        if _memos is not None:
+            return derivation(*args, **kwargs)
+        _memos = {}
+        try:
+            return derivation(*args, **kwargs)
+        finally:
+            _memos = None
+    return run
 
 
 # ------------------------------------------------------------------ forward mode
 
+@_scoped
 def jvp(f: Expr, wrt: Expr, v: Expr, steps: list | None = None) -> Expr:
     tangents: dict[Expr, Expr | None] = {}
     for node in postorder(f):
@@ -61,6 +96,7 @@ def jvp(f: Expr, wrt: Expr, v: Expr, steps: list | None = None) -> Expr:
 
 # ------------------------------------------------------------------ reverse mode
 
+@_scoped
 def vjp(f: Expr, wrt: Expr, seed: Expr, steps: list | None = None) -> Expr:
     """∂⟨seed, f⟩/∂wrt: the adjoint of wrt when f's adjoint is seed."""
     order = [n for n in postorder(f) if _depends(n, wrt)]
@@ -93,6 +129,7 @@ def vjp(f: Expr, wrt: Expr, seed: Expr, steps: list | None = None) -> Expr:
     return result
 
 
+@_scoped
 def transpose_linear(t: Expr, leaf: Expr, ct: Expr) -> Expr:
     """The adjoint of `leaf` in the expression t, linear in leaf, when t's adjoint is ct."""
     # only the part of t that depends on leaf: not the (deep) primal arguments below it
@@ -147,12 +184,14 @@ def grad(f: Expr, wrt: Expr, steps: list | None = None) -> Expr:
 
 # ------------------------------------------------------------------ Jacobians
 
+@_scoped
 def jacobian(f: Expr, wrt: Expr, steps: list | None = None) -> Expr:
     """The m×n Jacobian (numerator layout) of a vector or scalar f w.r.t. a vector wrt."""
     d = alg.sym("d" + wrt.attrs[0], wrt.shape, "tangent")
     return _LinearMap(d).matrix(jvp(f, wrt, d, steps))
 
 
+@_scoped
 def hessian(f: Expr, wrt: Expr, steps: list | None = None) -> Expr:
     # the gradient multiplied out first (pure algebra, true of every input): the cross-entropy's
     # σ − y, not its unsimplified form, is what the second derivative should start from

@@ -130,26 +130,69 @@ def _over_budget():
                           "which never form a Jacobian")
 
 
-_FREE: "weakref.WeakKeyDictionary[Expr, frozenset]" = weakref.WeakKeyDictionary()
-
-
 def free_leaves(e: Expr) -> frozenset:
-    """The named leaves (variables) an expression depends on, memoised per node."""
-    got = _FREE.get(e)
-    if got is not None:
+    """The named leaves (variables) an expression depends on: one walk, nothing kept per node."""
+    return frozenset(n for n in postorder(e, stop=_never) if n.op.name == "sym")
+
+
+def _never(node) -> bool:        # a stop that stops nothing: the walk is not counted as derivation work
+    return False
+
+
+class Depends:
+    """`depends(e)`: does e contain `leaf`? Memoised per node while this object lives (one derivation).
+
+    One bool per node: memory linear in the graph, where a set of leaves kept on every node grows
+    with its depth times its width (121 MB of sets for a 12,000-node result). A walk never
+    re-enters a node it knows, so all queries together are linear in the nodes they reach.
+    """
+    __slots__ = ("memo",)
+
+    def __init__(self, leaf: Expr):
+        self.memo = {leaf: True}
+
+    def __call__(self, e: Expr) -> bool:
+        memo = self.memo
+        got = memo.get(e)
+        if got is None:
+            for node in postorder(e, stop=memo.__contains__):
+                if node not in memo:
+                    memo[node] = any(memo[a] for a in node.args)
+            got = memo[e]
         return got
-    order = postorder(e, stop=lambda n: n in _FREE)     # never re-walk what is known: linear overall
-    for node in order:
-        if node in _FREE:
-            continue
-        if node.op.name == "sym":
-            _FREE[node] = frozenset([node])
-        else:
-            acc = frozenset()
-            for a in node.args:
-                acc = acc | _FREE[a]
-            _FREE[node] = acc
-    return _FREE[e]
+
+
+_NONE: frozenset = frozenset()
+
+
+class Leaves:
+    """`leaves(e)`: the leaves of e that `is_leaf` accepts, memoised per node while this object lives.
+
+    For leaves that occur in a small part of the graph (the tangents of the differentials): every
+    other node shares the one empty set, and a node whose arguments bring the same set shares it.
+    One question answers for all such leaves at once: asking for each of n tangents in turn of a
+    differential with n terms would walk it n times.
+    """
+    __slots__ = ("is_leaf", "memo")
+
+    def __init__(self, is_leaf):
+        self.is_leaf, self.memo = is_leaf, {}
+
+    def __call__(self, e: Expr) -> frozenset:
+        memo = self.memo
+        got = memo.get(e)
+        if got is None:
+            for node in postorder(e, stop=memo.__contains__):
+                if node in memo:
+                    continue
+                if not node.args:
+                    memo[node] = frozenset([node]) if self.is_leaf(node) else _NONE
+                    continue
+                sets = {id(s): s for s in (memo[a] for a in node.args) if s}
+                memo[node] = _NONE if not sets else next(iter(sets.values())) if len(sets) == 1 \
+                    else frozenset().union(*sets.values())
+            got = memo[e]
+        return got
 
 
 def postorder(root: Expr, stop=None) -> list[Expr]:

@@ -6,14 +6,13 @@ convention of 1-D vectors and float scalars.
 """
 from __future__ import annotations
 
-import numpy as np
-
 from .expr import Expr, postorder
 
 
 def evaluate(expr: Expr, values: dict[str, np.ndarray], sizes: dict[str, int], magnitude: bool = False):
     """Evaluate expr; values are 2-D arrays by name, sizes the numbers of the size names.
     With magnitude=True: the largest finite entry of any node's value instead."""
+    import numpy as np      # here, not at the top: commands that evaluate nothing do not load it
     env = dict(sizes)
     env.update({"@" + k: v for k, v in values.items()})
     memo: dict[Expr, np.ndarray] = {}
