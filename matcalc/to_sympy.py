@@ -32,6 +32,11 @@ from .expr import Expr, postorder
 from .ops.base import FUNCTIONS
 
 
+def _basic(d):
+    """A size as a SymPy object: a Python int becomes an Integer (never a parse of text)."""
+    return sp.Integer(d) if isinstance(d, int) else d
+
+
 def _dim(d):
     return d if isinstance(d, int) else sp.Symbol(d, integer=True, positive=True)
 
@@ -154,7 +159,7 @@ class DiagonalOf(sp.DiagonalOf):
 
     @property
     def shape(self):
-        return sp.sympify(self.arg.shape[0]), sp.S.One
+        return _basic(self.arg.shape[0]), sp.S.One
 
 
 class TriangularMask(sp.MatrixExpr):
@@ -162,7 +167,7 @@ class TriangularMask(sp.MatrixExpr):
     triu(X) = mask ⊙ X."""
 
     def __new__(cls, rows, cols, upper):
-        return sp.Basic.__new__(cls, sp.sympify(rows), sp.sympify(cols), sp.true if upper else sp.false)
+        return sp.Basic.__new__(cls, _basic(rows), _basic(cols), sp.true if upper else sp.false)
 
     @property
     def shape(self):
