@@ -63,13 +63,42 @@ class Report:
 
 # ------------------------------------------------------------------ sampling
 
-def draw_sizes(names, rng) -> dict[str, int]:
+MAX_DRAWN_SIZE = 12    # no size drawn for the check is larger, however many size names there are
+
+
+def draw_sizes(names, rng, together=()) -> dict[str, int]:
+    """A random size from 2 to 7 for every size name, distinct while there are at most six names.
+
+    Beyond six, sizes repeat (each name's size drawn at random), except that names that appear
+    together in one shape (`together`: pairs of size names, as the rows and columns of a matrix)
+    get different sizes while a size up to MAX_DRAWN_SIZE is free: a missing transpose needs
+    its two sizes to differ to show. Sizes stay small so that the check of an expression with
+    two thousand names costs what a small one costs (each name its own size made the
+    matrices grow with the number of names: 22 GB for 2,000 weight matrices).
+    """
     pool = list(range(2, 8))
     rng.shuffle(pool)
     names = sorted(names)
-    while len(pool) < len(names):
-        pool.append(len(pool) + 2)
-    return {n: int(pool[i]) for i, n in enumerate(names)}
+    sizes = {n: int(pool[i]) for i, n in enumerate(names[:len(pool)])}
+    if len(names) <= len(pool):
+        return sizes
+    beside: dict = {}
+    for a, b in together:
+        if a != b:
+            beside.setdefault(a, set()).add(b)
+            beside.setdefault(b, set()).add(a)
+    for n in names[len(pool):]:
+        taken = {sizes[m] for m in beside.get(n, ()) if m in sizes}
+        free = [s for s in range(2, 8) if s not in taken] or \
+            [s for s in range(8, MAX_DRAWN_SIZE + 1) if s not in taken][:1] or list(range(2, 8))
+        sizes[n] = int(free[rng.integers(len(free))])
+    return sizes
+
+
+def size_pairs(*exprs) -> set:
+    """Pairs of size names that are the rows and columns of one node of the graphs."""
+    return {node.shape for e in exprs for node in postorder(e)
+            if isinstance(node.shape[0], str) and isinstance(node.shape[1], str)}
 
 
 def _orthogonal(n, rng):
@@ -165,11 +194,59 @@ def check(kind: str, f: Expr, wrt: str, candidate: Expr, symbols: dict, domains:
     # and sizes no name has: ones(m) or eye(k) alone (was a KeyError; issue 7, found by fuzzing)
     dims |= {d for e in (f, candidate) for node in postorder(e) for d in node.shape if isinstance(d, str)}
     for _ in range(5):     # some sizes leave the function undefined everywhere (logdet(XXᵀ) with X wide)
-        sizes = draw_sizes(dims, rng)
+        sizes = sizes_within_budget(kind, f, wrt, candidate, symbols, dims, trials, rng)
         report = _check_sizes(kind, f, wrt, candidate, symbols, domains, trials, seed, aux, sizes, rng)
         if report.passed or "no point found" not in report.message:
             return report
     return report
+
+
+# The numeric check's budget: a check evaluates the function some hundred times (more for a full
+# Jacobian or Hessian by finite differences) and the candidate once per trial. Its cost is counted
+# in node evaluations (one NumPy call on small arrays, about 4 µs on the development machine; a
+# product or inverse of n×n matrices counts n³/10,000 more), so a check is refused on every
+# machine or on none. Measured: 3,000,000 units take about 12 s; the catalogue's largest check
+# takes under 20,000.
+MAX_CHECK_WORK = 3_000_000
+
+
+def sizes_within_budget(kind, f, wrt, candidate, symbols, dims, trials, rng) -> dict[str, int]:
+    """Sizes for the check (draw_sizes), refused with a LimitError when the check would cost more
+    than MAX_CHECK_WORK."""
+    sizes = draw_sizes(dims, rng, size_pairs(f, candidate))
+    x = tuple(d if isinstance(d, int) else sizes[d] for d in symbols[wrt][1])
+    work = check_cost(kind, f, candidate, x[0] * x[1], trials, sizes)
+    if work > MAX_CHECK_WORK:
+        from .errors import LimitError
+        about = f"{work:,.0f}" if work < 1e12 else f"{work:.1e}"
+        raise LimitError(f"the numeric check would take about {about} steps of work; the limit is "
+                         f"{MAX_CHECK_WORK:,}", hint="check a smaller expression, or skip the check with "
+                         "--no-verify")
+    return sizes
+
+
+def check_cost(kind, f, candidate, x_entries, trials, sizes) -> float:
+    """The work of one check (see MAX_CHECK_WORK): evaluations of f times its cost, and of the
+    candidate, doubled for the smaller step tried on a failure."""
+    full = x_entries if x_entries <= 36 else 0
+    if kind == "hessian":
+        full = 8 * x_entries ** 2 if x_entries <= 16 else 0
+        per_trial = 11 + 16 + 3
+    else:
+        per_trial = 11 + 8 + 3          # noise floor, two directions, the point and its neighbours
+    f_evals = 2 * (trials * per_trial + 4 * full)
+    return f_evals * _evaluation_cost(f, sizes) + 2 * trials * _evaluation_cost(candidate, sizes)
+
+
+def _evaluation_cost(e: Expr, sizes) -> float:
+    """Work of evaluating e once: one unit a node, and n³/10,000 for a node whose arrays are n×n."""
+    def size(d):
+        return d if isinstance(d, int) else sizes[d]
+    work = 0.0
+    for node in postorder(e):
+        n = max([size(d) for a in (node, *node.args) for d in a.shape])
+        work += 1 + n ** 3 * max(1, len(node.args) - 1) / 10_000
+    return work
 
 
 def _check_sizes(kind, f, wrt, candidate, symbols, domains, trials, seed, aux, sizes, rng) -> Report:
