@@ -15,6 +15,7 @@ can be jax.jit-ed: its checks look at shapes only.
 """
 from __future__ import annotations
 
+import builtins
 import keyword
 import re
 
@@ -75,7 +76,10 @@ JAX = _Backend(
 )
 
 _BACKEND = {"numpy": NUMPY, "torch": TORCH, "jax": JAX}
-_MODULE_NAMES = {"np", "torch", "jnp", "jax", "math", "_erf", "float"}
+# Names generated code uses besides its own: the modules, and every Python builtin (it raises
+# ValueError, formats with tuple, converts with float): a variable, size or temporary is never
+# called so (a size named tuple made a wrong-shaped input raise TypeError, not ValueError).
+_MODULE_NAMES = {"np", "torch", "jnp", "jax", "math", "_erf"} | {n for n in dir(builtins) if not n.startswith("_")}
 
 
 def _call_position(tpl: str, i: int) -> bool:

@@ -59,7 +59,7 @@ def _verify(paths, junit, as_json, jobs, seed, filters, trials, quiet) -> int:
     skipped: list[str] = []
     identities = load(paths, skipped)
     for f in skipped:
-        sys.stderr.write(f"note: skipping {f}: no [[identity]] tables\n")
+        sys.stderr.write(f"note: skipping {f}: {f.reason}\n")
     chosen = list(select(identities, filters))
     if filters and not chosen:
         raise UsageError(f"no identity matches {' or '.join(map(repr, filters))} "
