@@ -122,3 +122,137 @@ def test_hostile_fuzz_ci(tmp_path):
         args = hostile_input(rng, max_size=4)
         r = run_capped(args, seconds=120, memory_mb=MEMORY_MB, cwd=str(tmp_path))
         assert r.problem is None, (args, r.problem, r.stderr[-1000:])
+
+
+# ------------------------------------------------------------------ the parts, in process
+
+pytest_plugins = ["pytester"]
+
+
+def test_sizes_drawn_for_the_check_stay_small_and_apart_where_they_meet():
+    import numpy as np
+
+    from matcalc.verify import MAX_DRAWN_SIZE, draw_sizes
+    rng = np.random.default_rng(0)
+    few = draw_sizes(["m", "n", "k", "p", "q", "r"], rng)
+    assert sorted(few.values()) == [2, 3, 4, 5, 6, 7]          # up to six names: all distinct
+    names = [f"d{i}" for i in range(2000)] + ["n"]
+    pairs = {(f"d{i}", "n") for i in range(2000)} | {(f"d{i}", f"d{i + 1}") for i in range(1999)}
+    sizes = draw_sizes(names, np.random.default_rng(1), pairs)
+    assert max(sizes.values()) <= MAX_DRAWN_SIZE and min(sizes.values()) >= 2
+    assert all(sizes[a] != sizes[b] for a, b in pairs)      # a missing transpose would show
+
+
+def test_a_wrong_answer_among_many_names_is_caught():
+    import matcalc
+    from matcalc import algebra as alg
+    from matcalc.verify import check
+    expr = " + ".join(f"x'*W{i}*y{i}" for i in range(40))
+    r = matcalc.grad(expr, "W7")
+    assert r.verify().passed
+    # a wrong answer that types: the transpose, at a square W7 (x and y7 of one size n)
+    r2 = matcalc.grad(expr, "W7", let={"W7": "matrix(n,n)", "y7": "vector(n)"})
+    for seed in range(5):
+        assert not check("grad", r2.function.expr, "W7", alg.transpose(r2.expr), r2.symbols, {}, seed=seed).passed
+
+
+def test_a_check_past_its_budget_is_a_limit_error():
+    import matcalc
+    from matcalc.errors import LimitError
+    r = matcalc.grad("norm(A*x)^2", "x", let={"A": "matrix(3000,3000)"})
+    with pytest.raises(LimitError, match="numeric check would take"):
+        r.verify()
+
+
+def test_naming_temporaries_is_linear():
+    """The text printer names 1,000 temporaries with a few look-ups each (it made ~n² before)."""
+    import matcalc
+    from matcalc.printing import TextPrinter
+    r = matcalc.grad(_sum("norm(A{i}*x - b)", 1000), "x")
+    calls = [0]
+    look = TextPrinter.look
+
+    def counting(self, name):
+        calls[0] += 1
+        return look(self, name)
+    TextPrinter.look = counting
+    try:
+        out = r.text
+    finally:
+        TextPrinter.look = look
+    named = out.count(" = ")
+    assert named >= 900
+    assert calls[0] < 5 * named
+
+
+def test_printing_is_under_the_work_budget(monkeypatch):
+    import matcalc
+    from matcalc import expr as ex
+    from matcalc.errors import LimitError
+    from matcalc.printing import latex, text
+    r = matcalc.grad(_sum("norm(A{i}*x - b)", 200), "x")
+    monkeypatch.setattr(ex, "MAX_WORK", 1000)
+    for printer in (text, latex):
+        with pytest.raises(LimitError, match="printing the result grows too large"):
+            printer(r.expr, reserved=r.symbols)
+
+
+def test_matcalc_syntax_is_refused_past_the_parsers_length():
+    import matcalc
+    from matcalc.errors import LimitError
+    from matcalc.printing import source
+    r = matcalc.grad(_nested(11), "x")
+    with pytest.raises(LimitError, match="longer than 100,000 characters"):
+        source(r.expr)
+    small = matcalc.grad(_nested(3), "x")
+    assert matcalc.parse(source(small.expr), {"x": "vector"}).expr is small.expr
+
+
+@pytest.mark.parametrize("expr", ["(X^64)^64", "tr(X^40*X^40)", "tr(X^-40*X^-40)", "tr(inv(X^40)*inv(X^40))"])
+def test_matrix_powers_are_limited_after_merging(expr):
+    import matcalc
+    from matcalc.errors import LimitError
+    with pytest.raises(LimitError, match="matrix powers are limited to ±64, also once merged"):
+        matcalc.parse(expr)
+
+
+def test_matrix_powers_within_the_limit_still_merge():
+    import matcalc
+    assert matcalc.parse("tr(X^32*X^32)").text == "tr(X⁶⁴)"
+    assert matcalc.parse("tr(X^64*X^-64)").text == "tr(I)"
+
+
+@pytest.mark.parametrize("backend", ["numpy"])
+def test_generated_code_protects_the_builtins_it_uses(backend):
+    import numpy as np
+
+    import matcalc
+    from matcalc.codegen import function_code
+    r = matcalc.grad("sum(ValueError*tuple) + float'*np*math", "tuple",
+                     let={"ValueError": "matrix(len,range)", "np": "vector(len)", "math": "scalar"})
+    code = function_code(r, backend)
+    env: dict = {}
+    exec(compile(code, "<generated>", "exec"), env)
+    f = env["grad_f"]
+    assert np.allclose(f(np.ones((3, 4)), np.ones(4), np.ones(3), np.ones(3), 2.0), np.full(4, 3.0))
+    with pytest.raises(ValueError, match="tuple: axis 0 has size 5"):
+        f(np.ones((3, 4)), np.ones(5), np.ones(3), np.ones(3), 2.0)
+
+
+def test_identity_files_in_utf16_or_with_a_bom_are_collected_by_the_plugin(pytester):
+    d = pytester.path / "identities"
+    d.mkdir()
+    (d / "bom.toml").write_bytes(b"\xef\xbb\xbf" + BAD_IDENTITY.format(name="bom").encode())
+    (d / "utf16.toml").write_bytes(BAD_IDENTITY.format(name="utf16").encode("utf-16"))
+    os.symlink("/dev/zero", d / "zero.toml")
+    os.mkfifo(d / "pipe.toml")
+    result = pytester.runpytest("identities")
+    result.assert_outcomes(failed=2)
+
+
+def test_an_identity_file_nested_too_deep_fails_collection_with_file_and_line(pytester):
+    d = pytester.path / "identities"
+    d.mkdir()
+    _deep_tags(d)
+    result = pytester.runpytest("identities")
+    result.stdout.fnmatch_lines(["*deep.toml:6: TOML syntax error: the TOML nests deeper than 32 levels*"])
