@@ -5,7 +5,8 @@ implementations: it evaluates the *function* at perturbed points and compares
 with the candidate derivative evaluated at the point.
 
 - Sizes: a distinct random size for every symbolic dimension (2 to 7), so a
-  missing transpose cannot hide behind a square matrix.
+  missing transpose cannot hide behind a square matrix (past six names, sizes
+  that meet in one matrix differ: draw_sizes).
 - Inputs: drawn from each name's kind and domain (symmetric, SPD with
   eigenvalues in [0.5, 2], well-conditioned invertible matrices with singular
   values in [1, 2], positive entries for log and sqrt, probability vectors for

@@ -40,6 +40,7 @@ class Run:
     peak_mb: float            # the process's maximum resident set
     stderr: str
     stdout: str = ""          # its first STDOUT_KEPT bytes
+    cpu_seconds: float = 0.0  # user + system time: what the input costs, however loaded the machine
 
     @property
     def problem(self) -> str | None:
@@ -96,7 +97,7 @@ def run_capped(args, stdin: bytes = b"", seconds: float = TIME_CAP_S, memory_mb:
         stderr = err.read().decode("utf-8", "replace")
         out.seek(0)
         stdout = out.read(STDOUT_KEPT).decode("utf-8", "replace")
-    return Run(list(args), code, elapsed, usage.ru_maxrss / 1024, stderr, stdout)
+    return Run(list(args), code, elapsed, usage.ru_maxrss / 1024, stderr, stdout, usage.ru_utime + usage.ru_stime)
 
 
 # ------------------------------------------------------------------ generated inputs
@@ -190,12 +191,14 @@ def hostile_run(seed: int, count: int | None, minutes: float | None, max_size: i
 
 def summary(runs) -> dict:
     worst = max(runs, key=lambda r: r.seconds)
+    busiest = max(runs, key=lambda r: r.cpu_seconds)
     fat = max(runs, key=lambda r: r.peak_mb)
     exits: dict = {}
     for r in runs:
         exits[str(r.exit)] = exits.get(str(r.exit), 0) + 1
     return {"inputs": len(runs), "exits": exits, "problems": sum(1 for r in runs if r.problem),
             "worst_seconds": round(worst.seconds, 2), "worst_command": " ".join(worst.argv)[:200],
+            "worst_cpu_seconds": round(busiest.cpu_seconds, 2), "worst_cpu_command": " ".join(busiest.argv)[:200],
             "peak_mb": round(fat.peak_mb, 1), "peak_command": " ".join(fat.argv)[:200]}
 
 
