@@ -15,7 +15,6 @@ can be jax.jit-ed: its checks look at shapes only.
 """
 from __future__ import annotations
 
-import builtins
 import keyword
 import re
 
@@ -76,10 +75,13 @@ JAX = _Backend(
 )
 
 _BACKEND = {"numpy": NUMPY, "torch": TORCH, "jax": JAX}
-# Names generated code uses besides its own: the modules, and every Python builtin (it raises
-# ValueError, formats with tuple, converts with float): a variable, size or temporary is never
-# called so (a size named tuple made a wrong-shaped input raise TypeError, not ValueError).
-_MODULE_NAMES = {"np", "torch", "jnp", "jax", "math", "_erf"} | {n for n in dir(builtins) if not n.startswith("_")}
+# Names generated code uses besides its own: the modules and the builtins it calls (the shape
+# checks raise ValueError with tuple(x.shape), scalars are converted with float, templates import
+# with __import__). A variable, size or temporary is never called so: a variable named tuple or
+# ValueError made a wrong-shaped input raise TypeError or UnboundLocalError, not ValueError.
+# (tests/test_hostile.py checks that generated code calls no other builtin.)
+BUILTINS_USED = {"ValueError", "tuple", "float", "__import__"}
+_MODULE_NAMES = {"np", "torch", "jnp", "jax", "math", "_erf"} | BUILTINS_USED
 
 
 def _call_position(tpl: str, i: int) -> bool:

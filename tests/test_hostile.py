@@ -256,3 +256,21 @@ def test_an_identity_file_nested_too_deep_fails_collection_with_file_and_line(py
     _deep_tags(d)
     result = pytester.runpytest("identities")
     result.stdout.fnmatch_lines(["*deep.toml:6: TOML syntax error: the TOML nests deeper than 32 levels*"])
+
+
+def test_generated_code_calls_no_builtin_it_does_not_protect():
+    """Every builtin name generated code refers to is in codegen.BUILTINS_USED, which no variable,
+    size or temporary is given (over the catalogue, every backend, with and without the value)."""
+    import ast
+    import builtins
+
+    from catalogue_points import results
+
+    from matcalc.codegen import BUILTINS_USED, function_code
+    seen = set()
+    for _, r in results():
+        for backend in ("numpy", "torch", "jax"):
+            for with_value in (False, True):
+                tree = ast.parse(function_code(r, backend, with_value=with_value))
+                seen |= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id in dir(builtins)}
+    assert seen and seen <= BUILTINS_USED, seen - BUILTINS_USED
