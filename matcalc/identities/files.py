@@ -1,5 +1,5 @@
-"""Identity files: finding them, reading them (bounded, in any Unicode encoding) and validating
-them into `Identity` records. The format is described in matcalc.identities."""
+"""Identity files: finding them, reading them (bounded; UTF-8, or UTF-16/32 with a byte-order
+mark) and validating them into `Identity` records. The format is described in matcalc.identities."""
 from __future__ import annotations
 
 import os
