@@ -274,3 +274,31 @@ def test_generated_code_calls_no_builtin_it_does_not_protect():
                 tree = ast.parse(function_code(r, backend, with_value=with_value))
                 seen |= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id in dir(builtins)}
     assert seen and seen <= BUILTINS_USED, seen - BUILTINS_USED
+
+
+@pytest.mark.parametrize("encoding, mark", [("utf-8", b"\xef\xbb\xbf"), ("utf-16-le", b"\xff\xfe"),
+                                            ("utf-16-be", b"\xfe\xff"), ("utf-32-le", b"\xff\xfe\x00\x00"),
+                                            ("utf-32-be", b"\x00\x00\xfe\xff")])
+def test_identity_files_with_a_byte_order_mark_are_read(tmp_path, encoding, mark):
+    from matcalc.identities import load
+    (tmp_path / "ids.toml").write_bytes(mark + BAD_IDENTITY.format(name="μ-wrong").encode(encoding))
+    assert [i.name for i in load([tmp_path])] == ["μ-wrong"]
+
+
+def test_special_files_in_a_folder_are_skipped_with_the_reason(tmp_path):
+    from matcalc.identities import FileReadError, load
+    _folder_with_special_files(tmp_path)
+    skipped = []
+    assert [i.name for i in load([tmp_path], skipped)] == ["good"]
+    assert sorted((os.path.basename(s), s.reason) for s in skipped) == [
+        ("pipe.toml", "not a regular file (a FIFO)"), ("zero.toml", "not a regular file (a device)")]
+    with pytest.raises(FileReadError, match="not a regular file"):
+        load([tmp_path / "pipe.toml"])
+
+
+def test_utf16_without_a_mark_is_an_error_naming_the_file(tmp_path):
+    from matcalc.identities import FileReadError, load
+    (tmp_path / "ids.toml").write_bytes(BAD_IDENTITY.format(name="x").encode("utf-16-le"))
+    with pytest.raises(FileReadError, match="NUL bytes") as info:
+        load([tmp_path])
+    assert info.value.file.endswith("ids.toml") and info.value.line == 1
