@@ -211,10 +211,35 @@ def check(kind: str, f: Expr, wrt: str, candidate: Expr, symbols: dict, domains:
 MAX_CHECK_WORK = 3_000_000
 
 
+class CheckSizes(dict):
+    """The sizes of one check (size name -> number), carrying the work it may still do: every
+    evaluation with them (numeric.evaluate) charges its nodes, so that redrawing points where the
+    function is not finite (up to 200 times) is bounded too."""
+
+    def __init__(self, sizes: dict, work: float):
+        super().__init__(sizes)
+        self.work_left = work
+
+    def charge(self, units: int):
+        self.work_left -= units
+        if self.work_left < 0:
+            from .errors import LimitError
+            raise LimitError(f"the numeric check grows too large: it was stopped after {MAX_CHECK_WORK:,} steps "
+                             "of work", hint="is the function finite anywhere? Skip the check with --no-verify")
+
+
+_current: list = [None, None, None]    # the check running: its rng, its set of size names, its CheckSizes
+
+
 def sizes_within_budget(kind, f, wrt, candidate, symbols, dims, trials, rng) -> dict[str, int]:
     """Sizes for the check (draw_sizes), refused with a LimitError when the check would cost more
-    than MAX_CHECK_WORK."""
-    sizes = draw_sizes(dims, rng, size_pairs(f, candidate))
+    than MAX_CHECK_WORK; the check's evaluations with them are charged as they go (CheckSizes).
+    Sizes drawn again for the same check (the same rng and set of size names, held here so that
+    no other check can have them) share what is left of its budget."""
+    again = _current[0] is rng and _current[1] is dims
+    sizes = CheckSizes(draw_sizes(dims, rng, size_pairs(f, candidate)),
+                       _current[2].work_left if again else MAX_CHECK_WORK)
+    _current[:] = [rng, dims, sizes]
     x = tuple(d if isinstance(d, int) else sizes[d] for d in symbols[wrt][1])
     work = check_cost(kind, f, candidate, x[0] * x[1], trials, sizes)
     if work > MAX_CHECK_WORK:

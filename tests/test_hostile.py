@@ -302,3 +302,16 @@ def test_utf16_without_a_mark_is_an_error_naming_the_file(tmp_path):
     with pytest.raises(FileReadError, match="NUL bytes") as info:
         load([tmp_path])
     assert info.value.file.endswith("ids.toml") and info.value.line == 1
+
+
+def test_a_check_redrawing_points_forever_is_stopped_by_its_budget(monkeypatch):
+    """A function finite nowhere: every point is drawn again, at five sets of sizes; the work is
+    counted as it is done, across the sets of sizes, and stops at the budget."""
+    import matcalc
+    from matcalc import verify
+    from matcalc.errors import LimitError
+    monkeypatch.setattr(verify, "MAX_CHECK_WORK", 20_000)
+    r = matcalc.grad("sum(log(-exp(x))) + " + _sum("sum(tanh(W{i}*x))", 5), "x")
+    with pytest.raises(LimitError, match="numeric check grows too large"):
+        r.verify()
+    assert matcalc.grad("norm(x)^2", "x").verify().passed      # the next check has its own budget
