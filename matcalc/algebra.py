@@ -58,6 +58,11 @@ ONE, ZERO_F = Fraction(1), Fraction(0)
 # (Before, 10^999999 or 1e300^3000 crashed the printers and 7^(999999/1000000) took 7 s.)
 MAX_NUMBER_BITS = 1000
 MAX_EXPONENT = 10 ** 6
+# A matrix power X^k is typed with |k| at most MAX_MATRIX_POWER, and merged powers ((X^64)^64,
+# X^64 X^64 X^64, and those a derivative builds: d tr(X⁻⁶⁴) has X⁻⁶⁵) are at most twice that:
+# d(X^k) has k terms, and (X^64)^64 merged to X^4096 took minutes to differentiate and print.
+MAX_MATRIX_POWER = 64
+MAX_MERGED_MATRIX_POWER = 2 * MAX_MATRIX_POWER
 
 
 def _need(ok, message, hint=None):
@@ -813,6 +818,10 @@ def matpow(x: Expr, k: int) -> Expr:
         return inv(matpow(x, -k))
     if x.op is MATPOW:
         return matpow(x.args[0], x.attrs[0] * k)
+    if k > MAX_MERGED_MATRIX_POWER:
+        from .errors import LimitError
+        raise LimitError(f"matrix powers are limited to ±{MAX_MATRIX_POWER} as typed and ±{MAX_MERGED_MATRIX_POWER} "
+                         f"once merged: this one is a power {k}")
     return Expr(MATPOW, (x,), (k,), x.shape)
 
 

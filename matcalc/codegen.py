@@ -28,7 +28,13 @@ from .shapes import fmt_shape
 _KIND_WORD = {"grad": "gradient", "jacobian": "Jacobian", "hessian": "Hessian",
               "vjp": "vector-Jacobian product", "jvp": "Jacobian-vector product"}
 _UNSUB = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
-_MODULE_NAMES = {"np", "torch", "jnp", "jax", "math", "_erfc", "float"}
+# Names generated code uses besides its own: the modules and the builtins it calls (the shape
+# checks raise ValueError with tuple(x.shape), scalars are converted with float, templates import
+# with __import__). A variable, size or temporary is never called so: a variable named tuple or
+# ValueError made a wrong-shaped input raise TypeError or UnboundLocalError, not ValueError.
+# (tests/test_hostile.py checks that generated code calls no other builtin.)
+BUILTINS_USED = {"ValueError", "tuple", "float", "__import__"}
+_MODULE_NAMES = {"np", "torch", "jnp", "jax", "math", "_erfc"} | BUILTINS_USED
 
 
 # ------------------------------------------------------------------------------------------- planning

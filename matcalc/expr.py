@@ -96,8 +96,9 @@ class Expr:
 
 
 @contextmanager
-def budget(limit: int | None = None):
-    """Within this block at most `limit` (default MAX_WORK) units of work may be done.
+def budget(limit: int | None = None, what: str = "the derivation"):
+    """Within this block at most `limit` (default MAX_WORK) units of work may be done; past them
+    a LimitError says that `what` grows too large.
 
     Nested blocks share the outermost budget.
     """
@@ -106,7 +107,7 @@ def budget(limit: int | None = None):
         yield
         return
     limit = MAX_WORK if limit is None else limit
-    _budget = [limit, limit]
+    _budget = [limit, limit, what]
     try:
         yield
     finally:
@@ -123,9 +124,9 @@ def charge(units: int):
 
 def _over_budget():
     from .errors import LimitError
-    limit = _budget[1]
+    limit, what = _budget[1], _budget[2]
     _budget[0] = 0
-    raise LimitError(f"the derivation grows too large: it was stopped after {limit:,} steps of work",
+    raise LimitError(f"{what} grows too large: it was stopped after {limit:,} steps of work",
                      hint="the result would be huge: differentiate a smaller part, or use vjp/jvp, "
                           "which never form a Jacobian")
 

@@ -73,6 +73,8 @@ def evaluate_tree(tree, shapes: dict, values: dict, sizes: dict, magnitude: bool
 
     Iterative (a sum of 5,000 terms is a tree 5,000 deep). Undefined operations give nan, as
     NumPy does: (-8)^(1/3), log of a negative number, the inverse of a singular matrix."""
+    if hasattr(sizes, "charge"):        # the numeric check's budget (verify.CheckSizes)
+        sizes.charge(len(shapes))
     memo: dict[int, np.ndarray] = {}
     largest = 0.0
     stack = [(tree, False)]

@@ -16,8 +16,11 @@ def evaluate(expr: Expr, values: dict[str, np.ndarray], sizes: dict[str, int], m
     env = dict(sizes)
     env.update({"@" + k: v for k, v in values.items()})
     memo: dict[Expr, np.ndarray] = {}
+    order = postorder(expr)
+    if hasattr(sizes, "charge"):        # the numeric check's budget (verify.CheckSizes)
+        sizes.charge(len(order))
     with np.errstate(all="ignore"):
-        for node in postorder(expr):
+        for node in order:
             args = [memo[a] for a in node.args]
             try:
                 value = node.op.evaluate(node, args, env)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import keyword
 import re
+from collections import Counter
 from fractions import Fraction
 
 from . import algebra as alg
-from .expr import Expr, free_leaves, postorder
+from .expr import Expr, budget, free_leaves, postorder
 from .ops.function import temporary_name
 from .ops.linalg import is_diagonal_matrix
 from .shapes import is_column, is_row, is_vector
@@ -52,13 +53,14 @@ class Printer:
     # ------------------------------------------------------------ entry point
     def run(self, e: Expr, shared: dict | None = None) -> str:
         """Print e; `shared` (node -> name) fixes which nodes are named, as another printer chose."""
-        if shared is not None:
-            self.candidates = set(shared)
-            self.forced = shared
-        elif self.share:
-            self._plan(e)
         try:
-            return self.operand(e, 0)
+            with budget(what="printing the result"):    # linear in the graph: a safety net
+                if shared is not None:
+                    self.candidates = set(shared)
+                    self.forced = shared
+                elif self.share:
+                    self._plan(e)
+                return self.operand(e, 0)
         except RecursionError:      # printing recurses once per level: a result ~200 deep (issue 7)
             from .errors import LimitError
             raise LimitError("the result nests too deeply to be printed",
@@ -105,11 +107,19 @@ class Printer:
         return self.paren(s) if own < prec else s
 
     def new_name(self, e: Expr) -> str:
-        used = {self.look(n) for n, _ in self.defs} | getattr(self, "reserved", set())
-        i = 1
-        while self.look(self.temp_name(e.op.temp, i)) in used:
+        """The first free temporary of the node's kind (t₁, t₂, ...): an index per kind and the set
+        of names that read alike, so that naming n temporaries is linear, not cubic in n."""
+        if not hasattr(self, "_next"):
+            self._next: dict[str, int] = {}
+            self._taken = set(getattr(self, "reserved", set()))
+        base = e.op.temp
+        i = self._next.get(base, 1)
+        while self.look(self.temp_name(base, i)) in self._taken:
             i += 1
-        return self.temp_name(e.op.temp, i)
+        self._next[base] = i + 1
+        name = self.temp_name(base, i)
+        self._taken.add(self.look(name))
+        return name
 
     @staticmethod
     def look(name: str) -> str:
@@ -231,8 +241,22 @@ class SourcePrinter(Printer):
         return f"{self.operand(e.args[0], POW_P + 1)}^{e.attrs[0]}"
 
 
-def source(e: Expr) -> str:
-    return SourcePrinter().run(e)
+def source(e: Expr, limit: int | None = None) -> str:
+    """e in matcalc syntax, which names no shared parts: refused with a LimitError past `limit`
+    characters (default: the parser's limit, beyond which the text would not parse back), before
+    the expansion, which can be exponential in the graph's size, is written."""
+    from .errors import LimitError
+    from .syntax import MAX_LENGTH
+    limit = MAX_LENGTH if limit is None else limit
+    tree: dict[Expr, int] = {}
+    for node in postorder(e):       # nodes of the expanded tree; each prints at least half a character
+        tree[node] = 1 + sum(tree[a] for a in node.args)
+    out = SourcePrinter().run(e) if tree[e] <= 2 * limit else ""
+    if not out or len(out) > limit:
+        raise LimitError(f"the result in matcalc syntax would be longer than {limit:,} characters, the longest "
+                         "expression matcalc reads: this notation writes shared parts out in full",
+                         hint="text, LaTeX and code name the shared parts (… where s = …)")
+    return out
 
 
 # =============================================================== unicode text
@@ -268,8 +292,9 @@ class TextPrinter(Printer):
         return super().function(e)
 
     def temp_name(self, base, i):
-        same = [n for n in self.candidates if n.op.temp == base]
-        plain = base if len(same) == 1 and self.look(base) not in self.reserved else None
+        if not hasattr(self, "_kinds"):     # how many candidates of each kind (counted once)
+            self._kinds = Counter(n.op.temp for n in self.candidates)
+        plain = base if self._kinds[base] == 1 and self.look(base) not in self.reserved else None
         return plain or f"{base}{str(i).translate(_SUB)}"
 
     def sym(self, e):

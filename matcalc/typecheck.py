@@ -22,7 +22,8 @@ DISTRIBUTIONS = ("probability", "onehot")
 GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "eta", "kappa", "lambda", "mu", "nu", "rho",
          "sigma", "tau", "omega", "theta", "phi", "psi", "xi", "zeta", "chi", "pi"}
 RESERVED = {"I", "eye", "ones"}
-MAX_MATRIX_POWER = 64
+MAX_MATRIX_POWER = alg.MAX_MATRIX_POWER
+MAX_DECLARED_SIZE = 10 ** 6
 _DECL = re.compile(r"^\s*(scalar|vector|matrix|symmetric|spd|diagonal|probability|onehot)\s*(?:\(\s*([A-Za-z0-9_]+)\s*"
                    r"(?:,\s*([A-Za-z0-9_]+)\s*)?\))?\s*$")
 
@@ -56,6 +57,8 @@ def parse_decl(name: str, text: str) -> Decl:
         raise MatcalcError(f"{kind} takes {want} size{'s' if want != 1 else ''}, got {len(sizes)} in {text!r}")
     if any(isinstance(s, int) and s < 1 for s in sizes):
         raise MatcalcError(f"sizes must be positive in {text!r}")
+    if any(isinstance(s, int) and s > MAX_DECLARED_SIZE for s in sizes):    # (was exit 3 at 10²²)
+        raise LimitError(f"a declared size is at most {MAX_DECLARED_SIZE:,}, in {text!r}")
     return Decl(kind, sizes)
 
 

@@ -8,7 +8,8 @@ engine's canonical graph of the function: a disagreement is a bug in matcalc's
 algebra (an internal error, exit 3), never a pass.
 
 - Sizes: a distinct random size for every symbolic dimension (2 to 7), so a
-  missing transpose cannot hide behind a square matrix.
+  missing transpose cannot hide behind a square matrix (past six names, sizes
+  that meet in one matrix differ: draw_sizes).
 - Inputs: drawn from each name's kind and domain (symmetric, SPD with
   eigenvalues in [0.5, 2], well-conditioned invertible matrices with singular
   values in [1, 2], positive entries for log and sqrt, probability vectors for
@@ -82,13 +83,42 @@ class Report:
 
 # ------------------------------------------------------------------ sampling
 
-def draw_sizes(names, rng) -> dict[str, int]:
+MAX_DRAWN_SIZE = 12    # no size drawn for the check is larger, however many size names there are
+
+
+def draw_sizes(names, rng, together=()) -> dict[str, int]:
+    """A random size from 2 to 7 for every size name, distinct while there are at most six names.
+
+    Beyond six, sizes repeat (each name's size drawn at random), except that names that appear
+    together in one shape (`together`: pairs of size names, as the rows and columns of a matrix)
+    get different sizes while a size up to MAX_DRAWN_SIZE is free: a missing transpose needs
+    its two sizes to differ to show. Sizes stay small so that the check of an expression with
+    two thousand names costs what a small one costs (each name its own size made the
+    matrices grow with the number of names: 22 GB for 2,000 weight matrices).
+    """
     pool = list(range(2, 8))
     rng.shuffle(pool)
     names = sorted(names)
-    while len(pool) < len(names):
-        pool.append(len(pool) + 2)
-    return {n: int(pool[i]) for i, n in enumerate(names)}
+    sizes = {n: int(pool[i]) for i, n in enumerate(names[:len(pool)])}
+    if len(names) <= len(pool):
+        return sizes
+    beside: dict = {}
+    for a, b in together:
+        if a != b:
+            beside.setdefault(a, set()).add(b)
+            beside.setdefault(b, set()).add(a)
+    for n in names[len(pool):]:
+        taken = {sizes[m] for m in beside.get(n, ()) if m in sizes}
+        free = [s for s in range(2, 8) if s not in taken] or \
+            [s for s in range(8, MAX_DRAWN_SIZE + 1) if s not in taken][:1] or list(range(2, 8))
+        sizes[n] = int(free[rng.integers(len(free))])
+    return sizes
+
+
+def size_pairs(*exprs) -> set:
+    """Pairs of size names that are the rows and columns of one node of the graphs."""
+    return {node.shape for e in exprs for node in postorder(e)
+            if isinstance(node.shape[0], str) and isinstance(node.shape[1], str)}
 
 
 def draw_value(kind: str, shape, domains: set, rng) -> np.ndarray:
@@ -162,11 +192,86 @@ def check(kind: str, f, wrt: str, candidate: Expr, symbols: dict, domains: dict,
     dims |= {d for e in (f.expr, candidate) for node in postorder(e) for d in node.shape if isinstance(d, str)}
     dims |= {d for shape in f.shapes.values() for d in shape if isinstance(d, str)}    # as typed: 0*sum(ones(m))
     for _ in range(5):     # some sizes leave the function undefined everywhere (logdet(XXᵀ) with X wide)
-        sizes = draw_sizes(dims, rng)
+        sizes = sizes_within_budget(kind, f, wrt, candidate, symbols, dims, trials, rng)
         report = _check_sizes(kind, f, wrt, candidate, symbols, domains, trials, seed, aux, sizes, rng)
         if report.passed or "no point found" not in report.message:
             return report
     return report
+
+
+# The numeric check's budget: a check evaluates the function some hundred times (more for a full
+# Jacobian or Hessian by finite differences) and the candidate once per trial. Its cost is counted
+# in node evaluations (one NumPy call on small arrays, about 4 µs on the development machine; a
+# product or inverse of n×n matrices counts n³/10,000 more), so a check is refused on every
+# machine or on none. Measured: 3,000,000 units take about 11 s of CPU time; the catalogue's
+# largest check is estimated at 33,000 (the Hessian of the binary cross-entropy).
+MAX_CHECK_WORK = 3_000_000
+
+
+class CheckSizes(dict):
+    """The sizes of one check (size name -> number), carrying the work it may still do: every
+    evaluation with them (numeric.evaluate) charges its nodes, so that redrawing points where the
+    function is not finite (up to 200 times) is bounded too."""
+
+    def __init__(self, sizes: dict, work: float):
+        super().__init__(sizes)
+        self.work_left = work
+
+    def charge(self, units: int):
+        self.work_left -= units
+        if self.work_left < 0:
+            from .errors import LimitError
+            raise LimitError(f"the numeric check grows too large: it was stopped after {MAX_CHECK_WORK:,} steps "
+                             "of work", hint="is the function finite anywhere? Skip the check with --no-verify")
+
+
+_current: list = [None, None, None]    # the check running: its rng, its set of size names, its CheckSizes
+
+
+def sizes_within_budget(kind, f, wrt, candidate, symbols, dims, trials, rng) -> dict[str, int]:
+    """Sizes for the check (draw_sizes), refused with a LimitError when the check would cost more
+    than MAX_CHECK_WORK; the check's evaluations with them are charged as they go (CheckSizes).
+    Sizes drawn again for the same check (the same rng and set of size names, held here so that
+    no other check can have them) share what is left of its budget."""
+    again = _current[0] is rng and _current[1] is dims
+    sizes = CheckSizes(draw_sizes(dims, rng, size_pairs(f.expr, candidate)),
+                       _current[2].work_left if again else MAX_CHECK_WORK)
+    _current[:] = [rng, dims, sizes]
+    x = tuple(d if isinstance(d, int) else sizes[d] for d in symbols[wrt][1])
+    work = check_cost(kind, f, candidate, x[0] * x[1], trials, sizes)
+    if work > MAX_CHECK_WORK:
+        from .errors import LimitError
+        about = f"{work:,.0f}" if work < 1e12 else f"{work:.1e}"
+        raise LimitError(f"the numeric check would take about {about} steps of work; the limit is "
+                         f"{MAX_CHECK_WORK:,}", hint="check a smaller expression, or skip the check with "
+                         "--no-verify")
+    return sizes
+
+
+def check_cost(kind, f, candidate, x_entries, trials, sizes) -> float:
+    """The work of one check (see MAX_CHECK_WORK): evaluations of f times its cost, and of the
+    candidate, doubled for the smaller step tried on a failure."""
+    full = 8 * x_entries if x_entries <= 36 else 0          # four steps, both sides, each entry
+    if kind == "hessian":
+        full = 16 * x_entries ** 2 if x_entries <= 16 else 0
+        per_trial = 11 + 16 + 32 + 3    # noise, slopes, two pairs of directions, the point
+    else:
+        per_trial = 11 + 24 + 3         # noise, two directions with their scales, the point
+    f_evals = 3 * (trials * per_trial + full)                # steps 1, 1/20, 1/400 on a failure
+    # the function as typed (its tree, evaluated without sharing) and its canonical graph
+    f_cost = _evaluation_cost(f.expr, sizes) + len(f.shapes)
+    return f_evals * f_cost + 2 * trials * _evaluation_cost(candidate, sizes)
+
+
+def _evaluation_cost(e: Expr, sizes) -> float:
+    """Work of evaluating e once: one unit a node, and n³/10,000 for a node whose arrays are n×n."""
+    def size(d):
+        return d if isinstance(d, int) else sizes[d]
+    work = 0.0
+    for node in postorder(e):
+        n = max([size(d) for a in (node, *node.args) for d in a.shape])
+        work += 1 + n ** 3 * max(1, len(node.args) - 1) / 10_000
+    return work
 
 
 def _check_sizes(kind, f, wrt, candidate, symbols, domains, trials, seed, aux, sizes, rng) -> Report:

@@ -81,7 +81,7 @@ def _verify(paths, junit, as_json, jobs, seed, filters, trials, quiet) -> int:
     skipped: list[str] = []
     identities = load(paths, skipped)
     for f in skipped:
-        note(f"skipping {f}: no [[identity]] tables")
+        note(f"skipping {f}: {f.reason}")
     if junit:       # refused before any work: an input is never overwritten
         check_target(junit, force=True, inputs=_inputs(paths, identities), what="the JUnit report")
     chosen = list(select(identities, filters))

@@ -1,8 +1,13 @@
 """The long fuzzing run, by hand (issue 7). Not part of the test suite.
 
     python tests/fuzz/long_run.py                    # hypothesis, 10 minutes over all properties
-    python tests/fuzz/long_run.py --minutes 30 --json /tmp/fuzz.json
+    python tests/fuzz/long_run.py --minutes 30 --json /tmp/fuzz.json --seed 12345
+    python tests/fuzz/long_run.py --seed 12345 --replay "CLI (CliRunner)" 17   # one round again
     python tests/fuzz/long_run.py --atheris --minutes 5   # coverage-guided (pip install atheris)
+
+Every run prints its seed (random unless --seed is given). Each property runs in rounds of 250
+examples, round r seeded from (seed, property, r), so a run with the same seed draws the same
+inputs, and a failure's report names the round that replays it (--replay PROPERTY ROUND).
 
 Hypothesis mode runs the properties of tests/fuzz/properties.py (the ones tests/test_fuzz.py runs
 with a few hundred examples) for a time budget, never stopping at a failure: every outcome is
@@ -28,8 +33,15 @@ sys.path.insert(0, os.path.dirname(HERE))          # tests/, for `fuzz.*`
 
 # ------------------------------------------------------------------ hypothesis mode
 
-def hypothesis_run(minutes: float, out_json: str | None) -> int:
+def round_seed(seed: int, name: str, rnd: int) -> int:
+    """The seed of round rnd of a property: the same in every run with this seed."""
+    import hashlib
+    return int.from_bytes(hashlib.blake2b(f"{seed}/{name}/{rnd}".encode(), digest_size=8).digest(), "little")
+
+
+def hypothesis_run(minutes: float, out_json: str | None, seed: int, replay=None) -> int:
     from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis import seed as hypothesis_seed
     from hypothesis import strategies as st
     from typer.testing import CliRunner
 
@@ -77,7 +89,8 @@ def hypothesis_run(minutes: float, out_json: str | None) -> int:
     failures: dict[str, dict] = {}
     seconds = {}
     started = time.monotonic()
-    def runner_for(name, strategy, check):
+    def runner_for(name, strategy, check, rnd):
+        @hypothesis_seed(round_seed(seed, name, rnd))
         @settings(max_examples=250, deadline=None, database=None, phases=[Phase.generate],
                   suppress_health_check=list(HealthCheck))
         @given(strategy)
@@ -88,7 +101,8 @@ def hypothesis_run(minutes: float, out_json: str | None) -> int:
             except Exception as err:  # noqa: BLE001  (collect, do not stop)
                 first = (str(err).strip().splitlines() or [""])[0]
                 key = f"{name}: {type(err).__name__}: {first[:160]}"
-                entry = failures.setdefault(key, {"count": 0, "examples": [], "trace": traceback.format_exc()})
+                entry = failures.setdefault(key, {"count": 0, "examples": [], "trace": traceback.format_exc(),
+                                                  "replay": f"--seed {seed} --replay {name!r} {rnd}"})
                 entry["count"] += 1
                 if len(entry["examples"]) < 3:
                     entry["examples"].append(repr(x)[:2000])
@@ -96,12 +110,19 @@ def hypothesis_run(minutes: float, out_json: str | None) -> int:
             stats[name][outcome] += 1
         return body
 
+    print(f"seed {seed} (replay with --seed {seed})", flush=True)
+    if replay is not None:
+        properties = [p for p in properties if p[0] == replay[0]]
+        if not properties:
+            raise SystemExit(f"no property named {replay[0]!r}")
     for name, share, strategy, check in properties:
         budget = minutes * 60 * share
         t0 = time.monotonic()
-        body = runner_for(name, strategy, check)
-        while time.monotonic() - t0 < budget:
-            body()
+        rounds = [int(replay[1])] if replay is not None else range(10 ** 9)
+        for rnd in rounds:
+            runner_for(name, strategy, check, rnd)()
+            if replay is None and time.monotonic() - t0 >= budget:
+                break
         seconds[name] = round(time.monotonic() - t0, 1)
         print(f"{name:36s} {stats[name]['inputs']:8d} inputs  {seconds[name]:7.1f} s  "
               f"{dict((k, v) for k, v in stats[name].items() if k != 'inputs')}", flush=True)
@@ -110,19 +131,20 @@ def hypothesis_run(minutes: float, out_json: str | None) -> int:
           f"{len(unstable)} gradients rejected by the verifier but right at a smaller step (see --json)")
     for key, entry in failures.items():
         print(f"\nFAILURE x{entry['count']}: {key}")
+        print(f"  replay: python tests/fuzz/long_run.py {entry['replay']}")
         for ex in entry["examples"]:
             print(f"  input: {ex}")
         print("  " + entry["trace"].strip().splitlines()[-1][:300])
     if out_json:
         with open(out_json, "w") as fh:
-            json.dump({"total_inputs": total, "seconds": seconds, "stats": stats, "failures": failures,
+            json.dump({"seed": seed, "total_inputs": total, "seconds": seconds, "stats": stats, "failures": failures,
                        "unstable": unstable}, fh, indent=2, ensure_ascii=False, default=str)
     return 1 if failures else 0
 
 
 # ------------------------------------------------------------------ atheris mode
 
-def atheris_run(minutes: float) -> int:
+def atheris_run(minutes: float, seed: int) -> int:
     import atexit
     import tempfile
 
@@ -151,7 +173,9 @@ def atheris_run(minutes: float) -> int:
                               "cross_entropy(z, y)", "logdet(S) - alpha*x.^2"]):
         with open(os.path.join(corpus, f"seed{i}"), "w") as fh:
             fh.write(seed)
-    atheris.Setup([sys.argv[0], f"-max_total_time={int(minutes * 60)}", f"-dict={work}/tokens.dict",
+    print(f"seed {seed} (replay with --seed {seed})", flush=True)
+    atheris.Setup([sys.argv[0], f"-seed={seed % 2 ** 31 or 1}", f"-max_total_time={int(minutes * 60)}",
+                   f"-dict={work}/tokens.dict",
                    "-max_len=400", f"-artifact_prefix={work}/", corpus], one_input)
     atheris.Fuzz()
     return 0
@@ -162,10 +186,14 @@ def main():
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("--json", help="write counts, failures and unstable gradients here")
     ap.add_argument("--atheris", action="store_true", help="coverage-guided fuzzing of the parser with atheris")
+    ap.add_argument("--seed", type=int, default=None, help="the run's seed (default: random, printed)")
+    ap.add_argument("--replay", nargs=2, metavar=("PROPERTY", "ROUND"),
+                    help="run one round of one property again (with the failing run's --seed)")
     args = ap.parse_args()
+    seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "little")
     if args.atheris:
-        sys.exit(atheris_run(args.minutes))
-    sys.exit(hypothesis_run(args.minutes, args.json))
+        sys.exit(atheris_run(args.minutes, seed))
+    sys.exit(hypothesis_run(args.minutes, args.json, seed, args.replay))
 
 
 if __name__ == "__main__":
