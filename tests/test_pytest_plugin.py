@@ -111,7 +111,7 @@ def test_an_inconclusive_identity_is_skipped_with_its_reason(pytester):
     result.assert_outcomes(skipped=2)
     result.stdout.fnmatch_lines(["*inconclusive: no step resolves the derivative*"])
     from matcalc import identities
-    assert identities.check_identity.__module__ == "matcalc.identities"       # nothing left behind
+    assert identities.check_identity.__module__.startswith("matcalc.identities")     # nothing left behind
 def test_keywords_select_by_tag_and_name(pytester):
     pytester.makefile(".toml", **{"identities/basics": GOOD})
     result = pytester.runpytest("identities", "-k", "quadratic", "-v")
