@@ -24,11 +24,17 @@ from .syntax import Binary, Call, Name, Num, Postfix, Unary
 class Function:
     """A typed function: its syntax tree, each tree node's resolved shape, and its graph."""
 
-    tree: object
+    tree: object          # None for a graph built in Python (no text typed): the graph is the function
     shapes: dict          # id(tree node) -> (rows, cols), sizes named as in the graph
     expr: object          # the canonical Expr the engine built from the tree
 
+    def __post_init__(self):
+        if self.shapes is None:
+            object.__setattr__(self, "shapes", {})
+
     def at(self, values: dict, sizes: dict) -> np.ndarray:
+        if self.tree is None:
+            return self.canonical_at(values, sizes)
         return evaluate_tree(self.tree, self.shapes, values, sizes)
 
     def canonical_at(self, values: dict, sizes: dict) -> np.ndarray:
@@ -37,6 +43,9 @@ class Function:
 
     def magnitude(self, values: dict, sizes: dict) -> float:
         """The largest finite entry of any value computed on the way (rounding is relative to it)."""
+        if self.tree is None:
+            from .numeric import evaluate
+            return evaluate(self.expr, values, sizes, magnitude=True)
         return evaluate_tree(self.tree, self.shapes, values, sizes, magnitude=True)
 
     def domains(self) -> dict[str, set[str]]:
@@ -45,7 +54,7 @@ class Function:
         from .ops.base import FUNCTIONS
         from .simplify import domains
         out = domains(self.expr)
-        stack = [self.tree]
+        stack = [self.tree] if self.tree is not None else []
         while stack:
             node = stack.pop()
             kids = _children(node)

@@ -202,3 +202,11 @@ def test_a_size_only_the_typed_expression_has_is_drawn_too():
 def test_what_the_result_inverts_is_well_conditioned_at_the_points_drawn(kind, expr):
     # the result's inv(X²⁴) at cond(X) = 14 was off by 6% and the right answer got ✗ (hostile run, seed 7)
     assert matcalc.derivative(kind, expr, "X").verify().status != "failed"
+
+
+def test_a_graph_built_in_python_is_judged_as_itself():
+    # no text was typed (the benchmark builds deep chains as graphs): the graph is the function
+    from matcalc.api import Parsed, derivative
+    p = parse("x'*A*x")
+    r = derivative("grad", Parsed("x'*A*x", p.expr, p.symbols), "x")
+    assert r.verify().passed
