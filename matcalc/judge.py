@@ -147,25 +147,15 @@ def _matrix_power(a, k):
         return np.full(a.shape, np.nan)
 
 
-# The functions whose meaning is structure, not a NumPy implementation of an op.
-_STRUCTURAL = {
-    "transpose": lambda a: a.T,
-    "dot": lambda a, b: a.T @ b,
-}
-
-
 def _call(name, args, dims):
+    """A function of the language: eye and ones make matrices of their sizes; every other one is
+    an op, computed by its own NumPy implementation (its spec's `np`)."""
     if name == "eye":
         return np.eye(dims[0])
     if name == "ones":
         return np.ones(dims)
-    if name == "inv":
-        return _matrix_power(args[0], -1) if not _scalar(args[0]) else 1.0 / args[0]
-    fn = _STRUCTURAL.get(name)
-    if fn is not None:
-        return fn(*args)
     from .ops.base import FUNCTIONS
     try:
         return FUNCTIONS[name].np(*args)
-    except np.linalg.LinAlgError:
+    except np.linalg.LinAlgError:        # a singular matrix: not defined here
         return np.full(dims, np.nan)

@@ -210,3 +210,9 @@ def test_a_graph_built_in_python_is_judged_as_itself():
     p = parse("x'*A*x")
     r = derivative("grad", Parsed("x'*A*x", p.expr, p.symbols), "x")
     assert r.verify().passed
+
+
+def test_every_function_of_the_language_has_the_numpy_implementation_the_judge_calls():
+    from matcalc.ops.base import FUNCTIONS
+    assert all(callable(getattr(op, "np", None)) for op in FUNCTIONS.values()), \
+        [n for n, op in FUNCTIONS.items() if not callable(getattr(op, "np", None))]

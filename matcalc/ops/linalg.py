@@ -321,7 +321,8 @@ def _dot_shape(shapes, u):
 
 
 DOT = FunctionOp(names=("dot",), meaning="aᵀb for two column vectors (written as the product)", arity=2,
-                 shape=_dot_shape, sugar=lambda a, b: mul(transpose(a), b), rule="d(aᵀb) = daᵀ b + aᵀ db",
+                 shape=_dot_shape, sugar=lambda a, b: mul(transpose(a), b), np=lambda a, b: a.T @ b,
+                 rule="d(aᵀb) = daᵀ b + aᵀ db",
                  probes=(("grad", "dot(a, x)", "x", None),))
 
 
