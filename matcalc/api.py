@@ -245,16 +245,18 @@ def _derive(kind, p, f, x, wrt, steps, notes, absent) -> Result:
 
 
 def _assumptions(f: Expr, x: Expr, kinds: dict) -> list[str]:
-    """What a result assumes of its inputs beyond their kinds, to be said with it. The derivative
-    of cross_entropy(z, y) in z is written (softmax(z) − y)ᵀdz: it assumes sum(y) = 1 (simplify
-    .assume uses it), true of a target declared probability or onehot, and said otherwise."""
+    """What a result assumes of its inputs beyond their kinds, to be said with it. An op argument
+    whose domain is "probability" (the target of cross_entropy) is taken to sum to 1 when the
+    result is simplified (simplify.assume: the derivative of cross_entropy(z, y) in z is then
+    (softmax(z) − y)ᵀdz); that is true of a name declared probability or onehot, and said otherwise
+    when the derivative goes through another argument of the op."""
     from .expr import free_leaves, postorder
-    from .ops.base import FUNCTIONS
     out = []
     for node in postorder(f):
-        if node.op is FUNCTIONS["cross_entropy"] and x in free_leaves(node.args[0]):
-            y = node.args[1]
-            if y.op is alg.SYM and kinds.get(y.attrs[0]) not in ("probability", "onehot"):
+        for i, (y, dom) in enumerate(zip(node.args, node.op.domain)):
+            if dom != "probability" or y.op is not alg.SYM or kinds.get(y.attrs[0]) in ("probability", "onehot"):
+                continue
+            if any(x in free_leaves(a) for j, a in enumerate(node.args) if j != i):
                 what = "a probability vector" if y.shape[1] == 1 else "a matrix of probability rows"
                 out.append(f"assuming {y.attrs[0]} is {what} (entries ≥ 0 summing to 1): "
                            f"--let {y.attrs[0]}:probability or :onehot says so")

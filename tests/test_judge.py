@@ -216,3 +216,10 @@ def test_every_function_of_the_language_has_the_numpy_implementation_the_judge_c
     from matcalc.ops.base import FUNCTIONS
     assert all(callable(getattr(op, "np", None)) for op in FUNCTIONS.values()), \
         [n for n, op in FUNCTIONS.items() if not callable(getattr(op, "np", None))]
+
+
+def test_an_assumption_is_said_only_where_the_derivative_uses_it():
+    # d CE(z, y)/dz = softmax(z) − y assumes sum(y) = 1; d/dy = −log softmax(z) does not
+    assert matcalc.grad("cross_entropy(W*x, y)", "x").assumptions
+    assert matcalc.grad("cross_entropy(W*x, y)", "y").assumptions == []
+    assert matcalc.grad("cross_entropy(W*x, y)", "x", let={"y": "onehot"}).assumptions == []
