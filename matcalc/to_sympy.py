@@ -9,15 +9,12 @@ fractional power, as a factor of a larger matrix, added to a scalar) is written 
 the trace of a 1×1 matrix is its one entry, and SymPy keeps it whole, where `M[0, 0]`
 becomes an index-level `Sum` on the first `doit()` (which every SymPy `*` and `+` call).
 
-Function ops give their SymPy form as an `sp` attribute (a function of the SymPy arguments;
+Function ops give their SymPy form in their spec's `sp` field (a function of the SymPy arguments;
 for elementwise ops the scalar function, applied entrywise to a matrix by SymPy's
-`ElementwiseApplyFunction`, and unevaluated to a scalar that holds a matrix: see _of_scalar). Ops SymPy has no matrix form for are written out in
-SymPy's matrix algebra by `_WRITTEN_OUT` (keyed by the op): with 𝟏 a `OneMatrix`, exp.(z)
-SymPy's elementwise application and s = Trace(𝟏ᵀexp.(z)),
-    sum(X) = 𝟏ᵀX𝟏              norm1(X) = 𝟏ᵀ abs.(X) 𝟏
-    logsumexp(z) = log(s)       softmax(z) = exp.(z) / s
-    log_softmax(z) = z − log(s)·𝟏      cross_entropy(z, y) = −yᵀ log_softmax(z)
-so that SymPy can substitute sizes and values into it and evaluate it. An op with neither
+`ElementwiseApplyFunction`, and unevaluated to a scalar that holds a matrix: see _of_scalar).
+Ops SymPy has no matrix form for write themselves out in SymPy's matrix algebra with the helpers
+here (`matrix_sum`: 𝟏ᵀX𝟏, `entrywise`, `as_scalar`, `DiagonalOf`, `TriangularMask`), so that SymPy can
+substitute sizes and values into them and evaluate them: softmax(z) = exp.(z) / 𝟏ᵀexp.(z). An op without
 becomes an undefined function of its arguments with the op's shape (`sp.Function` for a
 scalar, `UndefinedMatrixFunction` for a matrix). SymPy is imported only here, on demand.
 """
@@ -29,7 +26,6 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from . import algebra as alg
 from .expr import Expr, postorder
-from .ops.base import FUNCTIONS
 
 
 def _basic(d):
@@ -65,7 +61,7 @@ def _convert(node: Expr, args):
     if op is alg.ADD:
         if all(isinstance(a, sp.MatrixExpr) for a in args):
             return sp.MatAdd(*args).doit(deep=False)
-        return sp.Add(*[_scalar(a) for a in args])
+        return sp.Add(*[as_scalar(a) for a in args])
     if op is alg.MUL:
         coef, exps = node.attrs
         k = len(exps)
@@ -74,7 +70,7 @@ def _convert(node: Expr, args):
             if node.is_scalar and isinstance(a, sp.MatrixExpr) and e.denominator == 1 and e > 0:
                 matrices.append(a if e == 1 else sp.MatPow(a, int(e)))    # (aᵀx)²: a 1×1 matrix product
             else:
-                scalar = scalar * _scalar(a) ** _rational(e)
+                scalar = scalar * as_scalar(a) ** _rational(e)
         matrices += args[k:]
         return sp.MatMul(scalar, *matrices).doit(deep=False) if matrices else scalar
     if op is alg.HAD:
@@ -86,13 +82,11 @@ def _convert(node: Expr, args):
         return sp.Inverse(args[0])
     if op is alg.MATPOW:
         return sp.MatPow(args[0], node.attrs[0])
-    if op in _WRITTEN_OUT:
-        return _WRITTEN_OUT[op](*args)
     convert = getattr(op, "sp", None)
     if convert is None:
         return _undefined(op.name, node.shape, args)
     if getattr(op, "elementwise", False):
-        return _of_scalar(convert, _scalar(args[0])) if node.is_scalar else _elementwise(convert, args[0])
+        return _of_scalar(convert, as_scalar(args[0])) if node.is_scalar else entrywise(convert, args[0])
     return convert(*args)
 
 
@@ -100,7 +94,7 @@ def _rational(f):
     return sp.Rational(f.numerator, f.denominator)
 
 
-def _scalar(x):
+def as_scalar(x):
     """A 1×1 matrix expression as a scalar: its trace, which is its one entry (tr(cM) = c tr(M))."""
     if isinstance(x, sp.MatMul):
         c, m = x.as_coeff_mmul()
@@ -122,35 +116,18 @@ def _of_scalar(f, t):
 _T = sp.Dummy("t")     # one bound variable for every elementwise function: equal inputs, equal outputs
 
 
-def _elementwise(f, X):
+def entrywise(f, X):
+    """f applied to every entry of the matrix expression X (f: a scalar SymPy function)."""
     return ElementwiseApplyFunction(sp.Lambda(_T, f(_T)), X)
 
 
-# ---------------------------------------------------------------- ops written out in matrix algebra
+# ---------------------------------------------------------------- helpers of the ops' SymPy forms
 
-def _sum(X):
-    """𝟏ᵀX𝟏 (a 1×1 matrix), without the factors a vector does not need."""
+def matrix_sum(X):
+    """sum(X) as 𝟏ᵀX𝟏 (a 1×1 matrix), without the factors a vector does not need."""
     r, c = X.shape
     return sp.MatMul(*([sp.OneMatrix(1, r)] if r != 1 else []), X,
                      *([sp.OneMatrix(c, 1)] if c != 1 else [])).doit(deep=False)
-
-
-def _logsumexp(z):
-    return sp.log(sp.Trace(_sum(_elementwise(sp.exp, z))))
-
-
-def _softmax(z):
-    e = _elementwise(sp.exp, z)
-    return sp.MatMul(1 / sp.Trace(_sum(e)), e)
-
-
-def _log_softmax(z):
-    return sp.MatAdd(z, sp.MatMul(-_logsumexp(z), sp.OneMatrix(*z.shape)))
-
-
-def _cross_entropy(z, y):
-    # −yᵀ log softmax(z), as matcalc evaluates it: it does not assume that y sums to 1
-    return sp.MatMul(-1, y.T, _log_softmax(z))
 
 
 class DiagonalOf(sp.DiagonalOf):
@@ -175,25 +152,6 @@ class TriangularMask(sp.MatrixExpr):
 
     def _entry(self, i, j, **kwargs):
         return sp.Piecewise((1, sp.Le(i, j) if self.args[2] else sp.Ge(i, j)), (0, True))
-
-
-def _triangle(upper):
-    return lambda X: sp.HadamardProduct(TriangularMask(*X.shape, upper), X)
-
-
-# To move into the ops' own specs. sum and diag are here because their `sp` fields take the [0, 0]
-# entry of 𝟏ᵀX𝟏, which SymPy expands into an index-level Sum, and use SymPy's DiagonalOf.
-_WRITTEN_OUT = {
-    FUNCTIONS["sum"]: _sum,
-    FUNCTIONS["diag"]: lambda X: sp.DiagMatrix(X) if X.shape[1] == 1 else DiagonalOf(X),
-    FUNCTIONS["norm1"]: lambda X: _sum(_elementwise(sp.Abs, X)),
-    FUNCTIONS["logsumexp"]: _logsumexp,
-    FUNCTIONS["softmax"]: _softmax,
-    FUNCTIONS["log_softmax"]: _log_softmax,
-    FUNCTIONS["cross_entropy"]: _cross_entropy,
-    FUNCTIONS["triu"]: _triangle(upper=True),
-    FUNCTIONS["tril"]: _triangle(upper=False),
-}
 
 
 # ---------------------------------------------------------------- ops SymPy knows nothing of

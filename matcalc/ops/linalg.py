@@ -55,6 +55,11 @@ TR = FunctionOp(
     probes=(("grad", "tr(A*X)", "X", None),))
 
 
+def _to_sympy():
+    from .. import to_sympy
+    return to_sympy
+
+
 def _sympy():
     import sympy
     return sympy
@@ -179,6 +184,7 @@ NORM1 = FunctionOp(
     text="‖{0}‖₁", latex=lambda pr, node: _norm_latex(pr, node, one=True), source="norm1({0})",
     code="{ns}.sum({ns}.abs({0}))",
     rule="d‖x‖₁ = sign(x)ᵀ dx", cite=_COOKBOOK + ", eq. (131) (for x away from 0)",
+    sp=lambda X: _to_sympy().matrix_sum(_to_sympy().entrywise(_sympy().Abs, X)),
     probes=(("grad", "norm1(A*x)", "x", None),))
 
 
@@ -224,7 +230,7 @@ SUM = FunctionOp(
     canon=_sum_canon,
     text="sum({0})", latex=_sum_latex, source="sum({0})", code="{ns}.sum({0})",
     rule="d sum(X) = sum(dX)", cite="linear: sum(X) = 𝟏ᵀX𝟏; " + _COOKBOOK + ", sec. 2.4.1",
-    sp=lambda X: (_sympy().OneMatrix(1, X.shape[0]) * X * _sympy().OneMatrix(X.shape[1], 1))[0, 0],
+    sp=lambda X: _to_sympy().matrix_sum(X),       # 𝟏ᵀX𝟏: a 1×1 matrix (its [0, 0] is an index-level Sum)
     probes=(("grad", "sum(A*x)", "x", None), ("grad", "sum(X)", "X", None)))
 
 
@@ -306,7 +312,7 @@ DIAG = FunctionOp(
     text="diag({0})", latex=r"\operatorname{{diag}}\left({0}\right)", source="diag({0})",
     code="{ns}.diag({0})",
     rule="d diag(X) = diag(dX)", cite="linear: diag(X + Y) = diag(X) + diag(Y)",
-    sp=lambda X: _sympy().DiagMatrix(X) if X.shape[1] == 1 else _sympy().DiagonalOf(X),
+    sp=lambda X: _sympy().DiagMatrix(X) if X.shape[1] == 1 else _to_sympy().DiagonalOf(X),
     probes=(("grad", "sum(diag(x)*b)", "x", None), ("grad", "a'*diag(X)", "X", None)))
 
 
@@ -355,6 +361,7 @@ def _triangle(name, other, np_fn, where):
         canon=canon,
         text=name + "({0})", latex=r"\operatorname{{" + name + r"}}\left({0}\right)", source=name + "({0})",
         code="{ns}." + name + "({0})",
+        sp=lambda X: _sympy().HadamardProduct(_to_sympy().TriangularMask(*X.shape, where == "upper"), X),
         rule=f"d {name}(X) = {name}(dX)",
         cite="linear; the adjoint of an entry mask is the mask (Griewank & Walther, Evaluating Derivatives, "
              "2nd ed. 2008, ch. 3)",

@@ -25,6 +25,25 @@ def _unshift(name):
     return lambda z: call(name, z.args[0]) if z.op.name == "log_softmax" else None
 
 
+# Their SymPy forms, written out in SymPy's matrix algebra (to_sympy: 𝟏ᵀX𝟏 sums, exp.(z) entrywise),
+# since SymPy has no softmax of its own: with s = 𝟏ᵀexp.(z), softmax(z) = exp.(z)/s, logsumexp(z) =
+# log s, log softmax(z) = z − log(s)𝟏, CE(z, y) = −yᵀ log softmax(z) (no assumption on y).
+def _sp_lse(z):
+    from .. import to_sympy as ts
+    return ts.sp.log(ts.as_scalar(ts.matrix_sum(ts.entrywise(ts.sp.exp, z))))
+
+
+def _sp_softmax(z):
+    from .. import to_sympy as ts
+    e = ts.entrywise(ts.sp.exp, z)
+    return ts.sp.MatMul(1 / ts.as_scalar(ts.matrix_sum(e)), e)
+
+
+def _sp_log_softmax(z):
+    from .. import to_sympy as ts
+    return ts.sp.MatAdd(z, ts.sp.MatMul(-_sp_lse(z), ts.sp.OneMatrix(*z.shape)))
+
+
 def _lse_canon(z):
     return const(0) if z.op.name == "log_softmax" else None    # log Σ softmax(z) = log 1
 
@@ -39,7 +58,7 @@ SOFTMAX = FunctionOp(
     text="softmax({0})", latex=r"\operatorname{{softmax}}\left({0}\right)", source="softmax({0})",
     code=("{ns}.exp({0} - {ns}.max({0}))", "({e} / {ns}.sum({e}))"),     # e = exp(z − max z); e / sum e
     code_for={"torch": "torch.softmax({0}, dim=0)", "jax": "jax.nn.softmax({0})"},
-    rule="d softmax(z) = (diag(s) − s sᵀ) dz,  s = softmax(z)", cite=_DL + ", §6.2.2.3",
+    rule="d softmax(z) = (diag(s) − s sᵀ) dz,  s = softmax(z)", cite=_DL + ", §6.2.2.3", sp=_sp_softmax,
     probes=(("grad", "a'*softmax(z)", "z", None), ("jacobian", "softmax(z)", "z", None)))
 
 LOG_SOFTMAX = FunctionOp(
@@ -50,6 +69,7 @@ LOG_SOFTMAX = FunctionOp(
     code="({0} - " + _LSE + ")",
     code_for={"torch": "torch.log_softmax({0}, dim=0)", "jax": "jax.nn.log_softmax({0})"},
     rule="d log softmax(z) = dz − 𝟏 (sᵀdz)", cite="log softmax(z) = z − logsumexp(z); " + _DL + ", §6.2.2.3",
+    sp=_sp_log_softmax,
     probes=(("grad", "a'*log_softmax(z)", "z", None),))
 
 LOGSUMEXP = FunctionOp(
@@ -59,8 +79,13 @@ LOGSUMEXP = FunctionOp(
     text="logsumexp({0})", latex=r"\operatorname{{logsumexp}}\left({0}\right)", source="logsumexp({0})",
     code=_LSE,
     code_for={"torch": "torch.logsumexp({0}, dim=0)", "jax": "jax.scipy.special.logsumexp({0})"},
-    rule="d logsumexp(z) = softmax(z)ᵀ dz", cite=_DL + ", §6.2.2.3",
+    rule="d logsumexp(z) = softmax(z)ᵀ dz", cite=_DL + ", §6.2.2.3", sp=_sp_lse,
     probes=(("grad", "logsumexp(A*x)", "x", None),))
+
+
+def _sympy_mul(*factors):
+    from .. import to_sympy as ts
+    return ts.sp.MatMul(*factors)
 
 
 def _ce_d(node, d):
@@ -83,5 +108,5 @@ CROSS_ENTROPY = FunctionOp(
     code="(-({1} @ ({0} - " + _LSE + ")))",
     code_for={"torch": "(-({1} @ torch.log_softmax({0}, dim=0)))", "jax": "(-({1} @ jax.nn.log_softmax({0})))"},
     rule="d CE(z, y) = (softmax(z) − y)ᵀ dz − log softmax(z)ᵀ dy  (target y sums to 1)",
-    cite=_DL + ", §6.2.2.3",
+    cite=_DL + ", §6.2.2.3", sp=lambda z, y: _sympy_mul(-1, y.T, _sp_log_softmax(z)),
     probes=(("grad", "cross_entropy(z, y)", "z", None), ("grad", "cross_entropy(z, y)", "y", None)))
