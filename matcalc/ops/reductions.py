@@ -20,6 +20,11 @@ _BN = "Ioffe & Szegedy, Batch Normalization (ICML 2015), §3"
 _COOKBOOK = "Petersen & Pedersen, The Matrix Cookbook (2012)"
 
 
+def _to_sympy():
+    from .. import to_sympy
+    return to_sympy
+
+
 def _sympy_mean(X):
     from .. import to_sympy as ts
     r, c = X.shape
@@ -107,6 +112,7 @@ def _sympy_entrywise_square(X):
 def _extreme(name, pick, word):
     """max or min of all entries, with its arg-max indicator (the derivative, away from ties)."""
     flag = "is" + name
+    largest = name == "max"
     indicator = FunctionOp(
         names=(flag,), meaning=f"1 where X is its {word} entry, else 0 (the derivative of {name})",
         shape="elementwise", sign="nonnegative", d=ZERO_D,
@@ -114,7 +120,7 @@ def _extreme(name, pick, word):
         text=flag + "({0})", latex=r"\operatorname{{" + flag + r"}}\left({0}\right)", source=flag + "({0})",
         code="({0} == {ns}." + name + "({0})).astype(float)",
         code_for={"torch": "({0} == torch." + ("amax" if name == "max" else "amin") + "({0})).to(torch.float64)"},
-        domain=("untied",),
+        domain=("untied",), sp=lambda X: _to_sympy().ExtremeIndicator(X, largest),
         rule="constant away from ties", cite="the indicator of the arg-" + name + "; "
              + "Goodfellow, Bengio & Courville, Deep Learning (2016), §6.3.3 (max units: the gradient "
                "flows to the largest entry)",
@@ -127,7 +133,7 @@ def _extreme(name, pick, word):
         text=name + "({0})", latex="\\" + name + r"\left({0}\right)", source=name + "({0})",
         code="{ns}." + name + "({0})",
         code_for={"torch": "torch." + ("amax" if name == "max" else "amin") + "({0})"},
-        domain=("untied",),
+        domain=("untied",), sp=lambda X: _to_sympy().Extreme(X, largest),
         rule=f"d {name}(X) = sum({flag}(X) ⊙ dX), at a point without ties",
         cite="Goodfellow, Bengio & Courville, Deep Learning (2016), §6.3.3 (max units: the gradient flows "
              "to the largest entry)",
