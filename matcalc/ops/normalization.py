@@ -20,7 +20,6 @@ import numpy as np
 from ..algebra import _need, add, call, had, hadpow, mul, ones, power, scale, size, sub
 from ..shapes import is_column
 from .function import FunctionOp
-from .reductions import centred
 
 _BA = "Ba, Kiros & Hinton, Layer Normalization (arXiv:1607.06450, 2016)"
 _ZHANG = "Zhang & Sennrich, Root Mean Square Layer Normalization (NeurIPS 2019)"
