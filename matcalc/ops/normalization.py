@@ -110,7 +110,7 @@ def _shape(name):
         x = shapes[0]
         _need(x[1] != 1 or x[0] != 1, f"{name} needs a column vector or a matrix (each row), got a scalar")
         _need(x[0] != 1, f"{name} needs a column vector or a matrix (each row), got {u.describe(x)}",
-              f"for a row vector write {name}(x')'")
+              f"of a row vector r write {name}(r')' (a column normalised, then transposed)")
         if len(shapes) > 1:
             _need(shapes[1] == (1, 1), f"the eps of {name} must be a scalar, got {u.describe(shapes[1])}")
         return x
