@@ -40,6 +40,8 @@ def test_sums_of_ones_and_traces_of_identities_are_sizes():
     assert matcalc.parse("sum(ones(m, n))").expr is alg.mul(alg.size("m"), n)
     assert matcalc.parse("sum(ones(3))").expr is alg.const(3)
     assert str(matcalc.parse("sum(ones(m, n))").expr) == "mn"
+    for sized in ("tr(ones(n, n))", "sum(eye(n))", "norm(eye(n))**2", "norm(ones(n))**2"):
+        assert matcalc.parse(sized).expr is n, sized
     r = matcalc.grad("(x - sum(x)/len(x)*ones(len(x)))'*(x - sum(x)/len(x)*ones(len(x)))", "x")
     assert "sum(𝟏)" not in r.text and r.verify().passed
 
