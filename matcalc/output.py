@@ -139,7 +139,7 @@ def steps_tree(result):
     mode = {"grad": "reverse", "vjp": "reverse", "hessian": "reverse", "hvp": "hvp"}.get(result.kind, "forward")
     title = f"derivation of {result.kind} w.r.t. {result.wrt}" + {
         "reverse": " (reverse mode: adjoints from the output back)", "forward": " (forward mode)",
-        "hvp": " (forward over reverse: the gradient by adjoints, then its derivative along "
+        "hvp": " (forward over reverse: the gradient, then its derivative along "
                f"{result.aux})"}[mode]
     tree = Tree(f"[bold]{escape(title)}[/]")
     names = result.symbols
