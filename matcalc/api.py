@@ -237,11 +237,12 @@ def derivative(kind: str, expr: str, wrt: str, let=None, steps: bool = False) ->
 
 def _derive(kind, p, f, x, wrt, steps, notes, absent) -> Result:
     record = [] if steps else None
-    aux = aux_name(kind, f.shape, x.shape, p.symbols)
+    aux = aux_name(kind, f.shape, x.shape, {*p.symbols, wrt})     # wrt too: it may not occur in f
     aux_shape = f.shape if kind == "vjp" else x.shape if aux else None
-    if aux and aux != aux_name(kind, f.shape, x.shape, ()):
-        notes.append(f"the {AUX_ROLE[kind]} is named {aux}: the expression uses "
-                     f"{aux_name(kind, f.shape, x.shape, ())}")
+    base = aux_name(kind, f.shape, x.shape, ())
+    if aux != base:
+        notes.append(f"the {AUX_ROLE[kind]} is named {aux}: "
+                     + (f"the expression uses {base}" if base in p.symbols else f"{base} is the variable"))
     if kind == "grad":
         out = derive.grad(f, x, record)
     elif kind == "vjp":

@@ -19,7 +19,9 @@ algebra (an internal error, exit 3), never a pass.
   200 times: log(b − Ax) needs every entry of b − Ax positive).
 - Checks: directional derivatives ⟨G, V⟩ against central differences with
   Richardson extrapolation, for every trial; the full entry-by-entry
-  comparison when the variable has at most 36 entries.
+  comparison when the variable has at most 36 entries. Hessians and
+  Hessian-vector products through the bilinear form wᵀHv, by mixed second
+  differences of the function (_second_order_verdict).
 - Judgement, with nothing absolute in it (an overall factor of 1e-15 changes
   nothing): each difference quotient comes with its uncertainty, the change of
   the extrapolated quotient between two steps plus the rounding noise of the

@@ -153,6 +153,8 @@ def test_a_taken_direction_name_moves_to_the_next_free_one_and_is_said():
     assert matcalc.jvp("tr(V*X)", "X").notes == ["the direction is named V2: the expression uses V"]
     assert matcalc.vjp("g .* x", "x").notes == ["the upstream gradient is named g2: the expression uses g"]
     assert matcalc.hvp("logdet(X)", "X").notes == []
+    absent = matcalc.hvp("logdet(X)", "V")          # a variable that does not occur takes the name too
+    assert absent.aux == "V2" and "the direction is named V2: V is the variable" in absent.notes
 
 
 def test_the_identity_checker_names_the_direction_as_the_api_does():
