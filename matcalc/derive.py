@@ -198,6 +198,9 @@ def hessian(f: Expr, wrt: Expr, steps: list | None = None) -> Expr:
     return jacobian(_gradient_to_differentiate(f, wrt, steps), wrt, steps)
 
 
+FORWARD_OVER_REVERSE = "forward mode over reverse mode"     # the --steps line between an hvp's two passes
+
+
 @_scoped
 def hvp(f: Expr, wrt: Expr, v: Expr, steps: list | None = None) -> Expr:
     """∇²f·v, shaped like wrt: the directional derivative of the gradient along v (forward mode
@@ -211,9 +214,6 @@ def hvp(f: Expr, wrt: Expr, v: Expr, steps: list | None = None) -> Expr:
                           "Pearlmutter, Fast exact multiplication by the Hessian, Neural Computation 6(1) "
                           "(1994)", g, v, []))
     return jvp(g, wrt, v, steps)
-
-
-FORWARD_OVER_REVERSE = "forward mode over reverse mode"     # the --steps line between an hvp's two passes
 
 
 def _gradient_to_differentiate(f: Expr, wrt: Expr, steps) -> Expr:

@@ -136,11 +136,10 @@ def steps_tree(result):
 
     from .derive import FORWARD_OVER_REVERSE
     from .printing import text
-    mode = {"grad": "reverse", "vjp": "reverse", "hessian": "reverse", "hvp": "hvp"}.get(result.kind, "forward")
-    title = f"derivation of {result.kind} w.r.t. {result.wrt}" + {
-        "reverse": " (reverse mode: adjoints from the output back)", "forward": " (forward mode)",
-        "hvp": " (forward over reverse: the gradient, then its derivative along "
-               f"{result.aux})"}[mode]
+    reverse = " (reverse mode: adjoints from the output back)"
+    how = {"grad": reverse, "vjp": reverse, "hessian": reverse,
+           "hvp": f" (forward over reverse: the gradient, then its derivative along {result.aux})"}
+    title = f"derivation of {result.kind} w.r.t. {result.wrt}" + how.get(result.kind, " (forward mode)")
     tree = Tree(f"[bold]{escape(title)}[/]")
     names = result.symbols
     for i, st in enumerate(result.steps, 1):
