@@ -274,6 +274,14 @@ def test_cli_a_wrong_product_is_not_printed_as_verified(monkeypatch):
     assert r.exit_code == 1 and "✗ verification FAILED" in r.stdout
 
 
+def test_a_result_too_deep_to_print_is_refused_with_the_limit_named():
+    expr = "x"
+    for i in range(1, 81):
+        expr = f"tanh(W{i}*{expr})"
+    r = run("hvp", f"norm({expr} - y)^2", "W1", "--no-verify")
+    assert r.exit_code == 2 and "limit exceeded: the result nests too deeply to be printed" in r.stderr
+
+
 def test_real_process():
     exe = shutil.which("matcalc")
     cmd = [exe] if exe else [sys.executable, "-m", "matcalc"]
