@@ -8,6 +8,8 @@
   grows linearly with the expression.
 - jacobian: the JVP written as a matrix (diag(f'(x)) for elementwise ops).
 - hessian: the Jacobian of the gradient.
+- hvp: the JVP of the gradient (forward-over-reverse, Pearlmutter 1994): the
+  Hessian applied to a direction, never formed, so also for a matrix variable.
 """
 from __future__ import annotations
 
@@ -198,9 +200,31 @@ def jacobian(f: Expr, wrt: Expr, steps: list | None = None) -> Expr:
 
 @_scoped
 def hessian(f: Expr, wrt: Expr, steps: list | None = None) -> Expr:
+    return jacobian(_gradient_to_differentiate(f, wrt, steps), wrt, steps)
+
+
+FORWARD_OVER_REVERSE = "forward mode over reverse mode"     # the --steps line between an hvp's two passes
+
+
+@_scoped
+def hvp(f: Expr, wrt: Expr, v: Expr, steps: list | None = None) -> Expr:
+    """∇²f·v, shaped like wrt: the directional derivative of the gradient along v (forward mode
+    over reverse mode; Pearlmutter, Fast exact multiplication by the Hessian, Neural Computation
+    6(1), 1994). The Hessian is never formed: for a matrix wrt it is a 4-way object, its product
+    with v a matrix."""
+    g = _gradient_to_differentiate(f, wrt, steps)
+    if steps is not None:
+        x, d = wrt.attrs[0], v.attrs[0]
+        steps.append(Step(f"{FORWARD_OVER_REVERSE}: the derivative of the gradient along {d} (d{x} = {d})",
+                          "Pearlmutter, Fast exact multiplication by the Hessian, Neural Computation 6(1) "
+                          "(1994)", g, v, []))
+    return jvp(g, wrt, v, steps)
+
+
+def _gradient_to_differentiate(f: Expr, wrt: Expr, steps) -> Expr:
     # the gradient multiplied out first (pure algebra, true of every input): the cross-entropy's
     # σ − y, not its unsimplified form, is what the second derivative should start from
-    return jacobian(expand(grad(f, wrt, steps)), wrt, steps)
+    return expand(grad(f, wrt, steps))
 
 
 class _LinearMap:

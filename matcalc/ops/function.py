@@ -16,7 +16,7 @@ from .domains import DOMAINS
 
 SHAPES = ("elementwise", "scalar-of-square", "scalar-of-any", "scalar-of-vector", "vector-to-vector",
           "vectors-to-scalar")
-KINDS = ("grad", "jacobian", "hessian", "vjp", "jvp")
+KINDS = ("grad", "jacobian", "hessian", "vjp", "jvp", "hvp")
 ZERO = "zero"       # d=ZERO: the derivative is zero wherever the op is differentiable (step, sign)
 
 
