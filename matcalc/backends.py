@@ -24,6 +24,7 @@ class Backend:
     scalar_out: str
     kinds_note: str
     symmetric_check: str | None   # None: a check on values would not trace (jax.jit)
+    constant_arg: str = "{0}"     # a number (or size) as a function's argument: torch.log(3) needs a tensor
 
 
 NUMPY = Backend(
@@ -46,6 +47,7 @@ TORCH = Backend(
     kinds_note="vectors are 1-D tensors, scalars 0-d tensors; every argument is cast to float64, "
                "a float32 one too, and so is the result",
     symmetric_check="torch.allclose({0}, {0}.T)",
+    constant_arg="torch.as_tensor({0}, dtype=torch.float64)",
 )
 
 JAX = Backend(

@@ -115,13 +115,18 @@ def vjp(f: Expr, wrt: Expr, seed: Expr, steps: list | None = None) -> Expr:
         dargs = [_tangent(i, a.shape) if _depends(a, wrt) else None for i, a in enumerate(node.args)]
         # a sum passes its adjoint to every term: the shortcut of transposing d(a + b + ...)
         # term by term, which is quadratic in a long sum (issue 7: 5,000-term sums)
-        local = node.op.jvp(node, dargs) if node.op is not alg.ADD else None
+        # an op with a reverse rule of its own (layernorm: (g − mean(g)𝟏 − mean(g ⊙ x̂)x̂)/σ) keeps it
+        # whole, where transposing its differential term by term would scatter it
+        fused = getattr(node.op, "vjp", None)
+        local = node.op.jvp(node, dargs) if node.op is not alg.ADD and fused is None else None
         parts = []
-        for arg, d in zip(node.args, dargs):
+        for i, (arg, d) in enumerate(zip(node.args, dargs)):
             if d is None:
                 continue
             if node.op is alg.ADD:
                 contribution = ct
+            elif fused is not None:
+                contribution = fused(node, i, ct)
             else:
                 contribution = transpose_linear(local, d, ct) if local is not None else alg.zero(arg.shape)
             parts.append((arg, contribution))

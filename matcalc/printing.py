@@ -26,7 +26,7 @@ GREEK = {"alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "
          "lambda": "λ", "mu": "μ", "nu": "ν", "rho": "ρ", "sigma": "σ", "tau": "τ", "omega": "ω",
          "theta": "θ", "phi": "ϕ", "psi": "ψ", "xi": "ξ", "zeta": "ζ", "chi": "χ", "pi": "π",
          "Sigma": "Σ", "Lambda": "Λ", "Omega": "Ω", "Gamma": "Γ", "Delta": "Δ", "Theta": "Θ", "Phi": "Φ",
-         "Psi": "Ψ", "Pi": "Π"}
+         "Psi": "Ψ", "Pi": "Π", "eps": "ε"}
 
 
 def _untranspose_sum(e: Expr):
@@ -145,6 +145,8 @@ class Printer:
             return self.number(abs(c)) if c >= 0 else "-" + self.number(-c), (ATOM_P if c >= 0 and c.denominator == 1 else NEG_P if c.denominator == 1 else MUL_P)
         if op in (alg.ZERO, alg.IDENTITY, alg.ONES):
             return self.filled(e), ATOM_P
+        if op is alg.SIZE:
+            return self.size(e.attrs[0]), ATOM_P
         if op is alg.ADD:
             untransposed = _untranspose_sum(e)
             if untransposed is not None:      # xᵀ − mᵀ prints as (x − m)ᵀ
@@ -178,8 +180,9 @@ class Printer:
 
     def function(self, e: Expr) -> str:
         tpl = getattr(e.op, self.template)
-        args = [self.operand(a, 0) for a in e.args]
-        return tpl(args, e) if callable(tpl) else tpl.format(*args)
+        if callable(tpl):           # the template of this node (ops/function.py)
+            tpl = tpl(e)
+        return tpl.format(*[self.operand(a, 0) for a in e.args])
 
 
 # =============================================================== matcalc source
@@ -195,6 +198,9 @@ class SourcePrinter(Printer):
 
     def number(self, c):
         return _fmt_num(c)
+
+    def size(self, d):
+        return f"sum(ones({d}))"       # reads back as the size d (len(x) needs a variable of that size)
 
     def filled(self, e):
         r, c = e.shape
@@ -303,6 +309,9 @@ class TextPrinter(Printer):
     def number(self, c):
         return _fmt_num(c)
 
+    def size(self, d):
+        return pretty_name(d)
+
     def filled(self, e):
         if e.op is alg.ONES and e.shape[0] == 1:
             return "𝟏ᵀ"
@@ -325,7 +334,7 @@ class TextPrinter(Printer):
         if c.denominator != 1:
             den.insert(0, str(c.denominator))
         if den:
-            d = den[0] if len(den) == 1 else "(" + " ".join(den) + ")"
+            d = den[0] if len(den) == 1 else "(" + _juxtapose(den) + ")"
             s = f"{s or '1'}/{d}"
         if coef < 0:
             return self.neg + s, NEG_P
@@ -412,7 +421,7 @@ def shared_names(e: Expr, reserved=()) -> dict:
 # =============================================================== LaTeX
 
 _LGREEK = {k: "\\" + k for k in GREEK}
-_LGREEK["epsilon"] = r"\varepsilon"
+_LGREEK["epsilon"] = _LGREEK["eps"] = r"\varepsilon"
 _LGREEK["phi"] = r"\phi"
 _ACCENTS = {"hat": r"\hat", "bar": r"\bar", "tilde": r"\tilde"}
 _UNSUB = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
@@ -489,6 +498,8 @@ class LatexPrinter(Printer):
             return ("-" + self.number(-c), NEG_P) if c < 0 else (self.number(c), ATOM_P)
         if op in (alg.ZERO, alg.IDENTITY, alg.ONES):
             return self.filled(e)
+        if op is alg.SIZE:
+            return latex_name(e.attrs[0]), ATOM_P
         if op is alg.ADD:
             return self.add(e), ADD_P
         if op is alg.MUL:
@@ -717,6 +728,9 @@ class CodePrinter(Printer):
     def sym(self, e):
         return self.params.get(e.attrs[0]) or code_name(e.attrs[0])
 
+    def size(self, d):
+        return self.dim(d)
+
     def number(self, c):
         return str(c.numerator) if c.denominator == 1 else f"({c.numerator} / {c.denominator})"
 
@@ -806,7 +820,7 @@ class CodePrinter(Printer):
 
     # ------------------------------------------------------------ function ops: their templates
     def function(self, e):
-        tpl = e.op.code_template(self.be.name)
+        tpl = e.op.code_template(self.be.name, e)
         if isinstance(tpl, tuple):          # (first, then): first computed once, named in then
             first, then = tpl
             (hint,) = temporary_name(then)
@@ -827,16 +841,23 @@ class CodePrinter(Printer):
         if self.stmt is not None:      # arguments that fill a whole call argument need no brackets
             args = [_unwrap(self.operand(a, 0)) if _call_position(tpl, i) else self.operand(a, POST_P)
                     for i, a in enumerate(e.args)]
-            return tpl.format(*args, **keys)
-        args = [self.operand(a, POST_P) for a in e.args]    # templates may apply operators to their arguments
+            return tpl.format(*self._constants(e, args), **keys)
+        args = self._constants(e, [self.operand(a, POST_P) for a in e.args])   # templates may apply operators to them
         if any(tpl.count("{%d}" % i) > 1 and not args[i].isidentifier() for i in range(len(args))):
             params = [f"_a{i}" for i in range(len(args))]
             return f"(lambda {', '.join(params)}: {tpl.format(*params, **keys)})({', '.join(args)})"
         return tpl.format(*args, **keys)
 
+    def _constants(self, e, args):
+        """A number or a size (no variable in it) as a function's argument, as the backend needs it."""
+        if self.be.constant_arg == "{0}":
+            return args
+        return [self.be.constant_arg.format(s) if a.is_scalar and not free_leaves(a) else s
+                for a, s in zip(e.args, args)]
+
     def repeats(self, e) -> list[int]:
         """Arguments a template uses more than once: a generated function computes them once, before."""
-        tpl = e.op.code_template(self.be.name) if hasattr(e.op, "code_template") else None
+        tpl = e.op.code_template(self.be.name, e) if hasattr(e.op, "code_template") else None
         parts = tpl if isinstance(tpl, tuple) else (tpl,) if tpl else ()
         return [i for i in range(len(e.args)) if sum(part.count("{%d}" % i) for part in parts) > 1]
 

@@ -20,12 +20,16 @@ KINDS = ("scalar", "vector", "matrix", "symmetric", "spd", "diagonal", "probabil
 # entries ≥ 0 summing to 1 / one-hot; a vector, or a matrix whose rows are such (rank from the name)
 DISTRIBUTIONS = ("probability", "onehot")
 GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "eta", "kappa", "lambda", "mu", "nu", "rho",
-         "sigma", "tau", "omega", "theta", "phi", "psi", "xi", "zeta", "chi", "pi"}
+         "sigma", "tau", "omega", "theta", "phi", "psi", "xi", "zeta", "chi", "pi",
+         "eps"}     # eps: the ε of layernorm(x, eps), as papers and frameworks name it
 RESERVED = {"I", "eye", "ones"}
 MAX_MATRIX_POWER = alg.MAX_MATRIX_POWER
 MAX_DECLARED_SIZE = 10 ** 6
-_DECL = re.compile(r"^\s*(scalar|vector|matrix|symmetric|spd|diagonal|probability|onehot)\s*(?:\(\s*([A-Za-z0-9_]+)\s*"
-                   r"(?:,\s*([A-Za-z0-9_]+)\s*)?\))?\s*$")
+# a declared size: a name, a number, or the size of another variable (rows(X), cols(X), len(x))
+_SIZE = r"[A-Za-z0-9_]+|(?:len|rows|cols)\(\s*[A-Za-z][A-Za-z0-9_]*\s*\)"
+_SIZE_OF = re.compile(r"(len|rows|cols)\(\s*([A-Za-z][A-Za-z0-9_]*)\s*\)")
+_DECL = re.compile(r"^\s*(scalar|vector|matrix|symmetric|spd|diagonal|probability|onehot)\s*(?:\(\s*(" + _SIZE + r")\s*"
+                   r"(?:,\s*(" + _SIZE + r")\s*)?\))?\s*$")
 
 
 @dataclass(frozen=True)
@@ -48,7 +52,7 @@ def parse_decl(name: str, text: str) -> Decl:
         raise MatcalcError(f"unknown kind {text!r} for {name}",
                            hint="kinds: " + ", ".join(KINDS) + "; with sizes: matrix(m,n), vector(n), spd(n)")
     kind, a, b = m.groups()
-    sizes = tuple(int(s) if s.isdigit() else s for s in (a, b) if s is not None)
+    sizes = tuple(int(s) if s.isdigit() else re.sub(r"\s", "", s) for s in (a, b) if s is not None)
     if kind in DISTRIBUTIONS and default_kind(name) == "scalar":
         raise MatcalcError(f"{name} cannot be {kind}: a {kind} is a vector or a matrix (of rows), and "
                            f"{name} is a scalar name", hint="use a lowercase name (y) or an uppercase one (Y)")
@@ -74,7 +78,7 @@ def parse_lets(items) -> dict[str, Decl]:
             items = [items]
         pairs = []
         for item in items:
-            for part in re.split(r",(?![^()]*\))", item):
+            for part in _top_level_parts(item):
                 if not part.strip():
                     continue
                 if ":" not in part:
@@ -85,6 +89,17 @@ def parse_lets(items) -> dict[str, Decl]:
     for n, k in pairs:
         out[n] = k if isinstance(k, Decl) else parse_decl(n, str(k))
     return out
+
+
+def _top_level_parts(item: str) -> list[str]:
+    """'S:spd,A:matrix(rows(X),n)' -> the declarations, split at the commas outside brackets."""
+    parts, depth, start = [], 0, 0
+    for i, c in enumerate(item):
+        depth += (c == "(") - (c == ")")
+        if c == "," and depth == 0:
+            parts.append(item[start:i])
+            start = i + 1
+    return parts + [item[start:]]
 
 
 @dataclass
@@ -147,6 +162,7 @@ class Typer:
         self.symbols: dict[str, Symbol] = {}
         self.shapes: dict[int, tuple] = {}
         self.built: dict[int, object] = {}      # syntax node id -> graph node (pass 2)
+        self.sizes_of: list = []                # (size, "rows(X)"): declared as another variable's size
 
     # ------------------------------------------------------------ helpers
     def fresh(self, name=None):
@@ -155,7 +171,29 @@ class Typer:
         return d
 
     def size(self, s):
-        return self.fresh(s) if isinstance(s, str) else s
+        if not isinstance(s, str):
+            return s
+        if _SIZE_OF.fullmatch(s):       # rows(X): a size of its own, equated with X's once all is typed
+            d = self.fresh()
+            self.sizes_of.append((d, s))
+            return d
+        return self.fresh(s)
+
+    def equate_declared_sizes(self):
+        """A declared size written as the size of another variable (A:matrix(rows(X),n)) is that size."""
+        for d, written in self.sizes_of:
+            func, name = _SIZE_OF.fullmatch(written).groups()
+            sym = self.symbols.get(name)
+            if sym is None:
+                raise MatcalcError(f"the declared size {written} names {name}, which is not in the expression")
+            try:
+                FUNCTIONS[func].infer([sym.shape], self.u)      # len of a matrix is an error
+                size = FUNCTIONS[func].size_of(sym.shape)
+            except ShapeError as err:
+                raise MatcalcError(f"the declared size {written}: {err.message}", hint=err.hint) from None
+            if not self.u.eq(d, size):
+                raise ShapeError(f"the declared size {written} is {self.u.show(size)}, but the expression makes "
+                                 f"it {self.u.show(d)}")
 
     def desc(self, node) -> str:
         src = self.text[node.span[0]:node.span[1]].strip()
@@ -327,8 +365,13 @@ class Typer:
                     dims.append(int(arg.value))
                 elif isinstance(arg, Name):
                     dims.append(self.fresh(arg.id))
+                elif self._size_call(arg):          # ones(len(x)), eye(rows(A)): that variable's size
+                    self.infer(arg)
+                    dims.append(FUNCTIONS[arg.func].size_of(self.infer(arg.args[0])))
+                    continue
                 else:
-                    self.fail(f"a size is a name such as n or a positive whole number", arg.span, cls=ParseError)
+                    self.fail(f"a size is a name such as n, a positive whole number or len(x), rows(X), cols(X)",
+                              arg.span, cls=ParseError)
                 self.shapes[id(arg)] = SCALAR
             if name == "eye":
                 return (dims[0], dims[0])
@@ -349,6 +392,10 @@ class Typer:
             return op.infer(shapes, self.u)
         except ShapeError as err:
             raise ShapeError(err.message, node.name_span, err.hint, self.text) from None
+
+    @staticmethod
+    def _size_call(arg) -> bool:
+        return isinstance(arg, Call) and hasattr(FUNCTIONS.get(arg.func), "size_of") and len(arg.args) == 1
 
     # ------------------------------------------------------------ pass 2: graph
     def build(self, node, namer: Namer):
@@ -493,6 +540,7 @@ def typecheck(text: str, let=None, extra: tuple[str, ...] = ()) -> tuple[Typed, 
         except MatcalcError as err:
             raise err.with_source(t)
         trees.append((t, tree))
+    typer.equate_declared_sizes()
     namer = typer.u.namer()
     for sym in sorted(typer.symbols.values(), key=lambda s: s.first):
         for d in sym.shape:

@@ -33,10 +33,15 @@ class FunctionOp(Op):
     transpose  for a linear op: callable(node, ct) -> the adjoint of its argument when its own is ct
     matrix     for a linear op from vectors: callable(node, m) -> the Jacobian matrix, where m(t) is
                that of an argument (derive._LinearMap), or None when it has no matrix form
+    vjp        optional callable(node, i, ct) -> the adjoint of argument i when the node's own is ct: a
+               reverse rule kept whole (layernorm's (g − mean(g)𝟏 − mean(g ⊙ x̂)x̂)/σ), where
+               transposing d term by term would scatter it; it must agree with d (the tests check both)
     transposed optional callable(node) -> Expr | None: the node's transpose where the op knows a
                shorter form (diag(v)ᵀ = diag(v))
     canon      optional callable(*args) -> Expr | None: a simplification before a node is built
-    text, source  templates over {0}, {1}: unicode text and matcalc's own syntax
+    text, source  templates over {0}, {1}: unicode text and matcalc's own syntax; this and code may
+               also be a callable(node) -> the template for that node (an op with an optional
+               argument: layernorm(x) and layernorm(x, eps))
     latex      a template ("\\left(" and "\\right)" print plain unless an argument holds a fraction),
                or a callable(printer, node) -> (latex, precedence) for notation of its own
     code       a template over the backend's namespace {ns} (np, torch, jnp) and {erfc}; a pair
@@ -59,7 +64,7 @@ class FunctionOp(Op):
 
     def __init__(self, *, names: tuple, meaning: str, name: str | None = None, arity=1, shape="elementwise",
                  np: Callable | None = None, d=None, transpose: Callable | None = None,
-                 matrix: Callable | None = None, transposed: Callable | None = None, canon: Callable | None = None, text: str | None = None,
+                 matrix: Callable | None = None, vjp: Callable | None = None, transposed: Callable | None = None, canon: Callable | None = None, text: str | None = None,
                  source: str | None = None, latex=None, code=None, code_for: dict | None = None,
                  domain: tuple | None = None, probes: tuple = (), rule: str = "", cite: str = "",
                  letter: str | None = None, temp: str = "t", usage: str | None = None, sp: Callable | None = None,
@@ -67,6 +72,8 @@ class FunctionOp(Op):
         lo, hi = (arity, arity) if isinstance(arity, int) else arity
         self.names, self.meaning, self.arity, self.shape = tuple(names), meaning, (lo, hi), shape
         self.np, self.d, self.transpose, self.matrix, self.canon = np, d, transpose, matrix, canon
+        if vjp is not None:
+            self.vjp = vjp
         if transposed is not None:
             self.transposed = transposed
         self.text, self.source, self.latex, self.code = text, source, latex, code
@@ -106,7 +113,8 @@ class FunctionOp(Op):
         if not self.rule:
             self._fail("rule (the differential in words) is required")
         for field in ("text", "source"):
-            self._check_template(field, getattr(self, field), ())
+            if not callable(getattr(self, field)):
+                self._check_template(field, getattr(self, field), ())
         if not callable(self.latex):
             self._check_template("latex", self.latex, ())
         if self.code is None:
@@ -114,6 +122,8 @@ class FunctionOp(Op):
         for backend, tpl in [(None, self.code)] + list(self.code_for.items()):
             if backend is not None and backend not in BACKENDS:
                 self._fail(f"code_for: unknown backend {backend!r}")
+            if callable(tpl):
+                continue
             if isinstance(tpl, tuple):
                 self._check_template("code", tpl[0], ("ns", "erfc"))
                 if len(tpl) != 2 or len(temporary_name(tpl[1])) != 1:
@@ -137,8 +147,9 @@ class FunctionOp(Op):
             self._fail(f"{field} template {tpl!r} leaves out an argument")
 
     # ------------------------------------------------------------------ what the engine asks
-    def code_template(self, backend: str):
-        return self.code_for.get(backend, self.code)
+    def code_template(self, backend: str, node=None):
+        tpl = self.code_for.get(backend, self.code)
+        return tpl(node) if callable(tpl) and node is not None else tpl
 
     def infer(self, shapes, u):
         rule = self.shape
