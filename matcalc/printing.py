@@ -36,6 +36,82 @@ def _untranspose_sum(e: Expr):
     return None
 
 
+def _atom(e: Expr) -> bool:
+    """A name, a number, 𝟏, I or 0, or one of those transposed, inverted, raised to a power or
+    with a number in front: x, Xᵀ, X⁻¹, x², 2x."""
+    return not _stripped(e).args
+
+
+def _stripped(e: Expr) -> Expr:
+    """e without a transpose, an inverse, a power or a number in front: Xᵀ, X⁻¹, X², x∘², 2X read as X."""
+    while True:
+        if e.op in (alg.TRANSPOSE, alg.INV, alg.MATPOW) or e.op is alg.HAD and len(e.args) == 1:
+            e = e.args[0]
+        elif e.op is alg.MUL and alg.split_coef(e)[0] != 1:
+            e = alg.split_coef(e)[1]
+        elif e.op is alg.MUL and len(e.args) == 1 and not alg.mul_split(e)[2]:     # x² of a scalar
+            e = e.args[0]
+        else:
+            return e
+
+
+TRIVIAL_LEN = 8
+
+
+def trivial(e: Expr) -> bool:
+    """Printed in full wherever it occurs, never named: an atom (a name, a number, 𝟏, I or 0, up to a
+    transpose, an inverse, a power or a number in front: x, Xᵀ, X⁻¹, x², 2x), or the same around one
+    operation on atoms that prints in at most TRIVIAL_LEN characters as text (Ax, xᵀSx, x − μ,
+    x² + 𝟏, (A + B)⁻¹, ‖x‖, σ(z), det(X), tanh(x)). Everything else is named when it occurs twice:
+    σ(WX), Ax − b, softmax(z), (λI + A)⁻¹."""
+    e = _stripped(e)
+    if not e.args:
+        return True
+    if not all(_atom(a) for a in e.args):
+        return False
+    pr = TextPrinter()
+    pr.share = False
+    return len(pr.run(e)) <= TRIVIAL_LEN
+
+
+def temp_base(e: Expr) -> str:
+    """The letter of a named subexpression, as a textbook names it: its op's own (s for a softmax, h
+    for a layer's activation), r for a difference (a residual), a capital for a matrix: H = σ(WX),
+    R = WᵀH − X, M = λI + A (M⁻¹ prints its inverse)."""
+    base = e.op.temp
+    if e.op is alg.ADD and any(alg.split_coef(t)[0] < 0 for t in e.args):
+        base = "r"
+    if len(base) > 1 or e.shape[0] == 1 or e.shape[1] == 1:
+        return base
+    return "M" if base == "t" else base.upper()
+
+
+def _canonical(e: Expr, present) -> Expr:
+    """The node that e prints through, and whose name it uses when that node is named: the argument
+    of a transpose, an inverse, a matrix power or a number times it (Rᵀ, M⁻¹, 2H); for a sum, the one of ±e, ±eᵀ in the result
+    that reads best (X − WᵀH and Xᵀ − HᵀW are −R and −Rᵀ for R = WᵀH − X)."""
+    while e.op in (alg.TRANSPOSE, alg.INV, alg.MATPOW) or e.op is alg.MUL and alg.split_coef(e)[0] != 1:
+        e = e.args[0] if e.op is not alg.MUL else alg.split_coef(e)[1]
+    if e.op is not alg.ADD:
+        return e
+    return min((c for c in _signed_transposes(e) if c is e or c in present and c.op is alg.ADD), key=_reading)
+
+
+def _signed_transposes(e: Expr):
+    """e, −e, eᵀ, −eᵀ (the last two when e is a sum of transposes, or holds a product)."""
+    t = alg.transpose(e)
+    return e, alg.neg(e), t, alg.neg(t)
+
+
+def _reading(e: Expr):
+    """Which of a sum's signed transposes to name: a column rather than a row, fewer transposes in
+    its terms, more terms added than subtracted; then any fixed order."""
+    transposes = sum(f.op is alg.TRANSPOSE for t in e.args for f in (t, *alg.mul_split(t)[2]) if t.op is alg.MUL
+                     or f is t)
+    negatives = sum(alg.split_coef(t)[0] < 0 for t in e.args)
+    return is_row(e.shape), transposes, negatives, e.key
+
+
 def _fmt_num(c: Fraction) -> str:
     return str(c.numerator) if c.denominator == 1 else f"{c.numerator}/{c.denominator}"
 
@@ -44,7 +120,7 @@ class Printer:
     """Precedence-aware printing with shared subexpressions named once."""
 
     share = True          # name repeated subexpressions
-    min_share_len = 8     # ... when they print at least this long
+    candidates: set = frozenset()
 
     def __init__(self):
         self.names: dict[Expr, str] = {}
@@ -56,6 +132,7 @@ class Printer:
         try:
             with budget(what="printing the result"):    # linear in the graph: a safety net
                 if shared is not None:
+                    self._plan(e)
                     self.candidates = set(shared)
                     self.forced = shared
                 elif self.share:
@@ -69,42 +146,48 @@ class Printer:
     forced: dict | None = None
 
     def _plan(self, root: Expr):
-        """Choose the nodes to name: non-trivial ones used more than once in the printed tree."""
-        uses: dict[Expr, int] = {root: 1}
+        """Choose the nodes to name: the non-trivial ones used more than once in the printed tree.
+
+        A transpose, a number times a node, and the negation of a sum are printed through their inner
+        node (Rᵀ, 2H, −R), so their uses count as uses of it: R = WᵀH − X is named once although
+        the result holds X − WᵀH and Xᵀ − HᵀW."""
         order = postorder(root)
+        present = set(order)
+        canon = {node: _canonical(node, present) for node in order}
+        uses: dict[Expr, int] = {canon[root]: 1}
         for node in order:          # in-degree in the DAG: a node inside a named one counts once
             for a in node.args:
-                uses[a] = uses.get(a, 0) + 1
-        # a transpose is never named, its argument is: t₁ᵀ, not t₁ = (x − y)ᵀ. (A sum of transposes,
-        # xᵀ − yᵀ, is the transpose of x − y as printed.)
-        transposes = set()
-        for node in order:
-            inner = node.args[0] if node.op is alg.TRANSPOSE else \
-                _untranspose_sum(node) if node.op is alg.ADD else None
-            if inner is not None:
-                transposes.add(node)
-                uses[inner] = uses.get(inner, 0) + uses[node] - (node.op is alg.TRANSPOSE)
-        self.candidates = {node for node in order
-                           if uses.get(node, 0) >= 2 and node not in transposes and self._worth(node)}
-
-    def _worth(self, node: Expr) -> bool:
-        if not node.args or node.op in (alg.TRANSPOSE,) and not node.args[0].args:
-            return False
-        # an inverse reads better written out, as the Cookbook does: −(A + B)⁻ᵀxxᵀ(A + B)⁻ᵀ
-        inner = node.args[0] if node.op is alg.TRANSPOSE else node
-        return not (inner.op is alg.INV and inner.args[0].tree_size <= 8)
+                if canon[a] is not canon[node]:
+                    uses[canon[a]] = uses.get(canon[a], 0) + 1
+        # a difference printed as the negation of its named partner: X − WᵀH as −R
+        self.partner = {node: c for node, c in canon.items() if node.op is alg.ADD and c is not node}
+        self.candidates = {node for node, n in uses.items() if n >= 2 and not trivial(node)}
 
     def operand(self, e: Expr, prec: int) -> str:
         if e in self.names:
             return self.names[e]
+        negated = self.negated_partner(e, prec)
+        if negated is not None:
+            return negated
         s, own = self.render(e)
-        if self.share and e in getattr(self, "candidates", ()) and (self.forced is not None or
-                                                                      len(s) >= self.min_share_len):
+        if self.share and e in self.candidates:
             name = self.shared_name(self.forced[e]) if self.forced is not None else self.new_name(e)
             self.defs.append((name, s))
             self.names[e] = name
             return name
         return self.paren(s) if own < prec else s
+
+    def negated_partner(self, e: Expr, prec: int) -> str | None:
+        """−R, Rᵀ or −Rᵀ for a sum that is one of those for a named R, else None."""
+        r = getattr(self, "partner", {}).get(e)
+        if r is None or r not in self.candidates:
+            return None
+        transposed = e is not r and e is not alg.neg(r)
+        s = self.transpose(Expr(alg.TRANSPOSE, (r,), (), e.shape)) if transposed else self.operand(r, NEG_P + 1)
+        if e is alg.neg(r) or e is alg.neg(alg.transpose(r)):
+            s = self.neg + s
+            return self.paren(s) if NEG_P < prec else s
+        return s
 
     def new_name(self, e: Expr) -> str:
         """The first free temporary of the node's kind (t₁, t₂, ...): an index per kind and the set
@@ -112,7 +195,7 @@ class Printer:
         if not hasattr(self, "_next"):
             self._next: dict[str, int] = {}
             self._taken = set(getattr(self, "reserved", set()))
-        base = e.op.temp
+        base = temp_base(e)
         i = self._next.get(base, 1)
         while self.look(self.temp_name(base, i)) in self._taken:
             i += 1
@@ -293,7 +376,7 @@ class TextPrinter(Printer):
 
     def temp_name(self, base, i):
         if not hasattr(self, "_kinds"):     # how many candidates of each kind (counted once)
-            self._kinds = Counter(n.op.temp for n in self.candidates)
+            self._kinds = Counter(map(temp_base, self.candidates))
         plain = base if self._kinds[base] == 1 and self.look(base) not in self.reserved else None
         return plain or f"{base}{str(i).translate(_SUB)}"
 
@@ -345,7 +428,7 @@ class TextPrinter(Printer):
 
     def transpose(self, e):
         a = e.args[0]
-        if a.op is alg.INV:
+        if a.op is alg.INV and a not in self.candidates:
             return self.operand(a.args[0], POST_P + 1) + "⁻ᵀ"
         return self.operand(a, POST_P + 1) + "ᵀ"
 
@@ -460,6 +543,9 @@ class LatexPrinter(Printer):
     def operand(self, e: Expr, prec: int) -> str:
         if e in self.names:
             return self.names[e]
+        negated = self.negated_partner(e, prec)
+        if negated is not None:
+            return negated
         s, own = self.render(e)
         if self.forced and e in self.forced:       # the text printer's shared names, shape-aware
             name = latex_name(self.forced[e].translate(_UNSUB), e.shape, self.style)
@@ -571,7 +657,7 @@ class LatexPrinter(Printer):
 
     def transpose(self, e):
         a = e.args[0]
-        if a.op is alg.INV and a not in self.names and not (self.forced and a in self.forced):
+        if a.op is alg.INV and a not in self.candidates:
             return self.sup(self.operand(a.args[0], POST_P + 1), r"-\top")
         return self.sup(self.operand(a, POST_P + 1), r"\top")
 
@@ -655,7 +741,6 @@ class CodePrinter(Printer):
     collected in self.helpers."""
 
     template = "code"
-    min_share_len = 12
     plus, minus, neg = "+", "-", "-"
 
     def __init__(self, dims: dict, backend=None, params: dict | None = None, stmt=None):
@@ -674,12 +759,15 @@ class CodePrinter(Printer):
     def operand(self, e, prec):
         if e in self.names:
             return self.names[e]
+        negated = self.negated_partner(e, prec) if self.share else None
+        if negated is not None:
+            return negated
         s, own = self.render(e)
-        if self.share and e in getattr(self, "candidates", ()) and len(s) >= self.min_share_len:
+        if self.share and e in self.candidates:
             # a marker now; where it first occurs in the text it becomes (name := ...), after that
             # the name: Python evaluates left to right, and the printer does not visit in that order
             k = len(self.defs)
-            self.defs.append((f"_{e.op.temp.lower()}{k + 1}", s))
+            self.defs.append((f"_{temp_base(e).lower()}{k + 1}", s))
             self.names[e] = f"\x00{k}\x00"
             return self.names[e]
         return self.paren(s) if own < prec else s
