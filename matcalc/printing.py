@@ -88,8 +88,9 @@ def temp_base(e: Expr) -> str:
 
 def _canonical(e: Expr, present) -> Expr:
     """The node that e prints through, and whose name it uses when that node is named: the argument
-    of a transpose, an inverse, a matrix power or a number times it (Rᵀ, M⁻¹, 2H); for a sum, the one of ±e, ±eᵀ in the result
-    that reads best (X − WᵀH and Xᵀ − HᵀW are −R and −Rᵀ for R = WᵀH − X)."""
+    of a transpose, an inverse, a matrix power or a number times it (Rᵀ, M⁻¹, 2H); for a sum, the
+    one of ±e, ±eᵀ in the result that reads best (X − WᵀH and Xᵀ − HᵀW are R and Rᵀ for
+    R = X − WᵀH)."""
     while e.op in (alg.TRANSPOSE, alg.INV, alg.MATPOW) or e.op is alg.MUL and alg.split_coef(e)[0] != 1:
         e = e.args[0] if e.op is not alg.MUL else alg.split_coef(e)[1]
     if e.op is not alg.ADD:
@@ -98,16 +99,20 @@ def _canonical(e: Expr, present) -> Expr:
 
 
 def _signed_transposes(e: Expr):
-    """e, −e, eᵀ, −eᵀ (the last two when e is a sum of transposes, or holds a product)."""
+    """e, −e, eᵀ, −eᵀ; a large sum only ±e (its transpose would cost as much as the sum, for each sum)."""
+    if e.tree_size > _TRANSPOSED_SIZE:
+        return e, alg.neg(e)
     t = alg.transpose(e)
     return e, alg.neg(e), t, alg.neg(t)
+
+
+_TRANSPOSED_SIZE = 200
 
 
 def _reading(e: Expr):
     """Which of a sum's signed transposes to name: a column rather than a row, fewer transposes in
     its terms, more terms added than subtracted; then any fixed order."""
-    transposes = sum(f.op is alg.TRANSPOSE for t in e.args for f in (t, *alg.mul_split(t)[2]) if t.op is alg.MUL
-                     or f is t)
+    transposes = sum(f.op is alg.TRANSPOSE for t in e.args for f in (alg.mul_split(t)[2] if t.op is alg.MUL else [t]))
     negatives = sum(alg.split_coef(t)[0] < 0 for t in e.args)
     return is_row(e.shape), transposes, negatives, e.key
 
@@ -148,9 +153,9 @@ class Printer:
     def _plan(self, root: Expr):
         """Choose the nodes to name: the non-trivial ones used more than once in the printed tree.
 
-        A transpose, a number times a node, and the negation of a sum are printed through their inner
-        node (Rᵀ, 2H, −R), so their uses count as uses of it: R = WᵀH − X is named once although
-        the result holds X − WᵀH and Xᵀ − HᵀW."""
+        A transpose, an inverse, a power, a number times a node, and the negation of a sum are
+        printed through the node (Rᵀ, M⁻¹, 2H, −R), so their uses count as uses of it: R = X − WᵀH
+        is named once although the result holds X − WᵀH and Xᵀ − HᵀW."""
         order = postorder(root)
         present = set(order)
         canon = {node: _canonical(node, present) for node in order}
@@ -372,6 +377,9 @@ class TextPrinter(Printer):
         letter = getattr(e.op, "letter", None)
         if letter and _look(letter) in self.reserved:      # a variable σ: sigmoid in full
             return e.op.source.format(*[self.operand(a, 0) for a in e.args])
+        power = _diagonal_power(e)
+        if power is not None:       # diag(u)⁻², not diag(𝟏 ⊘ u²): the same matrix for an integer power
+            return super().function(alg.call("diag", power[0])) + _sup(power[1])
         return super().function(e)
 
     def temp_name(self, base, i):
@@ -399,10 +407,15 @@ class TextPrinter(Printer):
         alone = len(chain) + sum(1 for _, x in atoms if x > 0) == 1 and not any(x < 0 for _, x in atoms) \
             and coef.denominator == 1
         inner = MUL_P if alone else MUL_P + 1
-        num = [self.operand(a, inner if x == 1 else POW_P + 1) + ("" if x == 1 else _sup(x)) for a, x in atoms if x > 0]
-        den = [self.operand(a, POW_P + 1) + ("" if x == -1 else _sup(-x)) for a, x in atoms if x < 0]
-        factors = num + [self.operand(f, inner) for f in chain]
         c = abs(coef)
+        lone = [a for a, x in atoms if x > 0] + chain
+        if c.denominator != 1 and c.numerator != 1 and len(lone) == 1 and not any(x < 0 for _, x in atoms) and lone[0].op is alg.HAD:
+            # a fraction in front of a Hadamard product, as (3/2) b ⊙ √x: it scales the whole product
+            s = f"({_fmt_num(c)}) " + (self.power(*atoms[0], MUL_P) if atoms else self.operand(chain[0], MUL_P))
+            return (self.neg + s, NEG_P) if coef < 0 else (s, MUL_P)
+        num = [self.power(a, x, inner) for a, x in atoms if x > 0]
+        den = [self.power(a, -x, POW_P + 1) for a, x in atoms if x < 0]
+        factors = num + [self.operand(f, inner) for f in chain]
         lead = "" if c.numerator == 1 and factors else str(c.numerator)
         s = _juxtapose([lead] + factors if lead else factors)
         if c.denominator != 1:
@@ -414,9 +427,18 @@ class TextPrinter(Printer):
             return self.neg + s, NEG_P
         return s, MUL_P
 
+    def power(self, a: Expr, x: Fraction, prec: int) -> str:
+        """a^x for x > 0: √a for the square root, as a textbook writes it."""
+        if x == Fraction(1, 2):
+            return "√" + self.operand(a, POST_P + 1)
+        return self.operand(a, prec if x == 1 else POW_P + 1) + ("" if x == 1 else _sup(x))
+
     def had(self, e):
         num, den = [], []
         for f, x in zip(e.args, e.attrs[0]):
+            if abs(x) == Fraction(1, 2):       # √x, entrywise for a vector or matrix as for a scalar
+                (num if x > 0 else den).append(self.power(f, abs(x), POW_P + 1))
+                continue
             base = self.operand(f, POW_P + 1)
             power = abs(x)
             mark = "" if power == 1 else (_sup(power) if is_vector(f.shape) else "∘" + _sup(power))
@@ -445,6 +467,17 @@ class TextPrinter(Printer):
         return self.operand(e.args[0], POST_P + 1) + str(e.attrs[0]).translate(_SUP)
 
 
+def _diagonal_power(e: Expr):
+    """(u, k) when e = diag(u^∘k) for an integer k ≠ 1, which is diag(u)ᵏ (u ≠ 0 where k < 0, as
+    u^∘k needs too), else None."""
+    if not is_diagonal_matrix(e):
+        return None
+    a = e.args[0]
+    if a.op is alg.HAD and len(a.args) == 1 and a.attrs[0][0].denominator == 1:
+        return a.args[0], a.attrs[0][0]
+    return None
+
+
 def _simple(tok: str) -> bool:
     core = tok.rstrip("ᵀ⁻¹²³⁴⁵⁶⁷⁸⁹⁰₀₁₂₃₄₅₆₇₈₉")
     return len(core) <= 1 or core.startswith("(") and core.endswith(")") or tok.startswith("‖")
@@ -454,7 +487,7 @@ def _juxtapose(parts) -> str:
     """2Aᵀ(Ax − b), xᵀAx; a space only around multi-letter factors (Aᵀ diag(s) A)."""
     out, last = "", None
     for tok in parts:
-        after_number = last is not None and last.isdigit() and tok[0].isalpha() \
+        after_number = last is not None and last.isdigit() and (tok[0].isalpha() or tok[0] == "√") \
             and (len(tok) == 1 or not (tok[1].isascii() and tok[1].isalpha()))   # 2xᵀv, 2σ(x), 2 tr(X)
         if last is not None and not after_number and not (_simple(tok) and (_simple(last) or last.isdigit())):
             out += " "
@@ -639,6 +672,8 @@ class LatexPrinter(Printer):
         """A scalar factor a^x among `group` factors (lead: a number stands in front)."""
         if x == 1:
             return self.operand(a, MUL_P + 1 if group > 1 else MUL_P if lead else 0)
+        if x == Fraction(1, 2):
+            return rf"\sqrt{{{self.operand(a, 0)}}}"
         return self.sup(self.operand(a, POW_P + 1), _fmt_num(x))
 
     def had(self, e):
@@ -646,7 +681,10 @@ class LatexPrinter(Printer):
         for f, x in zip(e.args, e.attrs[0]):
             base = self.operand(f, POW_P + 1)
             power = abs(x)
-            (num if x > 0 else den).append(base if power == 1 else self.sup(base, r"\circ " + _fmt_num(power)))
+            if power == Fraction(1, 2):
+                base = rf"\sqrt{{{self.operand(f, 0)}}}"
+            (num if x > 0 else den).append(base if power in (1, Fraction(1, 2)) else
+                                           self.sup(base, r"\circ " + _fmt_num(power)))
         if len(num) == 1 and not den:
             return num[0], POW_P
         if not num:          # 𝟏 ⊘ x; a matrix of ones is a product, bracketed before ⊘: (𝟏𝟏ᵀ) ⊘ X
@@ -666,6 +704,9 @@ class LatexPrinter(Printer):
         if op.letter and op.letter in self.reserved:   # a variable is called sigma: sigmoid in full
             args = ", ".join(self.operand(a, 0) for a in e.args)
             return r"\operatorname{" + op.names[0].replace("_", r"\_") + "}" + self.paren(args), ATOM_P
+        power = _diagonal_power(e)
+        if power is not None:
+            return self.sup(self.function(alg.call("diag", power[0]))[0], _fmt_num(power[1])), POST_P
         if callable(op.latex):
             return op.latex(self, e)
         args = [self.operand(a, 0) for a in e.args]
