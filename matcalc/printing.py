@@ -182,6 +182,22 @@ class Printer:
             return name
         return self.paren(s) if own < prec else s
 
+    def sign_taken_in(self, coef, atoms, chain):
+        """−2Xᵀ(y − Xw) as 2Xᵀ(Xw − y): a minus sign taken into the one difference of a product, its
+        added terms first (a node for printing only), unless that difference is named."""
+        sums = [i for i, f in enumerate(chain) if f.op is alg.ADD]
+        if coef > 0 or len(sums) != 1 or any(a.op is alg.ADD and x == 1 for a, x in atoms):
+            return coef, chain
+        f = chain[sums[0]]
+        if f in self.candidates or f in getattr(self, "partner", {}) or (self.forced and f in self.forced):
+            return coef, chain
+        terms = [alg.neg(t) for t in f.args]
+        positive = [t for t in terms if alg.split_coef(t)[0] > 0]
+        if len(positive) < len(terms) - len(positive):        # −2(a + b) stays: not 2(−a − b)
+            return coef, chain
+        flipped = Expr(alg.ADD, tuple(positive + [t for t in terms if t not in positive]), (), f.shape)
+        return -coef, chain[:sums[0]] + [flipped] + chain[sums[0] + 1:]
+
     def negated_partner(self, e: Expr, prec: int) -> str | None:
         """−R, Rᵀ or −Rᵀ for a sum that is one of those for a named R, else None."""
         r = getattr(self, "partner", {}).get(e)
@@ -403,6 +419,7 @@ class TextPrinter(Printer):
 
     def mul(self, e):
         coef, atoms, chain = alg.mul_split(e)
+        coef, chain = self.sign_taken_in(coef, atoms, chain)
         # a lone factor after a number needs no brackets: 3x², 2xᵀv (scaling commutes with ⊙)
         alone = len(chain) + sum(1 for _, x in atoms if x > 0) == 1 and not any(x < 0 for _, x in atoms) \
             and coef.denominator == 1
@@ -644,6 +661,7 @@ class LatexPrinter(Printer):
 
     def mul(self, e):
         coef, atoms, chain = alg.mul_split(e)
+        coef, chain = self.sign_taken_in(coef, atoms, chain)
         num = [(a, x) for a, x in atoms if x > 0]
         den = [(a, -x) for a, x in atoms if x < 0]
         c = abs(coef)

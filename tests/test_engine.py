@@ -67,7 +67,7 @@ CATALOGUE = [
     ('grad', "a'*X'*b", 'X', None, 'baᵀ'),
     ('grad', "x'*A*y", 'A', None, 'xyᵀ'),
     ('grad', "(x'*a)**2", 'x', None, '2(aᵀx)a'),
-    ('grad', "(x - mu)'*inv(S)*(x - mu)", 'mu', {'S': 'spd', 'mu': 'vector'}, '−2S⁻¹(x − μ)'),
+    ('grad', "(x - mu)'*inv(S)*(x - mu)", 'mu', {'S': 'spd', 'mu': 'vector'}, '2S⁻¹(μ − x)'),
     ('grad', "logdet(S) + (x - m)'*inv(S)*(x - m)", 'S', {'S': 'spd'}, 'S⁻¹ − S⁻¹(x − m)(x − m)ᵀS⁻¹'),
     ('grad', 'dot(x, x)', 'x', None, '2x'),
     ('grad', 'sum(x .* y)', 'x', None, 'y'),
