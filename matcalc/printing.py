@@ -815,6 +815,11 @@ class CodePrinter(Printer):
     def run(self, e, shared=None):
         return self._in_text_order(super().run(e, shared))
 
+    def _plan(self, root):
+        """As text names M = λI + A and prints M⁻¹, but code computes the inverse once, too."""
+        super()._plan(root)
+        self.candidates |= {n for n in postorder(root) if n.op is alg.INV and n.args[0] in self.candidates}
+
     def operand(self, e, prec):
         if e in self.names:
             return self.names[e]
