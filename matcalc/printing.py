@@ -36,10 +36,11 @@ def _untranspose_sum(e: Expr):
     return None
 
 
-def _atom(e: Expr) -> bool:
-    """A name, a number, 𝟏, I or 0, or one of those transposed, inverted, raised to a power or
-    with a number in front: x, Xᵀ, X⁻¹, x², 2x."""
-    return not _stripped(e).args
+def _atom(e: Expr, named=frozenset()) -> bool:
+    """A name, a number, 𝟏, I or 0, or a named subexpression, or one of those transposed, inverted,
+    raised to a power or with a number in front: x, Xᵀ, X⁻¹, x², 2x, h (for h = σ(Wx))."""
+    e = _stripped(e)
+    return not e.args or e in named
 
 
 def _stripped(e: Expr) -> Expr:
@@ -58,19 +59,20 @@ def _stripped(e: Expr) -> Expr:
 TRIVIAL_LEN = 8
 
 
-def trivial(e: Expr) -> bool:
-    """Printed in full wherever it occurs, never named: an atom (a name, a number, 𝟏, I or 0, up to a
-    transpose, an inverse, a power or a number in front: x, Xᵀ, X⁻¹, x², 2x), or the same around one
-    operation on atoms that prints in at most TRIVIAL_LEN characters as text (Ax, xᵀSx, x − μ,
-    x² + 𝟏, (A + B)⁻¹, ‖x‖, σ(z), det(X), tanh(x)). Everything else is named when it occurs twice:
-    σ(WX), Ax − b, softmax(z), (λI + A)⁻¹."""
+def trivial(e: Expr, named=frozenset()) -> bool:
+    """Printed in full wherever it occurs, never named: an atom (a name, a number, 𝟏, I or 0, or a
+    subexpression already named, up to a transpose, an inverse, a power or a number in front: x,
+    Xᵀ, X⁻¹, x², 2x, h), or the same around one operation on atoms that prints in at most TRIVIAL_LEN
+    characters as text (Ax, xᵀSx, x − μ, x² + 𝟏, (A + B)⁻¹, ‖x‖, σ(z), det(X), tanh(x), W₁h).
+    Everything else is named when it occurs twice: σ(WX), Ax − b, softmax(z), (λI + A)⁻¹."""
     e = _stripped(e)
     if not e.args:
         return True
-    if not all(_atom(a) for a in e.args):
+    if not all(_atom(a, named) for a in e.args):
         return False
     pr = TextPrinter()
     pr.share = False
+    pr.names = {n: "h" for n in named}        # a name prints in one letter, or two
     return len(pr.run(e)) <= TRIVIAL_LEN
 
 
@@ -166,7 +168,10 @@ class Printer:
                     uses[canon[a]] = uses.get(canon[a], 0) + 1
         # a difference printed as the negation of its named partner: X − WᵀH as −R
         self.partner = {node: c for node, c in canon.items() if node.op is alg.ADD and c is not node}
-        self.candidates = {node for node, n in uses.items() if n >= 2 and not trivial(node)}
+        self.candidates = set()
+        for node in order:      # arguments first: what is named is an atom for what holds it (W₁h)
+            if uses.get(node, 0) >= 2 and not trivial(node, self.candidates):
+                self.candidates.add(node)
 
     def operand(self, e: Expr, prec: int) -> str:
         if e in self.names:

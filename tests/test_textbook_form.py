@@ -31,24 +31,23 @@ class _Recording(printing.TextPrinter):
 
     def __init__(self, reserved=()):
         super().__init__(reserved)
-        self.printed: list[str] = []
+        self.printed: list[tuple] = []
 
     def render(self, e):
         s, own = super().render(e)
-        if not printing.trivial(e):
-            self.printed.append(s)
+        self.printed.append((e, s))
         return s, own
 
 
 def repeated(expr, reserved=()) -> list[str]:
-    """The non-trivial subexpressions printed more than once in the text of expr. A name's own
-    decorations (Rᵀ, −R, M⁻¹) are the name, not a repeat."""
+    """The non-trivial subexpressions printed more than once in the text of expr (trivial once the
+    named ones read as names). A name's own decorations (Rᵀ, −R, M⁻¹) are the name, not a repeat."""
     pr = _Recording(reserved)
     pr.run(expr)
     names = set(pr.names.values())
     decorated = re.compile(r"^−?(.+?)[ᵀ⁻¹²³⁴⁵⁶⁷⁸⁹⁰]*$")
-    return [s for s, n in Counter(pr.printed).items()
-            if n > 1 and decorated.match(s).group(1) not in names]
+    counts = Counter(s for e, s in pr.printed if not printing.trivial(e, set(pr.names)))
+    return [s for s, n in counts.items() if n > 1 and decorated.match(s).group(1) not in names]
 
 
 def test_the_recording_sees_a_repeat():
@@ -60,7 +59,7 @@ def test_the_recording_sees_a_repeat():
     pr = _Recording()
     pr.share = False
     pr.run(e)
-    assert Counter(pr.printed)["σ(Wx)"] == 2        # unnamed, it would be printed twice
+    assert Counter(s for _, s in pr.printed)["σ(Wx)"] == 2        # unnamed, it would be printed twice
 
 
 def test_no_catalogue_result_prints_a_subexpression_twice():
