@@ -36,6 +36,89 @@ def _untranspose_sum(e: Expr):
     return None
 
 
+def _atom(e: Expr, named=frozenset()) -> bool:
+    """A name, a number, 𝟏, I or 0, or a named subexpression, or one of those transposed, inverted,
+    raised to a power or with a number in front: x, Xᵀ, X⁻¹, x², 2x, h (for h = σ(Wx))."""
+    e = _stripped(e)
+    return not e.args or e in named
+
+
+def _stripped(e: Expr) -> Expr:
+    """e without a transpose, an inverse, a power or a number in front: Xᵀ, X⁻¹, X², x∘², 2X read as X."""
+    while True:
+        if e.op in (alg.TRANSPOSE, alg.INV, alg.MATPOW) or e.op is alg.HAD and len(e.args) == 1:
+            e = e.args[0]
+        elif e.op is alg.MUL and alg.split_coef(e)[0] != 1:
+            e = alg.split_coef(e)[1]
+        elif e.op is alg.MUL and len(e.args) == 1 and not alg.mul_split(e)[2]:     # x² of a scalar
+            e = e.args[0]
+        else:
+            return e
+
+
+TRIVIAL_LEN = 8
+
+
+def trivial(e: Expr, named=frozenset()) -> bool:
+    """Printed in full wherever it occurs, never named: an atom (a name, a number, 𝟏, I or 0, or a
+    subexpression already named, up to a transpose, an inverse, a power or a number in front: x,
+    Xᵀ, X⁻¹, x², 2x, h), or the same around one operation on atoms that prints in at most TRIVIAL_LEN
+    characters as text (Ax, xᵀSx, x − μ, x² + 𝟏, (A + B)⁻¹, ‖x‖, σ(z), det(X), tanh(x), W₁h).
+    Everything else is named when it occurs twice: σ(WX), Ax − b, softmax(z), (λI + A)⁻¹."""
+    e = _stripped(e)
+    if not e.args:
+        return True
+    if not all(_atom(a, named) for a in e.args):
+        return False
+    pr = TextPrinter()
+    pr.share = False
+    pr.names = {n: "h" for n in named}        # a name prints in one letter, or two
+    return len(pr.run(e)) <= TRIVIAL_LEN
+
+
+def temp_base(e: Expr) -> str:
+    """The letter of a named subexpression, as a textbook names it: its op's own (s for a softmax, h
+    for a layer's activation), r for a difference (a residual), a capital for a matrix: H = σ(WX),
+    R = WᵀH − X, M = λI + A (M⁻¹ prints its inverse)."""
+    base = e.op.temp
+    if e.op is alg.ADD and any(alg.split_coef(t)[0] < 0 for t in e.args):
+        base = "r"
+    if len(base) > 1 or e.shape[0] == 1 or e.shape[1] == 1:
+        return base
+    return "M" if base == "t" else base.upper()
+
+
+def _canonical(e: Expr, present) -> Expr:
+    """The node that e prints through, and whose name it uses when that node is named: the argument
+    of a transpose, an inverse, a matrix power or a number times it (Rᵀ, M⁻¹, 2H); for a sum, the
+    one of ±e, ±eᵀ in the result that reads best (X − WᵀH and Xᵀ − HᵀW are R and Rᵀ for
+    R = X − WᵀH)."""
+    while e.op in (alg.TRANSPOSE, alg.INV, alg.MATPOW) or e.op is alg.MUL and alg.split_coef(e)[0] != 1:
+        e = e.args[0] if e.op is not alg.MUL else alg.split_coef(e)[1]
+    if e.op is not alg.ADD:
+        return e
+    return min((c for c in _signed_transposes(e) if c is e or c in present and c.op is alg.ADD), key=_reading)
+
+
+def _signed_transposes(e: Expr):
+    """e, −e, eᵀ, −eᵀ; a large sum only ±e (its transpose would cost as much as the sum, for each sum)."""
+    if e.tree_size > _TRANSPOSED_SIZE:
+        return e, alg.neg(e)
+    t = alg.transpose(e)
+    return e, alg.neg(e), t, alg.neg(t)
+
+
+_TRANSPOSED_SIZE = 200
+
+
+def _reading(e: Expr):
+    """Which of a sum's signed transposes to name: a column rather than a row, fewer transposes in
+    its terms, more terms added than subtracted; then any fixed order."""
+    transposes = sum(f.op is alg.TRANSPOSE for t in e.args for f in (alg.mul_split(t)[2] if t.op is alg.MUL else [t]))
+    negatives = sum(alg.split_coef(t)[0] < 0 for t in e.args)
+    return is_row(e.shape), transposes, negatives, e.key
+
+
 def _fmt_num(c: Fraction) -> str:
     return str(c.numerator) if c.denominator == 1 else f"{c.numerator}/{c.denominator}"
 
@@ -44,7 +127,7 @@ class Printer:
     """Precedence-aware printing with shared subexpressions named once."""
 
     share = True          # name repeated subexpressions
-    min_share_len = 8     # ... when they print at least this long
+    candidates: set = frozenset()
 
     def __init__(self):
         self.names: dict[Expr, str] = {}
@@ -56,6 +139,7 @@ class Printer:
         try:
             with budget(what="printing the result"):    # linear in the graph: a safety net
                 if shared is not None:
+                    self._plan(e)
                     self.candidates = set(shared)
                     self.forced = shared
                 elif self.share:
@@ -69,42 +153,67 @@ class Printer:
     forced: dict | None = None
 
     def _plan(self, root: Expr):
-        """Choose the nodes to name: non-trivial ones used more than once in the printed tree."""
-        uses: dict[Expr, int] = {root: 1}
+        """Choose the nodes to name: the non-trivial ones used more than once in the printed tree.
+
+        A transpose, an inverse, a power, a number times a node, and the negation of a sum are
+        printed through the node (Rᵀ, M⁻¹, 2H, −R), so their uses count as uses of it: R = X − WᵀH
+        is named once although the result holds X − WᵀH and Xᵀ − HᵀW."""
         order = postorder(root)
+        present = set(order)
+        canon = {node: _canonical(node, present) for node in order}
+        uses: dict[Expr, int] = {canon[root]: 1}
         for node in order:          # in-degree in the DAG: a node inside a named one counts once
             for a in node.args:
-                uses[a] = uses.get(a, 0) + 1
-        # a transpose is never named, its argument is: t₁ᵀ, not t₁ = (x − y)ᵀ. (A sum of transposes,
-        # xᵀ − yᵀ, is the transpose of x − y as printed.)
-        transposes = set()
-        for node in order:
-            inner = node.args[0] if node.op is alg.TRANSPOSE else \
-                _untranspose_sum(node) if node.op is alg.ADD else None
-            if inner is not None:
-                transposes.add(node)
-                uses[inner] = uses.get(inner, 0) + uses[node] - (node.op is alg.TRANSPOSE)
-        self.candidates = {node for node in order
-                           if uses.get(node, 0) >= 2 and node not in transposes and self._worth(node)}
-
-    def _worth(self, node: Expr) -> bool:
-        if not node.args or node.op in (alg.TRANSPOSE,) and not node.args[0].args:
-            return False
-        # an inverse reads better written out, as the Cookbook does: −(A + B)⁻ᵀxxᵀ(A + B)⁻ᵀ
-        inner = node.args[0] if node.op is alg.TRANSPOSE else node
-        return not (inner.op is alg.INV and inner.args[0].tree_size <= 8)
+                if canon[a] is not canon[node]:
+                    uses[canon[a]] = uses.get(canon[a], 0) + 1
+        # a difference printed as the negation of its named partner: X − WᵀH as −R
+        self.partner = {node: c for node, c in canon.items() if node.op is alg.ADD and c is not node}
+        self.candidates = set()
+        for node in order:      # arguments first: what is named is an atom for what holds it (W₁h)
+            if uses.get(node, 0) >= 2 and not trivial(node, self.candidates):
+                self.candidates.add(node)
 
     def operand(self, e: Expr, prec: int) -> str:
         if e in self.names:
             return self.names[e]
+        negated = self.negated_partner(e, prec)
+        if negated is not None:
+            return negated
         s, own = self.render(e)
-        if self.share and e in getattr(self, "candidates", ()) and (self.forced is not None or
-                                                                      len(s) >= self.min_share_len):
+        if self.share and e in self.candidates:
             name = self.shared_name(self.forced[e]) if self.forced is not None else self.new_name(e)
             self.defs.append((name, s))
             self.names[e] = name
             return name
         return self.paren(s) if own < prec else s
+
+    def sign_taken_in(self, coef, atoms, chain):
+        """−2Xᵀ(y − Xw) as 2Xᵀ(Xw − y): a minus sign taken into the one difference of a product, its
+        added terms first (a node for printing only), unless that difference is named."""
+        sums = [i for i, f in enumerate(chain) if f.op is alg.ADD]
+        if coef > 0 or len(sums) != 1 or any(a.op is alg.ADD and x == 1 for a, x in atoms):
+            return coef, chain
+        f = chain[sums[0]]
+        if f in self.candidates or f in getattr(self, "partner", {}) or (self.forced and f in self.forced):
+            return coef, chain
+        terms = [alg.neg(t) for t in f.args]
+        positive = [t for t in terms if alg.split_coef(t)[0] > 0]
+        if len(positive) < len(terms) - len(positive):        # −2(a + b) stays: not 2(−a − b)
+            return coef, chain
+        flipped = Expr(alg.ADD, tuple(positive + [t for t in terms if t not in positive]), (), f.shape)
+        return -coef, chain[:sums[0]] + [flipped] + chain[sums[0] + 1:]
+
+    def negated_partner(self, e: Expr, prec: int) -> str | None:
+        """−R, Rᵀ or −Rᵀ for a sum that is one of those for a named R, else None."""
+        r = getattr(self, "partner", {}).get(e)
+        if r is None or r not in self.candidates:
+            return None
+        transposed = e is not r and e is not alg.neg(r)
+        s = self.transpose(Expr(alg.TRANSPOSE, (r,), (), e.shape)) if transposed else self.operand(r, NEG_P + 1)
+        if e is alg.neg(r) or e is alg.neg(alg.transpose(r)):
+            s = self.neg + s
+            return self.paren(s) if NEG_P < prec else s
+        return s
 
     def new_name(self, e: Expr) -> str:
         """The first free temporary of the node's kind (t₁, t₂, ...): an index per kind and the set
@@ -112,7 +221,7 @@ class Printer:
         if not hasattr(self, "_next"):
             self._next: dict[str, int] = {}
             self._taken = set(getattr(self, "reserved", set()))
-        base = e.op.temp
+        base = temp_base(e)
         i = self._next.get(base, 1)
         while self.look(self.temp_name(base, i)) in self._taken:
             i += 1
@@ -295,11 +404,14 @@ class TextPrinter(Printer):
         letter = getattr(e.op, "letter", None)
         if letter and _look(letter) in self.reserved:      # a variable σ: sigmoid in full
             return e.op.source.format(*[self.operand(a, 0) for a in e.args])
+        power = _diagonal_power(e)
+        if power is not None:       # diag(u)⁻², not diag(𝟏 ⊘ u²): the same matrix for an integer power
+            return super().function(alg.call("diag", power[0])) + _sup(power[1])
         return super().function(e)
 
     def temp_name(self, base, i):
         if not hasattr(self, "_kinds"):     # how many candidates of each kind (counted once)
-            self._kinds = Counter(n.op.temp for n in self.candidates)
+            self._kinds = Counter(map(temp_base, self.candidates))
         plain = base if self._kinds[base] == 1 and self.look(base) not in self.reserved else None
         return plain or f"{base}{str(i).translate(_SUB)}"
 
@@ -321,14 +433,20 @@ class TextPrinter(Printer):
 
     def mul(self, e):
         coef, atoms, chain = alg.mul_split(e)
+        coef, chain = self.sign_taken_in(coef, atoms, chain)
         # a lone factor after a number needs no brackets: 3x², 2xᵀv (scaling commutes with ⊙)
         alone = len(chain) + sum(1 for _, x in atoms if x > 0) == 1 and not any(x < 0 for _, x in atoms) \
             and coef.denominator == 1
         inner = MUL_P if alone else MUL_P + 1
-        num = [self.operand(a, inner if x == 1 else POW_P + 1) + ("" if x == 1 else _sup(x)) for a, x in atoms if x > 0]
-        den = [self.operand(a, POW_P + 1) + ("" if x == -1 else _sup(-x)) for a, x in atoms if x < 0]
-        factors = num + [self.operand(f, inner) for f in chain]
         c = abs(coef)
+        lone = [a for a, x in atoms if x > 0] + chain
+        if c.denominator != 1 and c.numerator != 1 and len(lone) == 1 and not any(x < 0 for _, x in atoms) and lone[0].op is alg.HAD:
+            # a fraction in front of a Hadamard product, as (3/2) b ⊙ √x: it scales the whole product
+            s = f"({_fmt_num(c)}) " + (self.power(*atoms[0], MUL_P) if atoms else self.operand(chain[0], MUL_P))
+            return (self.neg + s, NEG_P) if coef < 0 else (s, MUL_P)
+        num = [self.power(a, x, inner) for a, x in atoms if x > 0]
+        den = [self.power(a, -x, POW_P + 1) for a, x in atoms if x < 0]
+        factors = num + [self.operand(f, inner) for f in chain]
         lead = "" if c.numerator == 1 and factors else str(c.numerator)
         s = _juxtapose([lead] + factors if lead else factors)
         if c.denominator != 1:
@@ -340,9 +458,18 @@ class TextPrinter(Printer):
             return self.neg + s, NEG_P
         return s, MUL_P
 
+    def power(self, a: Expr, x: Fraction, prec: int) -> str:
+        """a^x for x > 0: √a for the square root, as a textbook writes it."""
+        if x == Fraction(1, 2):
+            return "√" + self.operand(a, POST_P + 1)
+        return self.operand(a, prec if x == 1 else POW_P + 1) + ("" if x == 1 else _sup(x))
+
     def had(self, e):
         num, den = [], []
         for f, x in zip(e.args, e.attrs[0]):
+            if abs(x) == Fraction(1, 2):       # √x, entrywise for a vector or matrix as for a scalar
+                (num if x > 0 else den).append(self.power(f, abs(x), POW_P + 1))
+                continue
             base = self.operand(f, POW_P + 1)
             power = abs(x)
             mark = "" if power == 1 else (_sup(power) if is_vector(f.shape) else "∘" + _sup(power))
@@ -354,7 +481,7 @@ class TextPrinter(Printer):
 
     def transpose(self, e):
         a = e.args[0]
-        if a.op is alg.INV:
+        if a.op is alg.INV and a not in self.candidates:
             return self.operand(a.args[0], POST_P + 1) + "⁻ᵀ"
         return self.operand(a, POST_P + 1) + "ᵀ"
 
@@ -371,6 +498,17 @@ class TextPrinter(Printer):
         return self.operand(e.args[0], POST_P + 1) + str(e.attrs[0]).translate(_SUP)
 
 
+def _diagonal_power(e: Expr):
+    """(u, k) when e = diag(u^∘k) for an integer k ≠ 1, which is diag(u)ᵏ (u ≠ 0 where k < 0, as
+    u^∘k needs too), else None."""
+    if not is_diagonal_matrix(e):
+        return None
+    a = e.args[0]
+    if a.op is alg.HAD and len(a.args) == 1 and a.attrs[0][0].denominator == 1:
+        return a.args[0], a.attrs[0][0]
+    return None
+
+
 def _simple(tok: str) -> bool:
     core = tok.rstrip("ᵀ⁻¹²³⁴⁵⁶⁷⁸⁹⁰₀₁₂₃₄₅₆₇₈₉")
     return len(core) <= 1 or core.startswith("(") and core.endswith(")") or tok.startswith("‖")
@@ -380,7 +518,7 @@ def _juxtapose(parts) -> str:
     """2Aᵀ(Ax − b), xᵀAx; a space only around multi-letter factors (Aᵀ diag(s) A)."""
     out, last = "", None
     for tok in parts:
-        after_number = last is not None and last.isdigit() and tok[0].isalpha() \
+        after_number = last is not None and last.isdigit() and (tok[0].isalpha() or tok[0] == "√") \
             and (len(tok) == 1 or not (tok[1].isascii() and tok[1].isalpha()))   # 2xᵀv, 2σ(x), 2 tr(X)
         if last is not None and not after_number and not (_simple(tok) and (_simple(last) or last.isdigit())):
             out += " "
@@ -469,6 +607,9 @@ class LatexPrinter(Printer):
     def operand(self, e: Expr, prec: int) -> str:
         if e in self.names:
             return self.names[e]
+        negated = self.negated_partner(e, prec)
+        if negated is not None:
+            return negated
         s, own = self.render(e)
         if self.forced and e in self.forced:       # the text printer's shared names, shape-aware
             name = latex_name(self.forced[e].translate(_UNSUB), e.shape, self.style)
@@ -536,6 +677,7 @@ class LatexPrinter(Printer):
 
     def mul(self, e):
         coef, atoms, chain = alg.mul_split(e)
+        coef, chain = self.sign_taken_in(coef, atoms, chain)
         num = [(a, x) for a, x in atoms if x > 0]
         den = [(a, -x) for a, x in atoms if x < 0]
         c = abs(coef)
@@ -564,6 +706,8 @@ class LatexPrinter(Printer):
         """A scalar factor a^x among `group` factors (lead: a number stands in front)."""
         if x == 1:
             return self.operand(a, MUL_P + 1 if group > 1 else MUL_P if lead else 0)
+        if x == Fraction(1, 2):
+            return rf"\sqrt{{{self.operand(a, 0)}}}"
         return self.sup(self.operand(a, POW_P + 1), _fmt_num(x))
 
     def had(self, e):
@@ -571,7 +715,10 @@ class LatexPrinter(Printer):
         for f, x in zip(e.args, e.attrs[0]):
             base = self.operand(f, POW_P + 1)
             power = abs(x)
-            (num if x > 0 else den).append(base if power == 1 else self.sup(base, r"\circ " + _fmt_num(power)))
+            if power == Fraction(1, 2):
+                base = rf"\sqrt{{{self.operand(f, 0)}}}"
+            (num if x > 0 else den).append(base if power in (1, Fraction(1, 2)) else
+                                           self.sup(base, r"\circ " + _fmt_num(power)))
         if len(num) == 1 and not den:
             return num[0], POW_P
         if not num:          # 𝟏 ⊘ x; a matrix of ones is a product, bracketed before ⊘: (𝟏𝟏ᵀ) ⊘ X
@@ -582,7 +729,7 @@ class LatexPrinter(Printer):
 
     def transpose(self, e):
         a = e.args[0]
-        if a.op is alg.INV and a not in self.names and not (self.forced and a in self.forced):
+        if a.op is alg.INV and a not in self.candidates:
             return self.sup(self.operand(a.args[0], POST_P + 1), r"-\top")
         return self.sup(self.operand(a, POST_P + 1), r"\top")
 
@@ -591,6 +738,9 @@ class LatexPrinter(Printer):
         if op.letter and op.letter in self.reserved:   # a variable is called sigma: sigmoid in full
             args = ", ".join(self.operand(a, 0) for a in e.args)
             return r"\operatorname{" + op.names[0].replace("_", r"\_") + "}" + self.paren(args), ATOM_P
+        power = _diagonal_power(e)
+        if power is not None:
+            return self.sup(self.function(alg.call("diag", power[0]))[0], _fmt_num(power[1])), POST_P
         if callable(op.latex):
             return op.latex(self, e)
         args = [self.operand(a, 0) for a in e.args]
@@ -666,7 +816,6 @@ class CodePrinter(Printer):
     collected in self.helpers."""
 
     template = "code"
-    min_share_len = 12
     plus, minus, neg = "+", "-", "-"
 
     def __init__(self, dims: dict, backend=None, params: dict | None = None, stmt=None):
@@ -682,15 +831,23 @@ class CodePrinter(Printer):
     def run(self, e, shared=None):
         return self._in_text_order(super().run(e, shared))
 
+    def _plan(self, root):
+        """As text names M = λI + A and prints M⁻¹, but code computes the inverse once, too."""
+        super()._plan(root)
+        self.candidates |= {n for n in postorder(root) if n.op is alg.INV and n.args[0] in self.candidates}
+
     def operand(self, e, prec):
         if e in self.names:
             return self.names[e]
+        negated = self.negated_partner(e, prec) if self.share else None
+        if negated is not None:
+            return negated
         s, own = self.render(e)
-        if self.share and e in getattr(self, "candidates", ()) and len(s) >= self.min_share_len:
+        if self.share and e in self.candidates:
             # a marker now; where it first occurs in the text it becomes (name := ...), after that
             # the name: Python evaluates left to right, and the printer does not visit in that order
             k = len(self.defs)
-            self.defs.append((f"_{e.op.temp.lower()}{k + 1}", s))
+            self.defs.append((f"_{temp_base(e).lower()}{k + 1}", s))
             self.names[e] = f"\x00{k}\x00"
             return self.names[e]
         return self.paren(s) if own < prec else s

@@ -13,7 +13,8 @@ The rules and when they hold:
   diag(Σ cᵢ vᵢ) — always (factor);
 - Hadamard products of sums multiplied out, with like terms and quotients
   cancelled (σ ⊙ (𝟏 − σ) ⊘ (𝟏 − σ) = σ) — where the quotients are defined, as
-  typed (expand).
+  typed (expand);
+- the rewrites toward a textbook's form of textbook.py, each with where it holds.
 """
 from __future__ import annotations
 
@@ -154,14 +155,35 @@ def expand(expr: Expr) -> Expr:
     expansion is kept only when it is smaller and something cancelled (a quotient, or terms that
     collected): σ ⊙ (𝟏 − σ) stays as the textbook writes it. Tried only while it stays small."""
     measure: dict[Expr, tuple[int, int]] = {}       # shared: a deep result is walked once
-    return alg.rewrite(expr, lambda node: _expand_had(node, measure) if node.op is alg.HAD else None)
+
+    def visit(node):
+        if _factors(node):
+            return _expand_had(node, measure)
+        if node.op is alg.MUL and node.shape != (1, 1):        # its scalar factors, as a product of scalars
+            coef, atoms, chain = alg.mul_split(node)
+            scalars = alg.mul_parts(1, atoms, [])
+            done = _expand_had(scalars, measure) if atoms and _factors(scalars) else None
+            return alg.mul_parts(coef, [(done, 1)], chain) if done is not None else None
+        return None
+    return alg.rewrite(expr, visit)
+
+
+def _factors(node: Expr) -> list | None:
+    """The factors (with exponents) of a Hadamard product, or of a product of scalars with no number in
+    front (σ(ζ)(1 − σ(ζ))(…) multiplies out as σ ⊙ (𝟏 − σ) ⊙ (…) does); None for anything else."""
+    if node.op is alg.HAD:
+        return list(zip(node.args, node.attrs[0]))
+    if node.op is alg.MUL and node.shape == (1, 1):
+        coef, atoms, chain = alg.mul_split(node)
+        return atoms if coef == 1 and not chain else None
+    return None
 
 
 _MAX_EXPANDED_TERMS = 16
 
 
 def _expand_had(node: Expr, measure: dict) -> Expr | None:
-    if not any(f.op is alg.ADD for f in node.args):
+    if not any(f.op is alg.ADD for f, _ in _factors(node)):
         return None
     raw: list[Expr] = []
     got = _multiply_out(node, raw, [_MAX_EXPANDED_TERMS])
@@ -175,7 +197,7 @@ def _expand_had(node: Expr, measure: dict) -> Expr | None:
 def _multiply_out(node: Expr, raw: list, budget: list) -> Expr | None:
     """node with every sum factor (exponent 1) distributed, or None when that grows too large.
     raw collects the terms before like terms are collected."""
-    parts = list(zip(node.args, node.attrs[0]))
+    parts = _factors(node)
     sums = [(f, e) for f, e in parts if f.op is alg.ADD and e == 1]
     if not sums:
         raw.append(node)
@@ -198,6 +220,11 @@ def _multiply_out(node: Expr, raw: list, budget: list) -> Expr | None:
             if inner is None:
                 return None
             term = alg.mul_parts(coef, atoms, [inner])
+        elif not chain and any(a.op is alg.ADD and x == 1 for a, x in atoms):     # c·(product of scalars)
+            inner = _multiply_out(alg.mul_parts(1, atoms, []), raw, budget)
+            if inner is None:
+                return None
+            term = alg.add(*[alg.scale(coef, t) for t in _terms(inner)])
         else:
             raw.append(term)
         terms.extend(_terms(term))
@@ -219,9 +246,11 @@ def _terms(t: Expr) -> list:
 
 def _had_parts(t: Expr) -> list:
     """The Hadamard factors of a term, with exponents (scalar coefficients aside)."""
-    chain = alg.mul_split(t)[2] if t.op is alg.MUL else [t]
+    coef, atoms, chain = alg.mul_split(t) if t.op is alg.MUL else (alg.ONE, [], [t])
     if len(chain) == 1 and chain[0].op is alg.HAD:
         return list(zip(chain[0].args, chain[0].attrs[0]))
+    if not chain and t.shape == (1, 1):
+        return atoms
     return [(t, 1)]
 
 
@@ -229,10 +258,12 @@ def _measure(e: Expr, memo: dict) -> tuple[int, int]:
     """(size as printed, quotients), each occurrence counted; memo keeps what is known."""
     for n in postorder(e, stop=lambda n: n in memo):
         if n not in memo:
-            own = sum(1 for x in n.attrs[0] if x < 0) if n.op is alg.HAD else 0
+            exps = n.attrs[0] if n.op is alg.HAD else n.attrs[1] if n.op is alg.MUL else ()
+            own = sum(1 for x in exps if x < 0)
             memo[n] = (1 + sum(memo[a][0] for a in n.args), own + sum(memo[a][1] for a in n.args))
     return memo[e]
 
 
 def finish(expr: Expr, kinds: dict[str, str], doms: dict[str, set[str]]) -> Expr:
-    return factor(expand(assume(expr, kinds, doms)))
+    from .textbook import tidy
+    return tidy(factor(expand(assume(expr, kinds, doms))))
