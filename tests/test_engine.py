@@ -122,7 +122,7 @@ CATALOGUE = [
     ('grad', 'logdet(inv(X))', 'X', None, '−X⁻ᵀ'),
     ('grad', 'tr(X^-2)', 'X', None, '−2(X⁻ᵀ)³'),
     ('grad', 'tr(inv(X)*X*A)', 'X', None, '0'),
-    ('grad', "sqrt((x-y)'*inv(S)*(x-y))", 'S', {'S': 'spd'}, '−S⁻¹(x − y)(x − y)ᵀS⁻¹/(2 √((x − y)ᵀS⁻¹(x − y)))'),
+    ('grad', "sqrt((x-y)'*inv(S)*(x-y))", 'S', {'S': 'spd'}, '−S⁻¹(x − y)(x − y)ᵀS⁻¹/(2√((x − y)ᵀS⁻¹(x − y)))'),
     ('jacobian', "x'*A", 'x', None, 'Aᵀ'),
 ]
 

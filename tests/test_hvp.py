@@ -57,7 +57,7 @@ CASES = [
     ("tr(X'*A*X)", "X", None, "(A + Aᵀ)V", lambda X, A: (A + A.T) @ X),
     ("x'*A*x", "x", None, "(A + Aᵀ)v", lambda x, A: (A + A.T) @ x),
     ("norm(A*x - b)^2", "x", None, "2AᵀAv", lambda x, A, b: 2 * A.T @ (A @ x - b)),
-    ("cross_entropy(W*x, y)", "W", {"y": "probability"}, "((Vx) ⊙ s − (sᵀVx)s)xᵀ  where s = softmax(Wx)",
+    ("cross_entropy(W*x, y)", "W", {"y": "probability"}, "(diag(s) − ssᵀ)Vxxᵀ  where s = softmax(Wx)",
      lambda W, x, y: (_softmax(W @ x) - y) @ x.T),
     ("cross_entropy(W2*tanh(W1*x + b1) + b2, y)", "W1", {"y": "probability"}, None, _mlp_grad_w1),
 ]
