@@ -49,7 +49,7 @@ from fractions import Fraction
 # NumPy is imported inside the evaluate methods: a command that evaluates nothing does not load it
 from .expr import Expr, charge, frac
 from .ops.base import Op
-from .shapes import SCALAR, is_column, is_row, is_scalar
+from .shapes import SCALAR, is_column, is_row, is_scalar, size_value
 
 ONE, ZERO_F = Fraction(1), Fraction(0)
 
@@ -93,7 +93,7 @@ class FilledOp(Op):
 
     def evaluate(self, node, vals, dims):
         import numpy as np
-        r, c = (dims[d] if isinstance(d, str) else d for d in node.shape)
+        r, c = (size_value(d, dims) for d in node.shape)
         return {"zero": np.zeros, "ones": np.ones}[self.name]((r, c)) if self.name != "identity" \
             else np.eye(r)
 

@@ -16,12 +16,13 @@ from . import algebra as alg
 from .expr import Expr, budget, free_leaves, postorder
 from .ops.function import temporary_name
 from .ops.linalg import is_diagonal_matrix
-from .shapes import is_column, is_row, is_vector
+from .shapes import is_column, is_row, is_vector, size_code
 
 ADD_P, MUL_P, NEG_P, POW_P, POST_P, ATOM_P = 10, 20, 25, 30, 40, 50
 _SUP = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 _SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 _UNSUB = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
+_SUB_LETTERS = str.maketrans("0123456789aehijklmnoprstuvx²³·", "₀₁₂₃₄₅₆₇₈₉ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ₂₃ ")
 GREEK = {"alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "eta": "η", "kappa": "κ",
          "lambda": "λ", "mu": "μ", "nu": "ν", "rho": "ρ", "sigma": "σ", "tau": "τ", "omega": "ω",
          "theta": "θ", "phi": "ϕ", "psi": "ψ", "xi": "ξ", "zeta": "ζ", "chi": "χ", "pi": "π",
@@ -160,7 +161,21 @@ class Printer:
             return self.inv(e), POST_P
         if op is alg.MATPOW:
             return self.matpow(e), POW_P
-        return self.function(e), ATOM_P
+        return self.function(e), self.infix(e) or ATOM_P
+
+    def infix(self, e: Expr):
+        """The precedence of an op printed as an operator (A ⊗ B) in this notation, else None."""
+        return getattr(e.op, "infix", None) if self.template in ("text", "latex") else None
+
+    def arguments(self, e: Expr, prec: int = 0) -> list[str]:
+        """A function's arguments printed; a sized op's sizes (commutation(m, n))."""
+        if getattr(e.op, "sized", False):
+            return [self.size(d) for d in e.attrs]
+        infix = self.infix(e)
+        return [self.operand(a, infix + 1 if infix else prec) for a in e.args]
+
+    def size(self, d) -> str:
+        return str(d)
 
     def add(self, e: Expr) -> str:
         out = []
@@ -178,7 +193,7 @@ class Printer:
 
     def function(self, e: Expr) -> str:
         tpl = getattr(e.op, self.template)
-        args = [self.operand(a, 0) for a in e.args]
+        args = self.arguments(e)
         return tpl(args, e) if callable(tpl) else tpl.format(*args)
 
 
@@ -290,6 +305,11 @@ class TextPrinter(Printer):
         if letter and _look(letter) in self.reserved:      # a variable σ: sigmoid in full
             return e.op.source.format(*[self.operand(a, 0) for a in e.args])
         return super().function(e)
+
+    def size(self, d) -> str:       # K_mn: sizes as subscripts where Unicode has them
+        s = str(d)
+        sub = s.translate(_SUB_LETTERS)
+        return sub if all(c not in sub for c in s if c != "·") else s
 
     def temp_name(self, base, i):
         if not hasattr(self, "_kinds"):     # how many candidates of each kind (counted once)
@@ -416,6 +436,7 @@ _LGREEK["epsilon"] = r"\varepsilon"
 _LGREEK["phi"] = r"\phi"
 _ACCENTS = {"hat": r"\hat", "bar": r"\bar", "tilde": r"\tilde"}
 _UNSUB = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
+_SUB_LETTERS = str.maketrans("0123456789aehijklmnoprstuvx²³·", "₀₁₂₃₄₅₆₇₈₉ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ₂₃ ")
 _ENDS_WITH_SUP = re.compile(r"\^(\{[^{}]*\}|\\[A-Za-z]+|[0-9A-Za-z])$")
 _ENDS_WITH_CMD = re.compile(r"\\[A-Za-z]+$")
 
@@ -582,9 +603,9 @@ class LatexPrinter(Printer):
             return r"\operatorname{" + op.names[0].replace("_", r"\_") + "}" + self.paren(args), ATOM_P
         if callable(op.latex):
             return op.latex(self, e)
-        args = [self.operand(a, 0) for a in e.args]
+        args = self.arguments(e)
         tpl = op.latex if any(_tall(a) for a in args) else _plain_delimiters(op.latex)
-        return tpl.format(*args), ATOM_P
+        return tpl.format(*args), self.infix(e) or ATOM_P
 
 
 def _plain_delimiters(tpl: str) -> str:
@@ -706,8 +727,8 @@ class CodePrinter(Printer):
         return "".join(out)
 
     def dim(self, d) -> str:
-        if isinstance(d, int):
-            return str(d)
+        if not isinstance(d, str):
+            return size_code(d, self.dim)
         if d not in self.dims:     # eye(k) with no variable of size k (was a KeyError; issue 7)
             from .errors import UnsupportedError
             raise UnsupportedError(f"the size {d} belongs to no variable, so generated code cannot know it",
@@ -805,8 +826,15 @@ class CodePrinter(Printer):
         return f"{self.be.ns}.linalg.matrix_power({self.operand(e.args[0], 0)}, {e.attrs[0]})"
 
     # ------------------------------------------------------------ function ops: their templates
+    def size(self, d) -> str:
+        return self.dim(d)
+
     def function(self, e):
         tpl = e.op.code_template(self.be.name)
+        if callable(tpl):                   # code that depends on the arguments' shapes
+            return tpl(self, e)
+        if getattr(e.op, "sized", False):
+            return tpl.format(*self.arguments(e), ns=self.be.ns)
         if isinstance(tpl, tuple):          # (first, then): first computed once, named in then
             first, then = tpl
             (hint,) = temporary_name(then)
@@ -837,7 +865,7 @@ class CodePrinter(Printer):
     def repeats(self, e) -> list[int]:
         """Arguments a template uses more than once: a generated function computes them once, before."""
         tpl = e.op.code_template(self.be.name) if hasattr(e.op, "code_template") else None
-        parts = tpl if isinstance(tpl, tuple) else (tpl,) if tpl else ()
+        parts = tpl if isinstance(tpl, tuple) else (tpl,) if isinstance(tpl, str) else ()
         return [i for i in range(len(e.args)) if sum(part.count("{%d}" % i) for part in parts) > 1]
 
 

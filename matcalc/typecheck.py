@@ -13,7 +13,7 @@ from fractions import Fraction
 from . import algebra as alg
 from .errors import LimitError, MatcalcError, ParseError, ShapeError, UnsupportedError
 from .ops.base import FUNCTIONS
-from .shapes import SCALAR, Namer, Unifier, fmt_shape
+from .shapes import SCALAR, Dim, Mono, Namer, Unifier, fmt_shape, size_product
 from .syntax import Binary, Call, Name, Num, Postfix, Unary, habit_hint, parse_syntax
 
 KINDS = ("scalar", "vector", "matrix", "symmetric", "spd", "diagonal", "probability", "onehot")
@@ -105,6 +105,8 @@ class _Unify(Unifier):
         d = self.size(d)
         if isinstance(d, int):
             return d
+        if isinstance(d, Mono):
+            return size_product(d.coeff, *(self.show(f) for f in d.dims))
         return d.name if d.name is not None else _provisional(self, d)
 
 
@@ -147,6 +149,7 @@ class Typer:
         self.symbols: dict[str, Symbol] = {}
         self.shapes: dict[int, tuple] = {}
         self.built: dict[int, object] = {}      # syntax node id -> graph node (pass 2)
+        self.call_sizes: dict[int, list] = {}   # a call's size arguments (eye, ones, commutation)
 
     # ------------------------------------------------------------ helpers
     def fresh(self, name=None):
@@ -321,15 +324,7 @@ class Typer:
             if not want[0] <= len(node.args) <= want[1]:
                 self.fail(f"{name} takes {'1 size' if name == 'eye' else '1 or 2 sizes'}, got {len(node.args)}",
                           node.name_span, cls=ParseError)
-            dims = []
-            for arg in node.args:
-                if isinstance(arg, Num) and arg.value.denominator == 1 and arg.value >= 1:
-                    dims.append(int(arg.value))
-                elif isinstance(arg, Name):
-                    dims.append(self.fresh(arg.id))
-                else:
-                    self.fail(f"a size is a name such as n or a positive whole number", arg.span, cls=ParseError)
-                self.shapes[id(arg)] = SCALAR
+            dims = self._sizes(node)
             if name == "eye":
                 return (dims[0], dims[0])
             return (dims[0], 1) if len(dims) == 1 else tuple(dims)
@@ -344,11 +339,25 @@ class Typer:
         if not lo <= len(node.args) <= hi:
             n = "1 argument" if lo == 1 and hi == 1 else f"{lo} arguments"
             self.fail(f"{name} takes {n}, got {len(node.args)}", node.name_span, op.usage, cls=ParseError)
-        shapes = [self.infer(a) for a in node.args]
+        shapes = [self.infer(a) for a in node.args] if not op.sized else self._sizes(node)
         try:
             return op.infer(shapes, self.u)
         except ShapeError as err:
             raise ShapeError(err.message, node.name_span, err.hint, self.text) from None
+
+    def _sizes(self, node: Call) -> list:
+        """The arguments of eye(n), ones(m, n), commutation(m, n): sizes, not values."""
+        dims = []
+        for arg in node.args:
+            if isinstance(arg, Num) and arg.value.denominator == 1 and arg.value >= 1:
+                dims.append(int(arg.value))
+            elif isinstance(arg, Name):
+                dims.append(self.fresh(arg.id))
+            else:
+                self.fail(f"a size is a name such as n or a positive whole number", arg.span, cls=ParseError)
+            self.shapes[id(arg)] = SCALAR
+        self.call_sizes[id(node)] = dims
+        return dims
 
     # ------------------------------------------------------------ pass 2: graph
     def build(self, node, namer: Namer):
@@ -415,8 +424,11 @@ class Typer:
                 return alg.identity(s[0])
             if node.func == "ones":
                 return alg.ones(s)
+            op = FUNCTIONS[node.func]
+            if op.sized:
+                return op.build(attrs=tuple(namer.name(d) for d in self.call_sizes[id(node)]))
             args = [self.build(a, namer) for a in node.args]
-            return FUNCTIONS[node.func].build(*args)
+            return op.build(*args)
         a, b = self.build(node.left, namer), self.build(node.right, namer)
         op = node.op
         if op == "+":
@@ -500,7 +512,7 @@ def typecheck(text: str, let=None, extra: tuple[str, ...] = ()) -> tuple[Typed, 
     for shape in typer.shapes.values():
         for d in shape:
             namer.resolve(d)
-    roots = {id(typer.u.size(d)) for d in typer.u.all if not isinstance(typer.u.size(d), int)}
+    roots = {id(typer.u.size(d)) for d in typer.u.all if isinstance(typer.u.size(d), Dim)}
     namer.finish(len(roots))
     for sym in typer.symbols.values():
         sym.shape = tuple(namer.name(d) for d in sym.shape)

@@ -47,6 +47,7 @@ import numpy as np
 from .expr import Expr, postorder
 from .numeric import evaluate
 from .ops.domains import DOMAINS, draw as draw_in_domains
+from .shapes import size_names, size_value
 
 TOLERANCE = {"grad": 1e-5, "jacobian": 1e-5, "vjp": 1e-5, "jvp": 1e-5, "hessian": 1e-4}
 _DRAWS = 200
@@ -135,7 +136,7 @@ class _Problem:
         self.f, self.wrt, self.symbols, self.domains, self.sizes, self.rng = f, wrt, symbols, domains, sizes, rng
 
     def shape(self, name):
-        return tuple(d if isinstance(d, int) else self.sizes[d] for d in self.symbols[name][1])
+        return tuple(size_value(d, self.sizes) for d in self.symbols[name][1])
 
     def point(self, extra=()):
         vals = {}
@@ -187,10 +188,10 @@ def check(kind: str, f, wrt: str, candidate: Expr, symbols: dict, domains: dict,
     Raises CanonicalFormDiffers when the engine's graph of f is not the typed f.
     """
     rng = np.random.default_rng(seed)
-    dims = {d for _, shape in symbols.values() for d in shape if isinstance(d, str)}
+    dims = {n for _, shape in symbols.values() for d in shape for n in size_names(d)}
     # and sizes no name has: ones(m) or eye(k) alone (was a KeyError; issue 7, found by fuzzing)
-    dims |= {d for e in (f.expr, candidate) for node in postorder(e) for d in node.shape if isinstance(d, str)}
-    dims |= {d for shape in f.shapes.values() for d in shape if isinstance(d, str)}    # as typed: 0*sum(ones(m))
+    dims |= {n for e in (f.expr, candidate) for node in postorder(e) for d in node.shape for n in size_names(d)}
+    dims |= {n for shape in f.shapes.values() for d in shape for n in size_names(d)}    # as typed: 0*sum(ones(m))
     for _ in range(5):     # some sizes leave the function undefined everywhere (logdet(XXᵀ) with X wide)
         sizes = sizes_within_budget(kind, f, wrt, candidate, symbols, dims, trials, rng)
         report = _check_sizes(kind, f, wrt, candidate, symbols, domains, trials, seed, aux, sizes, rng)
@@ -238,7 +239,7 @@ def sizes_within_budget(kind, f, wrt, candidate, symbols, dims, trials, rng) -> 
     sizes = CheckSizes(draw_sizes(dims, rng, size_pairs(f.expr, candidate)),
                        _current[2].work_left if again else MAX_CHECK_WORK)
     _current[:] = [rng, dims, sizes]
-    x = tuple(d if isinstance(d, int) else sizes[d] for d in symbols[wrt][1])
+    x = tuple(size_value(d, sizes) for d in symbols[wrt][1])
     work = check_cost(kind, f, candidate, x[0] * x[1], trials, sizes)
     if work > MAX_CHECK_WORK:
         from .errors import LimitError
@@ -269,7 +270,7 @@ def check_cost(kind, f, candidate, x_entries, trials, sizes) -> float:
 def _evaluation_cost(e: Expr, sizes) -> float:
     """Work of evaluating e once: one unit a node, and n³/10,000 for a node whose arrays are n×n."""
     def size(d):
-        return d if isinstance(d, int) else sizes[d]
+        return size_value(d, sizes)
     work = 0.0
     for node in postorder(e):
         n = max([size(d) for a in (node, *node.args) for d in a.shape])
@@ -286,8 +287,7 @@ def _check_sizes(kind, f, wrt, candidate, symbols, domains, trials, seed, aux, s
         for _ in range(_DRAWS):
             vals = prob.point()
             if aux is not None:
-                vals[aux] = rng.standard_normal(tuple(d if isinstance(d, int) else sizes[d]
-                                                      for d in symbols[aux][1]))
+                vals[aux] = rng.standard_normal(tuple(size_value(d, sizes) for d in symbols[aux][1]))
             fx = prob.f_at(vals, vals[wrt])
             if np.all(np.isfinite(fx)) and _finite_nearby(prob, vals) and _well_conditioned(prob, vals):
                 break
@@ -487,7 +487,11 @@ def _one_trial(kind, prob, vals, cand, aux, zero, full, step=1.0) -> _Verdict:
     verdicts, naturals = [], []
     for v in directions:
         want, moved = _first(fun, x, v, t)
-        got = cand if kind == "jvp" else cand @ v.reshape(-1, 1)
+        # a Jacobian acts on vec(v) and gives vec(f): columns stacked (column-major, as in
+        # Magnus & Neudecker); for vectors this is the plain reshape
+        got = cand if kind == "jvp" else cand @ v.reshape(-1, 1, order="F")
+        if kind == "jacobian":
+            want, moved = want.reshape(-1, 1, order="F"), moved.reshape(-1, 1, order="F")
         u = float(np.linalg.norm(moved)) + _NOISE_GAIN[1] * noise * np.sqrt(size) / t
         natural, flat = _scale(fun, x, v, 0.1 * xscale, noise)
         flat = flat and zero
@@ -499,9 +503,9 @@ def _one_trial(kind, prob, vals, cand, aux, zero, full, step=1.0) -> _Verdict:
         for i in range(x.size):
             e = np.zeros(x.size)
             e[i] = 1
-            c, m = _first(fun, x, e.reshape(x.shape), t)
-            cols.append(c.reshape(-1))
-            moved.append(m.reshape(-1))
+            c, m = _first(fun, x, e.reshape(x.shape, order="F"), t)
+            cols.append(c.reshape(-1, order="F"))
+            moved.append(m.reshape(-1, order="F"))
         u = float(np.linalg.norm(moved)) + _NOISE_GAIN[1] * noise * np.sqrt(size * x.size) / t
         verdicts.append(_judge(cand, np.array(cols).T, u, tol, natural * np.sqrt(x.size), flat))
     return _Verdict.worst(verdicts)
@@ -543,7 +547,7 @@ def _hessian_verdict(fun, x, h, rng, full, step, xscale, zero) -> _Verdict:
     flat = flat and zero
     verdicts = []
     if full and x.size <= 16:
-        basis = [np.eye(x.size)[i].reshape(x.shape) for i in range(x.size)]
+        basis = [np.eye(x.size)[i].reshape(x.shape, order="F") for i in range(x.size)]     # vec(X): column-major
         pairs = [[_second(f, x, a, b, t) for b in basis] for a in basis]
         fd = np.array([[p[0] for p in row] for row in pairs])
         moved = np.array([[p[1] for p in row] for row in pairs])
@@ -552,7 +556,7 @@ def _hessian_verdict(fun, x, h, rng, full, step, xscale, zero) -> _Verdict:
     for _ in range(2):
         v, w = rng.standard_normal(x.shape), rng.standard_normal(x.shape)
         want, moved = _second(f, x, v, w, t)
-        got = v.reshape(1, -1) @ h @ w.reshape(-1, 1)
+        got = v.reshape(1, -1, order="F") @ h @ w.reshape(-1, 1, order="F")
         u = moved + gain
         verdicts.append(_judge(got, want, u, tol, natural * float(np.linalg.norm(v) * np.linalg.norm(w)), flat))
     return _Verdict.worst(verdicts)

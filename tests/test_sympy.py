@@ -30,13 +30,14 @@ _ALL = list(results())
 
 
 def _size(d):
-    return d if isinstance(d, int) else sp.Symbol(d, integer=True, positive=True)
+    from matcalc.to_sympy import _dim
+    return _dim(d)
 
 
 def sympy_value(expr, symbols, vals, sizes) -> np.ndarray:
     """expr evaluated by SymPy with the sizes and the values (2-D arrays by name) put in: every
     matrix expression made explicit, bottom up, by SymPy's own doit / as_explicit."""
-    put = {_size(d): size for d, size in sizes.items()}
+    put = {_size(d): size for d, size in sizes.items()}     # (size names: a product mn follows)
     for name, (_, shape) in symbols.items():
         v = vals[name]
         put[sp.Symbol(name) if shape == (1, 1) else sp.MatrixSymbol(name, *map(_size, shape))] = \
@@ -57,8 +58,8 @@ def _explicit(e):
     e = e.func(*args).doit(deep=False)
     if isinstance(e, sp.MatrixExpr) and not isinstance(e, sp.MatrixBase):
         e = e.as_explicit()
-    if isinstance(e, sp.MatrixBase) or isinstance(e, sp.Expr) and e.is_number:
-        e = e.evalf()       # numbers, not exact exp(-1)s: det of a 7×7 of those takes minutes
+    if isinstance(e, sp.MatrixBase) or isinstance(e, sp.Expr) and e.is_number and not e.is_Integer:
+        e = e.evalf()       # (an Integer stays one: it may be a size, as in commutation(m, n))       # numbers, not exact exp(-1)s: det of a 7×7 of those takes minutes
     return e
 
 
