@@ -288,19 +288,20 @@ def _torch_case(r, seed=5):
     numpy_got = compile_function(function_code(r, "numpy"))(*args)
     auto = _torch_autodiff(r, lambda *a: f_both(*a)[0], targs, names.index(r.wrt),
                            names.index(r.aux) if r.aux else None)
-    return rel_error(got.numpy(), numpy_got), rel_error(got.numpy(), vec_layout(r, auto.numpy(), targs))
+    return rel_error(got.numpy(), numpy_got), rel_error(got.numpy(), vec_layout(r, auto.numpy(), targs, got.shape))
 
 
-def vec_layout(r, a, args):
-    """An autodiff Jacobian or Hessian (the axes of f, then of x) as matcalc writes it when a matrix is
-    involved: of vec(f) by vec(x), columns stacked (axes reversed in each group, then flattened)."""
+def vec_layout(r, a, args, shape):
+    """An autodiff Jacobian or Hessian (the axes of f, then of x) as matcalc writes it (of the given
+    shape) when a matrix is involved: of vec(f) by vec(x), columns stacked (axes reversed in each
+    group, then flattened)."""
     x_ndim = np.ndim(args[list(r.symbols).index(r.wrt)])
     a = np.asarray(a)
     f_ndim = a.ndim - x_ndim
     if r.kind not in ("jacobian", "hessian") or max(x_ndim, f_ndim) < 2:
         return a
     axes = list(reversed(range(f_ndim))) + list(reversed(range(f_ndim, a.ndim)))
-    return a.transpose(axes).reshape(int(np.prod(a.shape[:f_ndim])), int(np.prod(a.shape[f_ndim:])))
+    return a.transpose(axes).reshape(tuple(shape))
 
 
 @pytest.mark.skipif(not HAVE_TORCH, reason="PyTorch is not installed")
@@ -379,7 +380,7 @@ def test_jax_function_on_the_catalogue(entry, r, jax64):
         names = list(r.symbols)
         auto = _jax_autodiff(jax64, r, lambda *a: f_both(*a)[0], jargs, names.index(r.wrt),
                              names.index(r.aux) if r.aux else None)
-        assert rel_error(np.asarray(got), vec_layout(r, auto, args)) < 1e-8
+        assert rel_error(np.asarray(got), vec_layout(r, auto, args, np.shape(got))) < 1e-8
 
 
 @pytest.mark.skipif(not HAVE_JAX, reason="JAX is not installed")

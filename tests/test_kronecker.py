@@ -247,3 +247,27 @@ def test_torch_commutation_matrix_is_the_column_major_one():
     import torch
     got = compile_function(function_code(r, "torch"))(torch.zeros(3, 4, dtype=torch.float64))
     assert np.array_equal(got.numpy(), _commutation(3, 4))
+
+
+def test_newton_direction_of_the_gaussian_log_likelihood_is_x_minus_xsx():
+    """The README's Newton step: H vec(Δ) = −vec(∇f) for f = logdet(X) − tr(SX) gives Δ = X − XSX."""
+    from matcalc.numeric import evaluate
+    let = {"S": "symmetric"}
+    g, h = matcalc.grad("logdet(X) - tr(S*X)", "X", let), matcalc.hessian("logdet(X) - tr(S*X)", "X", let)
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((4, 4)), rng.standard_normal((4, 4))
+    X, S = a @ a.T + 4 * np.eye(4), b @ b.T / 4
+    vals, sizes = {"X": X, "S": S}, {"n": 4}
+    step = np.linalg.solve(evaluate(h.expr, vals, sizes), -_vec(evaluate(g.expr, vals, sizes)))
+    assert rel_error(step.reshape(4, 4, order="F"), X - X @ S @ X) < 1e-10
+
+
+def test_latex_of_kronecker_results_compiles(tmp_path):
+    from test_latex import HAVE_LATEX, _compile
+    if not HAVE_LATEX:
+        pytest.skip("TeX is not installed")
+    results = [matcalc.derivative(kind, expr, wrt, let) for kind, expr, wrt, let, _, _ in CASES]
+    formulas = [(f"{r.kind} {r.function.source}", "$" + r.latex_of(style) + "$") for r in results
+                for style in ("bold", "plain")]
+    formulas.append(("commutation", "$" + matcalc.parse("commutation(m, n)*vec(X)", {"X": "matrix(m,n)"}).latex() + "$"))
+    _compile(formulas, tmp_path)

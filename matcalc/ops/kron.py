@@ -116,7 +116,7 @@ KRON = FunctionOp(
     text="{0} ⊗ {1}", latex=r"{0} \otimes {1}", source="kron({0}, {1})", code=_kron_code,
     code_for={"torch": lambda pr, node: _kron_code(pr, node, contiguous=True)},
     rule="d(A ⊗ B) = dA ⊗ B + A ⊗ dB",
-    cite=_MN + ", ch. 2, sec. 2 and ch. 3, sec. 10; " + _COOKBOOK + ", sec. 10.2.1",
+    cite=_MN + ", ch. 2, sec. 2; vec(A ⊗ B): ch. 3, sec. 7; " + _COOKBOOK + ", sec. 10.2.1",
     sp=lambda A, B: _sympy().KroneckerProduct(A, B),
     probes=(("jacobian", "kron(A, X)", "X", None), ("jacobian", "kron(X, B)", "X", None),
             ("grad", "a'*kron(X, b)*c", "X", None), ("jvp", "kron(X, X)", "X", None),
