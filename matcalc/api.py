@@ -290,9 +290,6 @@ def _check_kind(kind, f, x, src, wrt):
                          "use jacobian for a vector function, or vjp with an upstream gradient", src)
     if kind == "hessian" and not is_scalar(f.shape):
         raise ShapeError(f"hessian needs a scalar function; {fdesc}", span, None, src)
-    if kind in ("jacobian", "hessian") and is_row(x.shape):
-        raise UnsupportedError(f"the {kind} with respect to the row vector {wrt} is taken with respect to "
-                               f"a column: write the expression in {wrt}'", None, None, src)
 
 
 def _describe(shape):

@@ -14,7 +14,8 @@ The rules and when they hold:
 - Kronecker products (kronecker): (A ⊗ B)(C ⊗ D) = AC ⊗ BD when cols(A) = rows(C) and
   cols(B) = rows(D); (a ⊗ B)M = a ⊗ BM and (A ⊗ b)M = AM ⊗ b when a (b) has one column, and
   M(aᵀ ⊗ B) = aᵀ ⊗ MB, M(A ⊗ bᵀ) = MA ⊗ bᵀ when aᵀ (bᵀ) has one row (M = 1 ⊗ M); (B ⊗ A)vec(M) =
-  vec(AMBᵀ) and vec(M)ᵀ(B ⊗ A) = vec(AᵀMB)ᵀ; K_mn K_nm = I; Σ A ⊗ Bᵢ = A ⊗ ΣBᵢ and
+  vec(AMBᵀ) and vec(M)ᵀ(B ⊗ A) = vec(AᵀMB)ᵀ; K_mn K_nm = I; K_pm(A ⊗ B)K_nq = B ⊗ A for A m×n,
+  B p×q, used where one K is I (A or B a row, or a column); Σ A ⊗ Bᵢ = A ⊗ ΣBᵢ and
   Σ Aᵢ ⊗ B = (ΣAᵢ) ⊗ B — always (Magnus & Neudecker, ch. 2 and 3);
 - Hadamard products of sums multiplied out, with like terms and quotients
   cancelled (σ ⊙ (𝟏 − σ) ⊘ (𝟏 − σ) = σ) — where the quotients are defined, as
@@ -187,6 +188,13 @@ def _kron_pair(x: Expr, y: Expr) -> Expr | None:
         return None
     if x.op is COMMUTATION and y.op is COMMUTATION and x.attrs == y.attrs[::-1]:
         return alg.identity(x.shape[0])                  # K_mn K_nm = I
+    # K_pm (A ⊗ B) K_nq = B ⊗ A for A m×n, B p×q, where one of the two K is the identity
+    if x.op is KRON and y.op is COMMUTATION and y.attrs == (x.args[0].shape[1], x.args[1].shape[1]) \
+            and 1 in (x.args[0].shape[0], x.args[1].shape[0]):
+        return kron(x.args[1], x.args[0])
+    if y.op is KRON and x.op is COMMUTATION and x.attrs == (y.args[1].shape[0], y.args[0].shape[0]) \
+            and 1 in (y.args[0].shape[1], y.args[1].shape[1]):
+        return kron(y.args[1], y.args[0])
     if x.op is KRON and y.op is VEC:                     # (B ⊗ A) vec(M) = vec(A M Bᵀ)
         (b, a), m = x.args, y.args[0]
         if a.shape[1] == m.shape[0] and b.shape[1] == m.shape[1]:

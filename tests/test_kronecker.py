@@ -271,3 +271,12 @@ def test_latex_of_kronecker_results_compiles(tmp_path):
                 for style in ("bold", "plain")]
     formulas.append(("commutation", "$" + matcalc.parse("commutation(m, n)*vec(X)", {"X": "matrix(m,n)"}).latex() + "$"))
     _compile(formulas, tmp_path)
+
+
+def test_display_equation_names_vec_where_a_matrix_is_involved():
+    from matcalc.output import latex_equation
+    assert r"\partial \operatorname{vec}(\mathbf{X})\, \partial \operatorname{vec}(\mathbf{X})^\top" in \
+        latex_equation(matcalc.hessian("logdet(X)", "X"))
+    assert r"\frac{\partial \operatorname{vec}(\mathbf{A}\mathbf{X})}{\partial \operatorname{vec}(\mathbf{X})^\top}" \
+        in latex_equation(matcalc.jacobian("A*X", "X"))
+    assert "vec" not in latex_equation(matcalc.jacobian("A*x", "x"))
