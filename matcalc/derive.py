@@ -195,7 +195,15 @@ def jacobian(f: Expr, wrt: Expr, steps: list | None = None) -> Expr:
     if f.is_scalar and not is_column(wrt.shape) and not wrt.is_scalar:
         return alg.transpose(vec(grad(f, wrt, steps)))
     d = alg.sym("d" + wrt.attrs[0], wrt.shape, "tangent")
-    return _LinearMap(d).matrix(jvp(f, wrt, d, steps))
+    t = jvp(f, wrt, d, steps)
+    out = _LinearMap(d).matrix(t)
+    if steps is not None and not (is_column(wrt.shape) and (is_column(f.shape) or f.is_scalar)):
+        steps.append(Step("identification: d vec(F) = J d vec(X) gives the Jacobian J", _IDENTIFICATION, t, out, []))
+    return out
+
+
+_IDENTIFICATION = "Magnus & Neudecker, Matrix Differential Calculus (3rd ed. 2019), ch. 9; " \
+                  "d vec(A dX B) = (Bᵀ ⊗ A) d vec(X): ch. 2"
 
 
 @_scoped

@@ -146,7 +146,7 @@ def steps_tree(result):
             branch.add(f"[dim]source: {escape(st.cite)}[/]")
         if st.rule.startswith("assumption"):
             continue
-        if st.rule.startswith("simplify"):
+        if st.rule.startswith(("simplify", "identification")):
             branch.add(f"before  {escape(text(st.node, names))}")
             branch.add(f"after   {escape(text(st.adjoint, names))}")
             continue

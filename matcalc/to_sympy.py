@@ -181,13 +181,16 @@ class Commutation(sp.MatrixExpr):
     def __new__(cls, m, n):
         return sp.Basic.__new__(cls, _basic(m), _basic(n))
 
+    def _sizes(self):        # sizes put in as numbers may arrive as Floats (evalf): whole numbers here
+        return [sp.Integer(int(a)) if a.is_number else a for a in self.args]
+
     @property
     def shape(self):
-        m, n = self.args
+        m, n = self._sizes()
         return m * n, m * n
 
     def _entry(self, i, j, **kwargs):
-        m, n = self.args
+        m, n = self._sizes()
         return sp.Piecewise((1, sp.Eq(j, i // n + m * (i % n))), (0, True))
 
 

@@ -280,3 +280,12 @@ def test_display_equation_names_vec_where_a_matrix_is_involved():
     assert r"\frac{\partial \operatorname{vec}(\mathbf{A}\mathbf{X})}{\partial \operatorname{vec}(\mathbf{X})^\top}" \
         in latex_equation(matcalc.jacobian("A*X", "X"))
     assert "vec" not in latex_equation(matcalc.jacobian("A*x", "x"))
+
+
+def test_steps_show_the_identification_with_its_source():
+    r = matcalc.jacobian("A*X*B", "X", steps=True)
+    last = r.steps[-1]
+    assert last.rule.startswith("identification") and "Magnus & Neudecker" in last.cite
+    assert str(last.adjoint) == "Bᵀ ⊗ A"
+    out = CliRunner().invoke(app, ["jacobian", "A*X*B", "X", "--steps", "--no-verify"])
+    assert out.exit_code == 0 and "before  A dX B" in out.output and "after   Bᵀ ⊗ A" in out.output

@@ -59,7 +59,7 @@ def _explicit(e):
     if isinstance(e, sp.MatrixExpr) and not isinstance(e, sp.MatrixBase):
         e = e.as_explicit()
     if isinstance(e, sp.MatrixBase) or isinstance(e, sp.Expr) and e.is_number and not e.is_Integer:
-        e = e.evalf()       # (an Integer stays one: it may be a size, as in commutation(m, n))       # numbers, not exact exp(-1)s: det of a 7×7 of those takes minutes
+        e = e.evalf()       # (a whole number stays one: mn, a product of sizes put in, is a size)       # numbers, not exact exp(-1)s: det of a 7×7 of those takes minutes
     return e
 
 

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..algebra import ADD, MUL, add, identity, is_zero, mul, mul_parts, mul_split, transpose, zero
+from ..algebra import ADD, IDENTITY, MUL, add, identity, is_zero, mul, mul_parts, mul_split, transpose, zero
 from ..errors import UnsupportedError
+from ..printing import MUL_P, POST_P
 from ..shapes import is_column, is_row, size_product
 from .function import FunctionOp
 
 _MN = "Magnus & Neudecker, Matrix Differential Calculus with Applications in Statistics and Econometrics " \
       "(3rd ed. 2019)"
 _COOKBOOK = "Petersen & Pedersen, The Matrix Cookbook (2012)"
-_MUL_P, _POST_P = 20, 40     # printing.MUL_P: ⊗ binds as a product does; POST_P: x[:, None]
 
 
 def kron(a, b):
@@ -47,7 +47,7 @@ def _kron_canon(a, b):
         return mul(a, b)
     if is_row(a.shape) and is_column(b.shape):        # aᵀ ⊗ b = b aᵀ
         return mul(b, a)
-    if a.op is b.op and a.op.name == "identity":      # I_m ⊗ I_n = I_mn
+    if a.op is IDENTITY and b.op is IDENTITY:         # I_m ⊗ I_n = I_mn
         return identity(size_product(a.shape[0], b.shape[0]))
     (ca, xa, ra), (cb, xb, rb) = mul_split(a), mul_split(b)
     if ca != 1 or cb != 1 or xa or xb:                # (αA) ⊗ (βB) = αβ (A ⊗ B): scalars leave
@@ -65,15 +65,13 @@ def _kron_transpose(node, c, i):
     only when the other factor is a vector: C's blocks are then contracted by a Kronecker product
     with an identity ((I ⊗ bᵀ)C for A ⊗ b). For two matrices the adjoint Σₖₗ Bₖₗ C[k::p, l::q]
     needs a reshape that matrix notation does not have."""
-    a, b = node.args
-    other = node.args[1 - i]
-    if is_column(other.shape):
-        n = a.shape[0] if i == 0 else b.shape[0]
-        side = [transpose(b)] if i == 0 else [transpose(a)]
-        return mul(kron(identity(n), side[0]) if i == 0 else kron(side[0], identity(n)), c)
-    if is_row(other.shape):
-        n = a.shape[1] if i == 0 else b.shape[1]
-        return mul(c, kron(identity(n), transpose(b)) if i == 0 else kron(transpose(a), identity(n)))
+    mine, other = node.args[i], transpose(node.args[1 - i])
+    if other.shape[0] == 1:            # A ⊗ b: (I ⊗ bᵀ)C;  a ⊗ B: (aᵀ ⊗ I)C
+        eye = identity(mine.shape[0])
+        return mul(kron(eye, other) if i == 0 else kron(other, eye), c)
+    if other.shape[1] == 1:            # A ⊗ bᵀ: C(I ⊗ b);  aᵀ ⊗ B: C(a ⊗ I)
+        eye = identity(mine.shape[1])
+        return mul(c, kron(eye, other) if i == 0 else kron(other, eye))
     raise UnsupportedError("the gradient through a Kronecker product of two matrices has no form in matrix "
                            "notation: it sums the blocks of the adjoint weighted by the other factor, which "
                            "needs a reshape", hint="use jacobian, which writes it in vec form")
@@ -99,11 +97,11 @@ def _kron_code(pr, node, contiguous=False):
     args = []
     for a in node.args:
         if is_column(a.shape) and not is_column(node.shape):
-            s = pr.operand(a, _POST_P) + "[:, None]"
+            s = pr.operand(a, POST_P) + "[:, None]"
         elif is_row(a.shape) and not is_row(node.shape):
-            s = pr.operand(a, _POST_P) + "[None, :]"
+            s = pr.operand(a, POST_P) + "[None, :]"
         else:
-            s = pr.operand(a, _POST_P if contiguous else 0)
+            s = pr.operand(a, POST_P if contiguous else 0)
         args.append(s + ".contiguous()" if contiguous else s)
     return f"{pr.be.ns}.kron({args[0]}, {args[1]})"
 
@@ -112,7 +110,7 @@ KRON = FunctionOp(
     names=("kron",), meaning="Kronecker product A ⊗ B (mp×nq for A m×n, B p×q)", arity=2,
     shape=_kron_shape, np=np.kron, d=_kron_d, transpose=_kron_transpose, matrix=_kron_matrix,
     transposed=lambda node: kron(transpose(node.args[0]), transpose(node.args[1])),
-    canon=_kron_canon, infix=_MUL_P,
+    canon=_kron_canon, infix=MUL_P,     # ⊗ binds as a product does
     text="{0} ⊗ {1}", latex=r"{0} \otimes {1}", source="kron({0}, {1})", code=_kron_code,
     code_for={"torch": lambda pr, node: _kron_code(pr, node, contiguous=True)},
     rule="d(A ⊗ B) = dA ⊗ B + A ⊗ dB",
