@@ -327,4 +327,4 @@ def _measure(e: Expr, memo: dict) -> tuple[int, int]:
 
 
 def finish(expr: Expr, kinds: dict[str, str], doms: dict[str, set[str]]) -> Expr:
-    return factor(kronecker(expand(assume(expr, kinds, doms))))
+    return kronecker(factor(kronecker(expand(assume(expr, kinds, doms)))))     # (factoring makes products anew)
