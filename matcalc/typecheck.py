@@ -252,6 +252,9 @@ class Typer:
                 return b if sa else a
             if not u.eq(a[1], b[0]):
                 hint, why = None, f"inner sizes {u.show(a[1])} and {u.show(b[0])} differ"
+                if any(isinstance(u.size(d), Mono) for d in (a[1], b[0])):
+                    hint = "a product of sizes (mn) matches another only where the factors say how " \
+                           "(mn = mk gives n = k): declare the sizes, as in --let 'X:matrix(m,n)'"
                 if a[1] == 1 and b[1] == 1:
                     l_, r_ = self.src(node.left), self.src(node.right)
                     why = "both are column vectors"

@@ -289,3 +289,8 @@ def test_steps_show_the_identification_with_its_source():
     assert str(last.adjoint) == "Bᵀ ⊗ A"
     out = CliRunner().invoke(app, ["jacobian", "A*X*B", "X", "--steps", "--no-verify"])
     assert out.exit_code == 0 and "before  A dX B" in out.output and "after   Bᵀ ⊗ A" in out.output
+
+
+def test_an_undecided_product_of_sizes_hints_at_declaring_them():
+    out = CliRunner().invoke(app, ["show", "kron(A, B)*vec(X)"])
+    assert out.exit_code == 2 and "inner sizes np and qr differ" in out.output and "declare the sizes" in out.output
