@@ -49,7 +49,7 @@ from fractions import Fraction
 # NumPy is imported inside the evaluate methods: a command that evaluates nothing does not load it
 from .expr import Expr, charge, frac
 from .ops.base import Op
-from .shapes import SCALAR, is_column, is_row, is_scalar
+from .shapes import SCALAR, is_column, is_row, is_scalar, size_value
 
 ONE, ZERO_F = Fraction(1), Fraction(0)
 
@@ -93,7 +93,7 @@ class FilledOp(Op):
 
     def evaluate(self, node, vals, dims):
         import numpy as np
-        r, c = (dims[d] if isinstance(d, str) else d for d in node.shape)
+        r, c = (size_value(d, dims) for d in node.shape)
         return {"zero": np.zeros, "ones": np.ones}[self.name]((r, c)) if self.name != "identity" \
             else np.eye(r)
 
@@ -109,7 +109,8 @@ class SizeOp(Op):
 
     def evaluate(self, node, vals, dims):
         import numpy as np
-        return np.array([[float(dims[node.attrs[0]])]])
+        from .shapes import size_value       # a name (n) or a product of names (mn)
+        return np.array([[float(size_value(node.attrs[0], dims))]])
 
     def jvp(self, node, dargs):
         return None
@@ -138,11 +139,12 @@ def size(d) -> Expr:
     return const(d) if isinstance(d, int) else Expr(SIZE, (), (d,), SCALAR)
 
 
-def size_names(e: Expr) -> set:
+def graph_size_names(e: Expr) -> set:
     """The size names a graph uses: in the shapes of its nodes, and as numbers (n = len(x))."""
     from .expr import postorder
-    return {d for node in postorder(e) for d in node.shape + (node.attrs if node.op is SIZE else ())
-            if isinstance(d, str)}
+    from .shapes import size_names
+    return {n for node in postorder(e) for d in node.shape + (node.attrs if node.op is SIZE else ())
+            for n in size_names(d)}
 
 
 def count(shape) -> Expr:

@@ -16,7 +16,7 @@ from . import derive, simplify
 from .errors import LimitError, MatcalcError, ShapeError, UnsupportedError, UsageError
 from .expr import Expr, budget
 from .printing import latex, numpy_code, shared_names, source, text
-from .shapes import fmt_shape, is_column, is_row, is_scalar
+from .shapes import Product, fmt_shape, is_column, is_row, is_scalar, size_code
 from .typecheck import Symbol, typecheck
 
 KINDS = ("grad", "jacobian", "hessian", "vjp", "jvp", "hvp")
@@ -63,6 +63,9 @@ class Parsed:
         """Every name's kind with its sizes, as `let` takes them: re-parsing with these gives the same graph."""
         out = {}
         for s in self.symbols.values():
+            if any(isinstance(d, Product) for d in s.shape):    # a size mn no declaration names:
+                out[s.name] = s.kind                             # typing gives it again
+                continue
             sizes = [str(d) for d in s.shape if d != 1] if s.kind in ("vector", "matrix", "probability", "onehot") else \
                 [str(s.shape[0])] if s.kind != "scalar" else []
             out[s.name] = f"{s.kind}({','.join(sizes)})" if sizes else s.kind
@@ -128,7 +131,7 @@ class Result:
         dims = self.size_code()
         code = numpy_code(self.expr, dims)
         if self.kind == "jacobian" and not is_scalar(self.shape) and 1 in self.shape:
-            size = [str(d) if isinstance(d, int) else dims[d] for d in self.shape]
+            size = [size_code(d, dims.__getitem__) for d in self.shape]
             code = f"np.reshape({code}, ({size[0]}, {size[1]}))"
         return code
 
@@ -311,16 +314,6 @@ def _check_kind(kind, f, x, src, wrt):
         raise ShapeError(f"{kind} needs a scalar function; {fdesc}", span,
                          "hvp applies the Hessian of a scalar (a loss): take one of the function, "
                          "as sum(f) or u'*f" if kind == "hvp" else None, src)
-    def ways(shape):        # how many indices: scalar 0, vector 1, matrix 2
-        return 0 if is_scalar(shape) else 1 if is_column(shape) or is_row(shape) else 2
-    if kind in ("jacobian", "hessian") and not (is_column(x.shape) or is_scalar(x.shape)):
-        n = 4 if kind == "hessian" else ways(f.shape) + 2
-        raise UnsupportedError(f"the {kind} with respect to the matrix {wrt} is a {n}-way tensor",
-                               None, "use grad for a scalar function, or vjp / jvp", src)
-    if kind == "jacobian" and ways(f.shape) == 2:
-        n = ways(f.shape) + ways(x.shape)
-        raise UnsupportedError(f"the Jacobian of a matrix-valued function is a {n}-way tensor; {fdesc}",
-                               None, "use vjp or jvp, which never form it", src)
 
 
 def _describe(shape):
@@ -334,12 +327,13 @@ def grad(expr: str, wrt: str, let=None, steps: bool = False) -> Result:
 
 
 def jacobian(expr: str, wrt: str, let=None, steps: bool = False) -> Result:
-    """The m×n Jacobian (numerator layout) of a vector expression w.r.t. a vector."""
+    """The Jacobian of vec(expr) by vec(wrt), numerator layout: (rows·cols of expr) × (rows·cols of wrt);
+    the usual m×n Jacobian for vectors. `jacobian("A*X*B", "X")` is Bᵀ ⊗ A."""
     return derivative("jacobian", expr, wrt, let, steps)
 
 
 def hessian(expr: str, wrt: str, let=None, steps: bool = False) -> Result:
-    """The n×n Hessian of a scalar expression w.r.t. a vector."""
+    """The Hessian of a scalar expression: ∂²f/∂vec(wrt)∂vec(wrt)ᵀ, n×n for a vector, mn×mn for a matrix."""
     return derivative("hessian", expr, wrt, let, steps)
 
 

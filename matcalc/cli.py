@@ -235,12 +235,15 @@ _DERIVATIVES = {
         'matcalc grad "logdet(X)" X --format latex --equation',
         'matcalc grad "cross_entropy(W*x, y)" W --steps',
         'matcalc grad "tr(A*X*B)" X --format numpy --name grad_trace']),
-    "jacobian": ("The Jacobian of a vector expression w.r.t. a vector: m×n, numerator layout.", [
+    "jacobian": ("The Jacobian of vec(EXPR) by vec(VAR), numerator layout: m×n for vectors, in Kronecker "
+                 "form for matrices.", [
         'matcalc jacobian "softmax(z)" z',
-        'matcalc jacobian "tanh(W*x)" x --format json']),
-    "hessian": ("The Hessian of a scalar expression w.r.t. a vector: n×n.", [
+        'matcalc jacobian "tanh(W*x)" x --format json',
+        'matcalc jacobian "A*X*B" X']),
+    "hessian": ("The Hessian of a scalar expression by vec(VAR): n×n for a vector, mn×mn for a matrix.", [
         'matcalc hessian "sum(softplus(X*w)) - y\'*X*w" w',
-        'matcalc hessian "x\'*A*x" x --plain']),
+        'matcalc hessian "x\'*A*x" x --plain',
+        'matcalc hessian "logdet(X)" X']),
     "vjp": ("The vector-Jacobian product Jᵀg for an upstream gradient g, without forming J.", [
         'matcalc vjp "W*x" W --steps',
         'matcalc vjp "softmax(z)" z --format torch']),

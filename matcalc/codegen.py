@@ -23,7 +23,7 @@ from .errors import UsageError
 from .expr import Expr, postorder
 from .backends import BACKENDS, Backend
 from .printing import CodePrinter, _unwrap, shared_names
-from .shapes import fmt_shape
+from .shapes import Product, fmt_shape, size_code, size_names
 
 _KIND_WORD = {"grad": "gradient", "jacobian": "Jacobian", "hessian": "Hessian",
               "vjp": "vector-Jacobian product", "jvp": "Jacobian-vector product", "hvp": "Hessian-vector product"}
@@ -204,6 +204,7 @@ def _shape_checks(result, be: Backend, params: dict, fresh) -> tuple[list[str], 
     (size name -> the local variable holding it), which the body uses for eye/ones/zeros."""
     out: list[str] = []
     bound: dict[str, tuple[str, str]] = {}       # size -> (variable, the argument it came from)
+    products = []       # (argument, axis, size): a product size (mn) is checked once its names are bound
     for name, (kind, shape) in result.symbols.items():
         v = params[name]
         if shape == (1, 1):
@@ -221,7 +222,9 @@ def _shape_checks(result, be: Backend, params: dict, fresh) -> tuple[list[str], 
         out.append(f'        raise ValueError(f"{name} must be {want}{shown}, got shape {{tuple({v}.shape)}}")')
         new, checks = [], []
         for axis, d in enumerate(dims):
-            if isinstance(d, str) and d not in bound:
+            if isinstance(d, Product):
+                products.append((name, v, axis, d))
+            elif isinstance(d, str) and d not in bound:
                 var = fresh(d)
                 bound[d] = (var, name)
                 new.append((axis, var))
@@ -251,4 +254,10 @@ def _shape_checks(result, be: Backend, params: dict, fresh) -> tuple[list[str], 
             allclose = be.symmetric_check.split("(")[0]
             out.append(f"    if not {allclose}({v}, {be.ns}.diag({be.ns}.diag({v}))):")
             out.append(f'        raise ValueError("{name} must be diagonal (declared diagonal)")')
+    for name, v, axis, d in products:
+        if all(n in bound for n in size_names(d)):
+            ref, want = f"{v}.shape[{axis}]", size_code(d, lambda n: bound[n][0])
+            out.append(f"    if {ref} != {want}:")
+            out.append(f'        raise ValueError(f"{name}: axis {axis} has size {{{ref}}}, but size {d} is '
+                       f'{{{want}}}")')
     return out, {d: var for d, (var, _) in bound.items()}

@@ -20,7 +20,8 @@ from . import algebra as alg
 from .errors import UnsupportedError
 from .expr import Depends, Expr, Leaves, postorder
 from .ops.linalg import DIAG, is_diagonal_matrix
-from .shapes import is_column, is_row
+from .ops.kron import commutation, kron, vec
+from .shapes import is_column, is_row, size_product
 from .simplify import expand
 
 
@@ -181,6 +182,9 @@ def _transpose_rule(node: Expr, c: Expr, leaf: Expr):
         return [(node.args[0], alg.transpose(c))]
     rule = getattr(op, "transpose", None)
     if rule is not None:
+        if len(node.args) > 1:          # a bilinear op (kron): the adjoint of the argument that varies
+            i = next(i for i, a in enumerate(node.args) if _depends(a, leaf))
+            return [(node.args[i], rule(node, c, i))]
         return [(node.args[0], rule(node, c))]
     raise AssertionError(f"{op.name} is not linear: it cannot appear in a differential")
 
@@ -193,13 +197,25 @@ def grad(f: Expr, wrt: Expr, steps: list | None = None) -> Expr:
 
 @_scoped
 def jacobian(f: Expr, wrt: Expr, steps: list | None = None) -> Expr:
-    """The m×n Jacobian (numerator layout) of a vector or scalar f w.r.t. a vector wrt."""
+    """The Jacobian of vec(f) by vec(wrt) (numerator layout): (rows·cols of f) × (rows·cols of wrt).
+    For vectors it is the usual m×n Jacobian; for a scalar f of a matrix, vec(∇f)ᵀ."""
+    if f.is_scalar and not is_column(wrt.shape) and not wrt.is_scalar:
+        return alg.transpose(vec(grad(f, wrt, steps)))
     d = alg.sym("d" + wrt.attrs[0], wrt.shape, "tangent")
-    return _LinearMap(d).matrix(jvp(f, wrt, d, steps))
+    t = jvp(f, wrt, d, steps)
+    out = _LinearMap(d).matrix(t)
+    if steps is not None and not (is_column(wrt.shape) and (is_column(f.shape) or f.is_scalar)):
+        steps.append(Step("identification: d vec(F) = J d vec(X) gives the Jacobian J", _IDENTIFICATION, t, out, []))
+    return out
+
+
+_IDENTIFICATION = "Magnus & Neudecker, Matrix Differential Calculus (3rd ed. 2019), ch. 9; " \
+                  "d vec(A dX B) = (Bᵀ ⊗ A) d vec(X): ch. 2"
 
 
 @_scoped
 def hessian(f: Expr, wrt: Expr, steps: list | None = None) -> Expr:
+    """∂²f/∂vec(wrt)∂vec(wrt)ᵀ: the Jacobian of the gradient."""
     return jacobian(_gradient_to_differentiate(f, wrt, steps), wrt, steps)
 
 
@@ -227,8 +243,17 @@ def _gradient_to_differentiate(f: Expr, wrt: Expr, steps) -> Expr:
     return expand(grad(f, wrt, steps))
 
 
+def _entries(shape):
+    """The number of entries of a shape, as a size: mn for an m×n matrix."""
+    return size_product(*shape)
+
+
 class _LinearMap:
-    """Writes a vector expression t, linear in the column vector d, as M·d (M = self.matrix(t))."""
+    """Writes an expression t, linear in d, as M·vec(d) = vec(t) (M = self.matrix(t)).
+
+    By the identification theorem (Magnus & Neudecker, ch. 5 and 9) M is the Jacobian of vec(t)
+    by vec(d): d vec(P dX Q) = (Qᵀ ⊗ P) d vec(X), d vec(dXᵀ) = K_mn d vec(X). For column vectors
+    vec is the identity and these are the usual rules."""
 
     def __init__(self, d: Expr):
         self.d = d
@@ -249,9 +274,9 @@ class _LinearMap:
     def _matrix(self, t: Expr) -> Expr:
         d = self.d
         if t is d:
-            return alg.identity(d.shape[0])
+            return alg.identity(_entries(d.shape))
         if not _depends(t, d):
-            return alg.zero((t.shape[0], d.shape[0]))
+            return alg.zero((_entries(t.shape), _entries(d.shape)))
         if is_row(t.shape):
             return self.matrix(alg.transpose(t))
         op = t.op
@@ -262,14 +287,18 @@ class _LinearMap:
             for i, (a, e) in enumerate(parts):
                 if _depends(a, d) and e == 1:
                     others = alg.had_parts(parts[:i] + parts[i + 1:])
-                    return alg.mul(DIAG.build(others), self.matrix(a))
+                    return alg.mul(DIAG.build(vec(others)), self.matrix(a))
+        if op is alg.TRANSPOSE:         # vec(Aᵀ) = K_mn vec(A) for A m×n
+            a = t.args[0]
+            return alg.mul(commutation(*a.shape), self.matrix(a))
         if op is alg.MUL:
             return self._product(t)
         rule = getattr(op, "matrix", None)
         got = rule(t, self) if rule is not None else None
         if got is not None:
             return got
-        raise UnsupportedError("this Jacobian has no form in matrix notation that matcalc can write",
+        raise UnsupportedError(f"this Jacobian (through {op.name}) has no form in matrix notation that matcalc "
+                               "can write",
                                hint="use vjp or jvp, which never form the Jacobian")
 
     def _product(self, t: Expr) -> Expr:
@@ -278,7 +307,7 @@ class _LinearMap:
         for i, (a, e) in enumerate(atoms):
             if _depends(a, d):
                 rest = alg.mul_parts(coef, atoms[:i] + atoms[i + 1:], chain)
-                return alg.mul(rest, self.matrix(a))
+                return alg.mul(vec(rest), self.matrix(a))
         for i, f in enumerate(chain):
             if not _depends(f, d):
                 continue
@@ -293,5 +322,8 @@ class _LinearMap:
                 q = alg.mul(*after)
                 if is_column(q.shape):                # P diag(l) q = P diag(q) l
                     return alg.mul_parts(coef, atoms, before + [DIAG.build(q), self.matrix(f.args[0])])
-        raise UnsupportedError("this Jacobian has no form in matrix notation that matcalc can write",
-                               hint="use vjp or jvp, which never form the Jacobian")
+            # vec(P f Q) = (Qᵀ ⊗ P) vec(f)  (Magnus & Neudecker, ch. 2, Theorem 2)
+            left = alg.mul(*before) if before else alg.identity(f.shape[0])
+            right = alg.transpose(alg.mul(*after)) if after else alg.identity(f.shape[1])
+            return alg.mul_parts(coef, atoms, [kron(right, left), self.matrix(f)])
+        raise AssertionError("a product that depends on d has no factor that does")

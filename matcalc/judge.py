@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .shapes import size_value
 from .syntax import Binary, Call, Name, Num, Postfix, Unary
 
 
@@ -72,7 +73,7 @@ def _children(node) -> tuple:
     if isinstance(node, (Unary, Postfix)):
         return (node.operand,)
     if isinstance(node, Call):      # the arguments of eye(n), ones(m, n) are sizes, not values
-        return () if node.func in ("eye", "ones") else tuple(node.args)
+        return () if node.func in ("eye", "ones") or _sized(node.func) else tuple(node.args)
     return ()
 
 
@@ -97,15 +98,15 @@ def evaluate_tree(tree, shapes: dict, values: dict, sizes: dict, magnitude: bool
                 stack.append((node, True))
                 stack.extend((k, False) for k in reversed(kids) if id(k) not in memo)
                 continue
-            dims = [d if isinstance(d, int) else sizes[d] for d in shapes[id(node)]]
-            value = memo[id(node)] = np.asarray(_eval(node, [memo[id(k)] for k in kids], dims, values), float)
+            dims = [size_value(d, sizes) for d in shapes[id(node)]]
+            value = memo[id(node)] = np.asarray(_eval(node, [memo[id(k)] for k in kids], dims, values, sizes), float)
             if magnitude:
                 finite = np.abs(value[np.isfinite(value)])
                 largest = max(largest, float(finite.max(initial=0.0)))
     return largest if magnitude else memo[id(tree)]
 
 
-def _eval(node, args, dims, values):
+def _eval(node, args, dims, values, sizes):
     if isinstance(node, Num):
         return np.array([[float(node.value)]])
     if isinstance(node, Name):
@@ -115,6 +116,8 @@ def _eval(node, args, dims, values):
     if isinstance(node, Postfix):
         return args[0].T
     if isinstance(node, Call):
+        if _sized(node.func):       # commutation(m, n): its arguments are sizes
+            return _call(node.func, [int(a.value) if isinstance(a, Num) else sizes[a.id] for a in node.args], dims)
         return _call(node.func, args, dims)
     return _binary(node.op, args[0], args[1])
 
@@ -145,6 +148,11 @@ def _matrix_power(a, k):
         return np.linalg.matrix_power(a, k)
     except np.linalg.LinAlgError:       # a negative power of a singular matrix
         return np.full(a.shape, np.nan)
+
+
+def _sized(name) -> bool:
+    from .ops.base import FUNCTIONS
+    return getattr(FUNCTIONS.get(name), "sized", False)
 
 
 def _call(name, args, dims):

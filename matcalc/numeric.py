@@ -7,6 +7,7 @@ convention of 1-D vectors and float scalars.
 from __future__ import annotations
 
 from .expr import Expr, postorder
+from .shapes import size_value
 
 
 def evaluate(expr: Expr, values: dict[str, np.ndarray], sizes: dict[str, int], magnitude: bool = False):
@@ -25,7 +26,7 @@ def evaluate(expr: Expr, values: dict[str, np.ndarray], sizes: dict[str, int], m
             try:
                 value = node.op.evaluate(node, args, env)
             except np.linalg.LinAlgError:        # a singular matrix: not finite here
-                value = np.full([d if isinstance(d, int) else env[d] for d in node.shape], np.nan)
+                value = np.full([size_value(d, env) for d in node.shape], np.nan)
             memo[node] = np.asarray(value, dtype=float)
     if magnitude:
         return max((float(np.abs(v[np.isfinite(v)]).max(initial=0.0)) for v in memo.values()), default=0.0)

@@ -151,7 +151,7 @@ def steps_tree(result):
         if st.rule.startswith(FORWARD_OVER_REVERSE):
             branch.add(f"gradient  {escape(text(st.node, names))}")
             continue
-        if st.rule.startswith("simplify"):
+        if st.rule.startswith(("simplify", "identification")):
             branch.add(f"before  {escape(text(st.node, names))}")
             branch.add(f"after   {escape(text(st.adjoint, names))}")
             continue
@@ -182,6 +182,13 @@ def equation_parts(result, style="bold") -> tuple[str, str, list]:
         f_tex = rf"\left({f_tex}\right)"
     if result.aux:
         aux = latex_name(result.aux, result.aux_shape, style)
+    if result.kind in ("jacobian", "hessian") and (_is_matrix(var_shape) or _is_matrix(f.shape)):
+        # of and by matrices: in vec form (Magnus & Neudecker), the variable as a row in the denominator
+        vec = r"\operatorname{vec}"
+        f_vec = f"{vec}({f_tex})" if _is_matrix(f.shape) else f_tex
+        return ({"jacobian": rf"\frac{{\partial {f_vec}}}{{\partial {vec}({var})^\top}}",
+                 "hessian": rf"\frac{{\partial^2}}{{\partial {vec}({var})\, \partial {vec}({var})^\top}} {f_tex}"}
+                [result.kind], *latex_parts(result.expr, style, result.symbols))
     lhs = {
         "grad": lambda: rf"\frac{{\partial}}{{\partial {var}}} {f_tex}",
         "jacobian": lambda: rf"\frac{{\partial {f_tex}}}{{\partial {var}}}",
@@ -194,6 +201,10 @@ def equation_parts(result, style="bold") -> tuple[str, str, list]:
     }[result.kind]()
     main, defs = latex_parts(result.expr, style, result.symbols)
     return lhs, main, defs
+
+
+def _is_matrix(shape) -> bool:
+    return shape[0] != 1 and shape[1] != 1
 
 
 def display_math(result, style="bold") -> str:

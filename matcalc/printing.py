@@ -16,12 +16,13 @@ from . import algebra as alg
 from .expr import Expr, budget, free_leaves, postorder
 from .ops.function import temporary_name
 from .ops.linalg import is_diagonal_matrix
-from .shapes import is_column, is_row, is_vector
+from .shapes import is_column, is_row, is_vector, size_code
 
 ADD_P, MUL_P, NEG_P, POW_P, POST_P, ATOM_P = 10, 20, 25, 30, 40, 50
 _SUP = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 _SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 _UNSUB = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
+_SUB_LETTERS = str.maketrans("0123456789aehijklmnoprstuvx²³·", "₀₁₂₃₄₅₆₇₈₉ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ₂₃ ")
 GREEK = {"alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "eta": "η", "kappa": "κ",
          "lambda": "λ", "mu": "μ", "nu": "ν", "rho": "ρ", "sigma": "σ", "tau": "τ", "omega": "ω",
          "theta": "θ", "phi": "ϕ", "psi": "ψ", "xi": "ξ", "zeta": "ζ", "chi": "χ", "pi": "π",
@@ -271,7 +272,24 @@ class Printer:
             return self.inv(e), POST_P
         if op is alg.MATPOW:
             return self.matpow(e), POW_P
-        return self.function(e), ATOM_P
+        return self.function(e), self.infix(e) or ATOM_P
+
+    def infix(self, e: Expr):
+        """The precedence of an op printed as an operator (A ⊗ B) in this notation, else None."""
+        return getattr(e.op, "infix", None) if self.template in ("text", "latex") else None
+
+    def arguments(self, e: Expr, prec: int = 0) -> list[str]:
+        """A function's arguments printed; a sized op's sizes (commutation(m, n))."""
+        if getattr(e.op, "sized", False):
+            return [self.size_arg(d) for d in e.attrs]
+        infix = self.infix(e)
+        return [self.operand(a, infix + 1 if infix else prec) for a in e.args]
+
+    def size(self, d) -> str:          # a size as a number in an expression (n = len(x))
+        return str(d)
+
+    def size_arg(self, d) -> str:      # a size as the argument of a sized op (commutation(m, n))
+        return str(d)
 
     def add(self, e: Expr) -> str:
         out = []
@@ -291,7 +309,7 @@ class Printer:
         tpl = getattr(e.op, self.template)
         if callable(tpl):           # the template of this node (ops/function.py)
             tpl = tpl(e)
-        return tpl.format(*[self.operand(a, 0) for a in e.args])
+        return tpl.format(*self.arguments(e))
 
 
 # =============================================================== matcalc source
@@ -409,6 +427,11 @@ class TextPrinter(Printer):
             return super().function(alg.call("diag", power[0])) + _sup(power[1])
         return super().function(e)
 
+    def size_arg(self, d) -> str:       # K_mn: sizes as subscripts where Unicode has them
+        s = str(d)
+        sub = s.translate(_SUB_LETTERS)
+        return sub if all(c not in sub for c in s if c != "·") else s
+
     def temp_name(self, base, i):
         if not hasattr(self, "_kinds"):     # how many candidates of each kind (counted once)
             self._kinds = Counter(map(temp_base, self.candidates))
@@ -422,7 +445,7 @@ class TextPrinter(Printer):
         return _fmt_num(c)
 
     def size(self, d):
-        return pretty_name(d)
+        return pretty_name(d) if isinstance(d, str) else str(d)
 
     def filled(self, e):
         if e.op is alg.ONES and e.shape[0] == 1:
@@ -563,6 +586,7 @@ _LGREEK["epsilon"] = _LGREEK["eps"] = r"\varepsilon"
 _LGREEK["phi"] = r"\phi"
 _ACCENTS = {"hat": r"\hat", "bar": r"\bar", "tilde": r"\tilde"}
 _UNSUB = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
+_SUB_LETTERS = str.maketrans("0123456789aehijklmnoprstuvx²³·", "₀₁₂₃₄₅₆₇₈₉ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ₂₃ ")
 _ENDS_WITH_SUP = re.compile(r"\^(\{[^{}]*\}|\\[A-Za-z]+|[0-9A-Za-z])$")
 _ENDS_WITH_CMD = re.compile(r"\\[A-Za-z]+$")
 
@@ -640,7 +664,7 @@ class LatexPrinter(Printer):
         if op in (alg.ZERO, alg.IDENTITY, alg.ONES):
             return self.filled(e)
         if op is alg.SIZE:
-            return latex_name(e.attrs[0]), ATOM_P
+            return latex_size(e.attrs[0]), ATOM_P
         if op is alg.ADD:
             return self.add(e), ADD_P
         if op is alg.MUL:
@@ -743,9 +767,9 @@ class LatexPrinter(Printer):
             return self.sup(self.function(alg.call("diag", power[0]))[0], _fmt_num(power[1])), POST_P
         if callable(op.latex):
             return op.latex(self, e)
-        args = [self.operand(a, 0) for a in e.args]
+        args = self.arguments(e)
         tpl = op.latex if any(_tall(a) for a in args) else _plain_delimiters(op.latex)
-        return tpl.format(*args), ATOM_P
+        return tpl.format(*args), self.infix(e) or ATOM_P
 
 
 def _plain_delimiters(tpl: str) -> str:
@@ -754,6 +778,15 @@ def _plain_delimiters(tpl: str) -> str:
 
 
 _LEFT_RIGHT = re.compile(r"\\(left|right)(?=[()\[\]|.]|\\[|{}]|\\[lr]vert)")
+
+
+def latex_size(d) -> str:
+    """A size in LaTeX: n, or a product of sizes (mn, 2n^{2})."""
+    if isinstance(d, str):
+        return latex_name(d)
+    sep = "" if all(len(n) == 1 for n, _ in d.powers) else r" \cdot "
+    body = sep.join(latex_name(n) + (f"^{{{e}}}" if e != 1 else "") for n, e in d.powers)
+    return (f"{d.coeff}" if d.coeff != 1 else "") + body
 
 
 def latex_name(name: str, shape=(1, 1), style="bold") -> str:
@@ -874,8 +907,8 @@ class CodePrinter(Printer):
         return "".join(out)
 
     def dim(self, d) -> str:
-        if isinstance(d, int):
-            return str(d)
+        if not isinstance(d, str):
+            return size_code(d, self.dim)
         if d not in self.dims:     # eye(k) with no variable of size k (was a KeyError; issue 7)
             from .errors import UnsupportedError
             raise UnsupportedError(f"the size {d} belongs to no variable, so generated code cannot know it",
@@ -976,8 +1009,13 @@ class CodePrinter(Printer):
         return f"{self.be.ns}.linalg.matrix_power({self.operand(e.args[0], 0)}, {e.attrs[0]})"
 
     # ------------------------------------------------------------ function ops: their templates
+    def size_arg(self, d) -> str:
+        return self.dim(d)
+
     def function(self, e):
         tpl = e.op.code_template(self.be.name, e)
+        if getattr(e.op, "sized", False):
+            return tpl.format(*self.arguments(e), ns=self.be.ns)
         if isinstance(tpl, tuple):          # (first, then): first computed once, named in then
             first, then = tpl
             (hint,) = temporary_name(then)

@@ -5,6 +5,12 @@ a row vector (1, n). Sizes are symbolic: while typing they are `Dim`
 variables in a union-find; once typing is done every class gets a name
 (m, n, k, ...) or a number. A symbolic size never unifies with 1, so a
 vector can never pass for a matrix nor a scalar for a vector.
+
+A size may also be a product (`vec(X)` of an m×n X has mn entries, `kron` multiplies
+sizes): a monomial of size names. While typing it is a `Mono` (a number times size
+variables); once named, a `Product` (a number times names with powers, printed mn, m², 2n).
+Resolved sizes are thus an int, a size name (str) or a Product; `size_value` gives the
+number of any of them from the numbers of the names.
 """
 from __future__ import annotations
 
@@ -20,7 +26,7 @@ class Dim:
 
     def __init__(self, order: int, name: str | None = None):
         self.parent: Dim | None = None
-        self.value: int | None = None   # bound to a number by a declaration
+        self.value: int | Mono | None = None   # bound to a number (a declaration) or a product
         self.name = name
         self.order = order
 
@@ -32,6 +38,15 @@ class Dim:
         while node.parent is not None:   # path compression
             node.parent, node = root, node.parent
         return root
+
+
+class Mono:
+    """A product of sizes while typing: coeff × Π dims (size variables, repeated for powers)."""
+
+    __slots__ = ("coeff", "dims")
+
+    def __init__(self, coeff: int, dims: tuple):
+        self.coeff, self.dims = coeff, tuple(dims)
 
 
 class Unifier:
@@ -51,15 +66,70 @@ class Unifier:
         return Dim(self.count - 1)
 
     def size(self, d):
-        """The representative of a size: an int or a root Dim."""
+        """The representative of a size: an int, a root Dim or a Mono of root Dims (sorted)."""
         if isinstance(d, int):
             return d
+        if isinstance(d, Mono):
+            return self.mul(*d.dims, d.coeff)
         root = d.find()
+        if isinstance(root.value, Mono):
+            return self.size(root.value)
         return root.value if root.value is not None else root
+
+    def mul(self, *sizes):
+        """The product of sizes: an int, a root Dim, or a Mono."""
+        coeff, dims = 1, []
+        for d in sizes:
+            d = self.size(d)
+            if isinstance(d, int):
+                coeff *= d
+            elif isinstance(d, Mono):
+                coeff *= d.coeff
+                dims += d.dims
+            else:
+                dims.append(d)
+        if not dims:
+            return coeff
+        if coeff == 1 and len(dims) == 1:
+            return dims[0]
+        return Mono(coeff, sorted(dims, key=lambda x: x.order))
+
+    def _product_plan(self, a, b):
+        """How to make two sizes, one of them a product, equal: None (they clash), () (they are),
+        or (dim, size): bind a free unnamed dim to size (n = pq). Common factors cancel first
+        (mn = mk gives n = k); what is left must be one free size on a side, else it is refused:
+        mn = pq has no unique solution."""
+        def parts(d):
+            return (d, []) if isinstance(d, int) else (d.coeff, list(d.dims)) if isinstance(d, Mono) else (1, [d])
+        (ca, ra), (cb, rb) = parts(self.size(a)), parts(self.size(b))
+        for d in list(ra):
+            if d in rb:
+                ra.remove(d)
+                rb.remove(d)
+        if not ra and not rb:
+            return () if ca == cb else None
+        for (c1, r1), (c2, r2) in (((ca, ra), (cb, rb)), ((cb, rb), (ca, ra))):
+            if c1 == 1 and len(r1) == 1 and r1[0].name is None and (r2 or c2 != 1):
+                other = self.mul(c2, *r2)
+                if not isinstance(other, int) or other != 1:
+                    return (r1[0], other)
+        # x^k = y^k gives x = y (sizes are positive whole numbers)
+        if ca == cb and len(ra) == len(rb) and len(set(ra)) == 1 and len(set(rb)) == 1 \
+                and (ra[0].name is None or rb[0].name is None):
+            return (ra[0], rb[0])
+        return None
 
     def eq(self, a, b) -> bool:
         """Unify two sizes; return False (without changing anything) when they clash."""
         a, b = self.size(a), self.size(b)
+        if isinstance(a, Mono) or isinstance(b, Mono):
+            plan = self._product_plan(a, b)
+            if plan:
+                dim, value = plan
+                if isinstance(value, Dim):
+                    return self.eq(dim, value)
+                dim.value = value
+            return plan is not None
         if a is b or (isinstance(a, int) and isinstance(b, int) and a == b):
             return True
         if isinstance(a, int) and isinstance(b, int):
@@ -79,6 +149,8 @@ class Unifier:
 
     def compatible(self, a, b) -> bool:
         a, b = self.size(a), self.size(b)
+        if isinstance(a, Mono) or isinstance(b, Mono):
+            return self._product_plan(a, b) is not None
         if a is b:
             return True
         if isinstance(a, int) and isinstance(b, int):
@@ -115,6 +187,10 @@ class Namer:
         d = self.u.size(d)
         if isinstance(d, int):
             return d
+        if isinstance(d, Mono):
+            for f in d.dims:
+                self.resolve(f)
+            return d
         if d.name is not None:
             return d.name
         key = id(d)
@@ -137,7 +213,86 @@ class Namer:
         d = self.u.size(d)
         if isinstance(d, int):
             return d
+        if isinstance(d, Mono):
+            return size_product(d.coeff, *(self.name(f) for f in d.dims))
         return d.name if d.name is not None else self.names[id(d)]
+
+
+# ------------------------------------------------------------ resolved sizes
+
+class Product:
+    """A resolved size that is a product: coeff × Π name^power (mn, m², 2n). Built by size_product
+    only, which returns an int or a name instead when there is no product."""
+
+    __slots__ = ("coeff", "powers")
+
+    def __init__(self, coeff: int, powers: tuple):
+        self.coeff, self.powers = coeff, powers      # powers: ((name, exponent), ...) sorted by name
+
+    def __eq__(self, other):
+        return isinstance(other, Product) and (self.coeff, self.powers) == (other.coeff, other.powers)
+
+    def __hash__(self):
+        return hash((self.coeff, self.powers))
+
+    def __str__(self):
+        sep = "" if all(len(n) == 1 for n, _ in self.powers) else "·"
+        body = sep.join(n + (str(e).translate(_SUPERSCRIPT) if e != 1 else "") for n, e in self.powers)
+        return (f"{self.coeff}" if self.coeff != 1 else "") + body
+
+    def __repr__(self):
+        return f"Product({self})"
+
+
+_SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def size_product(*sizes):
+    """The product of resolved sizes (ints, names, Products): an int, a name or a Product."""
+    coeff, powers = 1, {}
+    for d in sizes:
+        if isinstance(d, int):
+            coeff *= d
+        elif isinstance(d, Product):
+            coeff *= d.coeff
+            for n, e in d.powers:
+                powers[n] = powers.get(n, 0) + e
+        else:
+            powers[d] = powers.get(d, 0) + 1
+    if not powers:
+        return coeff
+    if coeff == 1 and len(powers) == 1 and next(iter(powers.values())) == 1:
+        return next(iter(powers))
+    return Product(coeff, tuple(sorted(powers.items())))
+
+
+def size_names(d) -> tuple:
+    """The size names a resolved size is made of."""
+    if isinstance(d, int):
+        return ()
+    return tuple(n for n, _ in d.powers) if isinstance(d, Product) else (d,)
+
+
+def size_value(d, sizes) -> int:
+    """The number a resolved size stands for, given the numbers of the size names."""
+    if isinstance(d, int):
+        return d
+    if isinstance(d, Product):
+        out = d.coeff
+        for n, e in d.powers:
+            out *= sizes[n] ** e
+        return out
+    return sizes[d]
+
+
+def size_code(d, code) -> str:
+    """A size as code, where code(name) is the code of a size name: 3, n, (m * n)."""
+    if isinstance(d, int):
+        return str(d)
+    if isinstance(d, Product):
+        factors = ([str(d.coeff)] if d.coeff != 1 else []) + [code(n) for n, e in d.powers for _ in range(e)]
+        return "(" + " * ".join(factors) + ")"
+    return code(d)
 
 
 # ------------------------------------------------------------ resolved shapes

@@ -11,6 +11,12 @@ The rules and when they hold:
   probability or onehot, and then said with the result (api._assumptions);
 - common factors: Ax + Bx = (A + B)x, c·a + c·b = c(a + b), Σ cᵢ diag(vᵢ) =
   diag(Σ cᵢ vᵢ) — always (factor);
+- Kronecker products (kronecker): (A ⊗ B)(C ⊗ D) = AC ⊗ BD when cols(A) = rows(C) and
+  cols(B) = rows(D); (a ⊗ B)M = a ⊗ BM and (A ⊗ b)M = AM ⊗ b when a (b) has one column, and
+  M(aᵀ ⊗ B) = aᵀ ⊗ MB, M(A ⊗ bᵀ) = MA ⊗ bᵀ when aᵀ (bᵀ) has one row (M = 1 ⊗ M); (B ⊗ A)vec(M) =
+  vec(AMBᵀ) and vec(M)ᵀ(B ⊗ A) = vec(AᵀMB)ᵀ; K_mn K_nm = I; K_pm(A ⊗ B)K_nq = B ⊗ A for A m×n,
+  B p×q, used where one K is I (A or B a row, or a column); Σ A ⊗ Bᵢ = A ⊗ ΣBᵢ and
+  Σ Aᵢ ⊗ B = (ΣAᵢ) ⊗ B — always (Magnus & Neudecker, ch. 2 and 3);
 - Hadamard products of sums multiplied out, with like terms and quotients
   cancelled (σ ⊙ (𝟏 − σ) ⊘ (𝟏 − σ) = σ) — where the quotients are defined, as
   typed (expand);
@@ -69,7 +75,7 @@ def factor(expr: Expr) -> Expr:
 def _factor_sum(terms: list[Expr]) -> Expr:
     charge(5 * len(terms))    # the work budget: a term looked at costs about 5 units (13 µs), and a
     # sum of n terms is looked at up to n times (the Hessian of 641 norms: 13 s within the budget)
-    terms = _merge_diagonals(terms)
+    terms = _merge_krons(_merge_diagonals(terms))
     if len(terms) == 1:
         return terms[0]
     g = _common_coef(terms)
@@ -125,6 +131,92 @@ def _merge_diagonals(terms: list[Expr]) -> list[Expr]:
         return terms
     merged = alg.call("diag", alg.add(*[_diag_of(t) for t in diags]))
     return [merged] + [t for t in terms if _diag_of(t) is None]
+
+
+def _merge_krons(terms: list[Expr]) -> list[Expr]:
+    """Σ cᵢ (A ⊗ Bᵢ) = A ⊗ Σ cᵢ Bᵢ, and Σ cᵢ (Aᵢ ⊗ B) = (Σ cᵢ Aᵢ) ⊗ B."""
+    from .ops.kron import kron
+    for side in (0, 1):
+        groups: dict[Expr, list[int]] = {}
+        for i, t in enumerate(terms):
+            parts = _kron_of(t)
+            if parts is not None:
+                groups.setdefault(parts[1][side], []).append(i)
+        shared = max(groups, key=lambda g: (len(groups[g]), g.key), default=None)
+        if shared is None or len(groups[shared]) < 2:
+            continue
+        idx = groups[shared]
+        rest = alg.add(*[alg.mul_parts(*_kron_of(terms[i])[0], [_kron_of(terms[i])[1][1 - side]]) for i in idx])
+        merged = kron(shared, rest) if side == 0 else kron(rest, shared)
+        return _merge_krons([merged] + [t for i, t in enumerate(terms) if i not in idx])
+    return terms
+
+
+def _kron_of(t: Expr):
+    """((c, atoms), (A, B)) when t = c·Π atoms·(A ⊗ B), else None."""
+    from .ops.kron import KRON
+    coef, atoms, chain = alg.mul_split(t)
+    if len(chain) == 1 and chain[0].op is KRON:
+        return (coef, atoms), chain[0].args
+    return None
+
+
+def kronecker(expr: Expr) -> Expr:
+    """The Kronecker rules of the module docstring, on every matrix product."""
+    return alg.rewrite(expr, lambda node: _kron_chain(node) if node.op is alg.MUL else None)
+
+
+def _kron_chain(node: Expr) -> Expr | None:
+    out = node
+    while out.op is alg.MUL:            # to a fixed point: each rule leaves one factor fewer
+        coef, atoms, chain = alg.mul_split(out)
+        pair = next(((i, got) for i in range(len(chain) - 1)
+                     for got in [_kron_pair(chain[i], chain[i + 1])] if got is not None), None)
+        if pair is None:
+            break
+        i, got = pair
+        out = alg.mul_parts(coef, atoms, chain[:i] + [got] + chain[i + 2:])
+    return out if out is not node else None
+
+
+def _kron_pair(x: Expr, y: Expr) -> Expr | None:
+    """The product xy of two adjacent factors, where a Kronecker rule shortens it."""
+    from .ops.kron import COMMUTATION, KRON, VEC, kron, vec
+    if x.op is KRON and y.op is KRON:
+        (a, b), (c, d) = x.args, y.args
+        if a.shape[1] == c.shape[0] and b.shape[1] == d.shape[0]:
+            return kron(alg.mul(a, c), alg.mul(b, d))
+        return None
+    if x.op is COMMUTATION and y.op is COMMUTATION and x.attrs == y.attrs[::-1]:
+        return alg.identity(x.shape[0])                  # K_mn K_nm = I
+    # K_pm (A ⊗ B) K_nq = B ⊗ A for A m×n, B p×q, where one of the two K is the identity
+    if x.op is KRON and y.op is COMMUTATION and y.attrs == (x.args[0].shape[1], x.args[1].shape[1]) \
+            and 1 in (x.args[0].shape[0], x.args[1].shape[0]):
+        return kron(x.args[1], x.args[0])
+    if y.op is KRON and x.op is COMMUTATION and x.attrs == (y.args[1].shape[0], y.args[0].shape[0]) \
+            and 1 in (y.args[0].shape[1], y.args[1].shape[1]):
+        return kron(y.args[1], y.args[0])
+    if x.op is KRON and y.op is VEC:                     # (B ⊗ A) vec(M) = vec(A M Bᵀ)
+        (b, a), m = x.args, y.args[0]
+        if a.shape[1] == m.shape[0] and b.shape[1] == m.shape[1]:
+            return vec(alg.mul(a, m, alg.transpose(b)))
+    if y.op is KRON and x.op is alg.TRANSPOSE and x.args[0].op is VEC:     # vec(M)ᵀ(B ⊗ A) = vec(AᵀMB)ᵀ
+        (b, a), m = y.args, x.args[0].args[0]
+        if a.shape[0] == m.shape[0] and b.shape[0] == m.shape[1]:
+            return alg.transpose(vec(alg.mul(alg.transpose(a), m, b)))
+    if x.op is KRON and y.op not in (KRON, COMMUTATION):     # (a ⊗ B)M = a ⊗ BM, (A ⊗ b)M = AM ⊗ b
+        a, b = x.args
+        if a.shape[1] == 1 and b.shape[1] == y.shape[0]:
+            return kron(a, alg.mul(b, y))
+        if b.shape[1] == 1 and a.shape[1] == y.shape[0]:
+            return kron(alg.mul(a, y), b)
+    if y.op is KRON and x.op not in (KRON, COMMUTATION):     # M(aᵀ ⊗ B) = aᵀ ⊗ MB, M(A ⊗ bᵀ) = MA ⊗ bᵀ
+        a, b = y.args
+        if a.shape[0] == 1 and x.shape[1] == b.shape[0]:
+            return kron(a, alg.mul(x, b))
+        if b.shape[0] == 1 and x.shape[1] == a.shape[0]:
+            return kron(alg.mul(x, a), b)
+    return None
 
 
 def _diag_of(t: Expr):
@@ -266,4 +358,4 @@ def _measure(e: Expr, memo: dict) -> tuple[int, int]:
 
 def finish(expr: Expr, kinds: dict[str, str], doms: dict[str, set[str]]) -> Expr:
     from .textbook import tidy
-    return tidy(factor(expand(assume(expr, kinds, doms))))
+    return tidy(kronecker(factor(kronecker(expand(assume(expr, kinds, doms))))))     # (factoring makes products anew)

@@ -75,7 +75,7 @@ class Token:
 
 
 # Longest operators first. Unicode spellings map onto the ASCII ones.
-_OPERATORS = ["**", ".*", "./", ".^", ".T", "+", "-", "*", "@", "/", "^", "'", "⊙", "−", "ᵀ", "·"]
+_OPERATORS = ["**", ".*", "./", ".^", ".T", "+", "-", "*", "@", "/", "^", "'", "⊙", "−", "ᵀ", "·", "⊗"]
 _CANONICAL = {"⊙": ".*", "−": "-", "ᵀ": "'", ".T": "'", "·": "*"}
 _NUMBER = re.compile(r"(\d+(\.\d+)?|\.\d+)([eE][+-]?\d+)?")
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
@@ -200,7 +200,9 @@ _INFIX = {  # operator -> (left binding power, right binding power)
     "+": (10, 11), "-": (10, 11),
     "*": (20, 21), "@": (20, 21), "/": (20, 21), ".*": (20, 21), "./": (20, 21),
     "**": (40, 39), "^": (40, 39), ".^": (40, 39),   # right-associative
+    "⊗": (20, 21),
 }
+_CALLS = {"⊗": "kron"}     # operators that spell a function: A ⊗ B is the call kron(A, B)
 _PREFIX_BP = 30        # -a binds looser than a power: -x**2 is -(x**2)
 _POSTFIX_BP = 50       # a' binds tightest
 
@@ -260,6 +262,9 @@ class _Parser:
                 left = Postfix("'", left, (left.span[0], end), (t.span[0], end))
                 continue
             right = self.expression(rbp)
+            if t.text in _CALLS:
+                left = Call(_CALLS[t.text], (left, right), (left.span[0], right.span[1]), t.span)
+                continue
             left = Binary(t.text, left, right, (left.span[0], right.span[1]), t.span)
         self.depth -= 1
         return left

@@ -34,6 +34,9 @@ def _basic(d):
 
 
 def _dim(d):
+    from .shapes import Product
+    if isinstance(d, Product):      # mn: a product of size symbols
+        return d.coeff * sp.Mul(*[_dim(n) ** e for n, e in d.powers])
     return d if isinstance(d, int) else sp.Symbol(d, integer=True, positive=True)
 
 
@@ -85,6 +88,8 @@ def _convert(node: Expr, args):
     if op is alg.MATPOW:
         return sp.MatPow(args[0], node.attrs[0])
     convert = getattr(op, "sp", None)
+    if convert is not None and getattr(op, "sized", False):      # commutation(m, n): of its sizes
+        return convert(*[_dim(d) for d in node.attrs])
     if convert is None:
         return _undefined(op.name, node.shape, args)
     if getattr(op, "elementwise", False):
@@ -181,6 +186,41 @@ class ExtremeIndicator(sp.MatrixExpr):
     def _entry(self, i, j, **kwargs):
         X = self.args[0]
         return sp.Piecewise((1, sp.Eq(X[i, j], Extreme(X, self.args[1]))), (0, True))
+
+
+class Vec(sp.MatrixExpr):
+    """vec(X): the columns of X stacked (column-major), an mn×1 matrix."""
+
+    def __new__(cls, X):
+        return sp.Basic.__new__(cls, X)
+
+    @property
+    def shape(self):
+        r, c = self.args[0].shape
+        return r * c, sp.S.One
+
+    def _entry(self, i, j, **kwargs):
+        r = self.args[0].shape[0]
+        return self.args[0][i % r, i // r]
+
+
+class Commutation(sp.MatrixExpr):
+    """K_mn: the mn×mn permutation with K_mn vec(X) = vec(Xᵀ) for an m×n X."""
+
+    def __new__(cls, m, n):
+        return sp.Basic.__new__(cls, _basic(m), _basic(n))
+
+    def _sizes(self):        # sizes put in as numbers may arrive as Floats (evalf): whole numbers here
+        return [sp.Integer(int(a)) if a.is_number else a for a in self.args]
+
+    @property
+    def shape(self):
+        m, n = self._sizes()
+        return m * n, m * n
+
+    def _entry(self, i, j, **kwargs):
+        m, n = self._sizes()
+        return sp.Piecewise((1, sp.Eq(j, i // n + m * (i % n))), (0, True))
 
 
 # ---------------------------------------------------------------- ops SymPy knows nothing of

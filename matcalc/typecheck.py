@@ -13,7 +13,7 @@ from fractions import Fraction
 from . import algebra as alg
 from .errors import LimitError, MatcalcError, ParseError, ShapeError, UnsupportedError
 from .ops.base import FUNCTIONS
-from .shapes import SCALAR, Namer, Unifier, fmt_shape
+from .shapes import SCALAR, Dim, Mono, Namer, Unifier, fmt_shape, size_product
 from .syntax import Binary, Call, Name, Num, Postfix, Unary, habit_hint, parse_syntax
 
 KINDS = ("scalar", "vector", "matrix", "symmetric", "spd", "diagonal", "probability", "onehot")
@@ -120,6 +120,8 @@ class _Unify(Unifier):
         d = self.size(d)
         if isinstance(d, int):
             return d
+        if isinstance(d, Mono):
+            return size_product(d.coeff, *(self.show(f) for f in d.dims))
         return d.name if d.name is not None else _provisional(self, d)
 
 
@@ -163,6 +165,7 @@ class Typer:
         self.shapes: dict[int, tuple] = {}
         self.built: dict[int, object] = {}      # syntax node id -> graph node (pass 2)
         self.sizes_of: list = []                # (size, "rows(X)"): declared as another variable's size
+        self.call_sizes: dict[int, list] = {}   # a call's size arguments (eye, ones, commutation)
 
     # ------------------------------------------------------------ helpers
     def fresh(self, name=None):
@@ -287,6 +290,9 @@ class Typer:
                 return b if sa else a
             if not u.eq(a[1], b[0]):
                 hint, why = None, f"inner sizes {u.show(a[1])} and {u.show(b[0])} differ"
+                if any(isinstance(u.size(d), Mono) for d in (a[1], b[0])):
+                    hint = "a product of sizes (mn) matches another only where the factors say how " \
+                           "(mn = mk gives n = k): declare the sizes, as in --let 'X:matrix(m,n)'"
                 if a[1] == 1 and b[1] == 1:
                     l_, r_ = self.src(node.left), self.src(node.right)
                     why = "both are column vectors"
@@ -359,20 +365,7 @@ class Typer:
             if not want[0] <= len(node.args) <= want[1]:
                 self.fail(f"{name} takes {'1 size' if name == 'eye' else '1 or 2 sizes'}, got {len(node.args)}",
                           node.name_span, cls=ParseError)
-            dims = []
-            for arg in node.args:
-                if isinstance(arg, Num) and arg.value.denominator == 1 and arg.value >= 1:
-                    dims.append(int(arg.value))
-                elif isinstance(arg, Name):
-                    dims.append(self.fresh(arg.id))
-                elif self._size_call(arg):          # ones(len(x)), eye(rows(A)): that variable's size
-                    self.infer(arg)
-                    dims.append(FUNCTIONS[arg.func].size_of(self.infer(arg.args[0])))
-                    continue
-                else:
-                    self.fail(f"a size is a name such as n, a positive whole number or len(x), rows(X), cols(X)",
-                              arg.span, cls=ParseError)
-                self.shapes[id(arg)] = SCALAR
+            dims = self._sizes(node)
             if name == "eye":
                 return (dims[0], dims[0])
             return (dims[0], 1) if len(dims) == 1 else tuple(dims)
@@ -387,7 +380,7 @@ class Typer:
         if not lo <= len(node.args) <= hi:
             n = "1 argument" if lo == 1 and hi == 1 else f"{lo} arguments"
             self.fail(f"{name} takes {n}, got {len(node.args)}", node.name_span, op.usage, cls=ParseError)
-        shapes = [self.infer(a) for a in node.args]
+        shapes = [self.infer(a) for a in node.args] if not op.sized else self._sizes(node)
         try:
             return op.infer(shapes, self.u)
         except ShapeError as err:
@@ -396,6 +389,24 @@ class Typer:
     @staticmethod
     def _size_call(arg) -> bool:
         return isinstance(arg, Call) and hasattr(FUNCTIONS.get(arg.func), "size_of") and len(arg.args) == 1
+
+    def _sizes(self, node: Call) -> list:
+        """The arguments of eye(n), ones(m, n), commutation(m, n): sizes, not values."""
+        dims = []
+        for arg in node.args:
+            if isinstance(arg, Num) and arg.value.denominator == 1 and arg.value >= 1:
+                dims.append(int(arg.value))
+            elif isinstance(arg, Name):
+                dims.append(self.fresh(arg.id))
+            elif self._size_call(arg):          # ones(len(x)), eye(rows(A)): that variable's size
+                dims.append(FUNCTIONS[arg.func].size_of(self.infer(arg.args[0])))
+                continue
+            else:
+                self.fail(f"a size is a name such as n, a positive whole number or len(x), rows(X), cols(X)",
+                          arg.span, cls=ParseError)
+            self.shapes[id(arg)] = SCALAR
+        self.call_sizes[id(node)] = dims
+        return dims
 
     # ------------------------------------------------------------ pass 2: graph
     def build(self, node, namer: Namer):
@@ -462,8 +473,11 @@ class Typer:
                 return alg.identity(s[0])
             if node.func == "ones":
                 return alg.ones(s)
+            op = FUNCTIONS[node.func]
+            if op.sized:
+                return op.build(attrs=tuple(namer.name(d) for d in self.call_sizes[id(node)]))
             args = [self.build(a, namer) for a in node.args]
-            return FUNCTIONS[node.func].build(*args)
+            return op.build(*args)
         a, b = self.build(node.left, namer), self.build(node.right, namer)
         op = node.op
         if op == "+":
@@ -548,7 +562,7 @@ def typecheck(text: str, let=None, extra: tuple[str, ...] = ()) -> tuple[Typed, 
     for shape in typer.shapes.values():
         for d in shape:
             namer.resolve(d)
-    roots = {id(typer.u.size(d)) for d in typer.u.all if not isinstance(typer.u.size(d), int)}
+    roots = {id(typer.u.size(d)) for d in typer.u.all if isinstance(typer.u.size(d), Dim)}
     namer.finish(len(roots))
     for sym in typer.symbols.values():
         sym.shape = tuple(namer.name(d) for d in sym.shape)

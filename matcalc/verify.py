@@ -46,10 +46,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .algebra import size_names
+from .algebra import graph_size_names
 from .expr import Expr, postorder
 from .numeric import evaluate
 from .ops.domains import DOMAINS, draw as draw_in_domains
+from .shapes import size_names, size_value
 
 TOLERANCE = {"grad": 1e-5, "jacobian": 1e-5, "vjp": 1e-5, "jvp": 1e-5, "hessian": 1e-4, "hvp": 1e-4}
 _DRAWS = 200
@@ -138,7 +139,7 @@ class _Problem:
         self.f, self.wrt, self.symbols, self.domains, self.sizes, self.rng = f, wrt, symbols, domains, sizes, rng
 
     def shape(self, name):
-        return tuple(d if isinstance(d, int) else self.sizes[d] for d in self.symbols[name][1])
+        return tuple(size_value(d, self.sizes) for d in self.symbols[name][1])
 
     def point(self, extra=()):
         vals = {}
@@ -190,10 +191,10 @@ def check(kind: str, f, wrt: str, candidate: Expr, symbols: dict, domains: dict,
     Raises CanonicalFormDiffers when the engine's graph of f is not the typed f.
     """
     rng = np.random.default_rng(seed)
-    dims = {d for _, shape in symbols.values() for d in shape if isinstance(d, str)}
+    dims = {n for _, shape in symbols.values() for d in shape for n in size_names(d)}
     # and sizes no name has: ones(m) or eye(k) alone (was a KeyError; issue 7, found by fuzzing)
-    dims |= size_names(f.expr) | size_names(candidate)     # (and sizes as numbers: n = len(x))
-    dims |= {d for shape in f.shapes.values() for d in shape if isinstance(d, str)}    # as typed: 0*sum(ones(m))
+    dims |= graph_size_names(f.expr) | graph_size_names(candidate)     # (and sizes as numbers: n = len(x))
+    dims |= {n for shape in f.shapes.values() for d in shape for n in size_names(d)}    # as typed: 0*sum(ones(m))
     for _ in range(5):     # some sizes leave the function undefined everywhere (logdet(XXᵀ) with X wide)
         sizes = sizes_within_budget(kind, f, wrt, candidate, symbols, dims, trials, rng)
         report = _check_sizes(kind, f, wrt, candidate, symbols, domains, trials, seed, aux, sizes, rng)
@@ -241,7 +242,7 @@ def sizes_within_budget(kind, f, wrt, candidate, symbols, dims, trials, rng) -> 
     sizes = CheckSizes(draw_sizes(dims, rng, size_pairs(f.expr, candidate)),
                        _current[2].work_left if again else MAX_CHECK_WORK)
     _current[:] = [rng, dims, sizes]
-    x = tuple(d if isinstance(d, int) else sizes[d] for d in symbols[wrt][1])
+    x = tuple(size_value(d, sizes) for d in symbols[wrt][1])
     work = check_cost(kind, f, candidate, x[0] * x[1], trials, sizes)
     if work > MAX_CHECK_WORK:
         from .errors import LimitError
@@ -275,7 +276,7 @@ def check_cost(kind, f, candidate, x_entries, trials, sizes) -> float:
 def _evaluation_cost(e: Expr, sizes) -> float:
     """Work of evaluating e once: one unit a node, and n³/10,000 for a node whose arrays are n×n."""
     def size(d):
-        return d if isinstance(d, int) else sizes[d]
+        return size_value(d, sizes)
     work = 0.0
     for node in postorder(e):
         n = max([size(d) for a in (node, *node.args) for d in a.shape])
@@ -292,8 +293,7 @@ def _check_sizes(kind, f, wrt, candidate, symbols, domains, trials, seed, aux, s
         for _ in range(_DRAWS):
             vals = prob.point()
             if aux is not None:
-                vals[aux] = rng.standard_normal(tuple(d if isinstance(d, int) else sizes[d]
-                                                      for d in symbols[aux][1]))
+                vals[aux] = rng.standard_normal(tuple(size_value(d, sizes) for d in symbols[aux][1]))
             fx = prob.f_at(vals, vals[wrt])
             if np.all(np.isfinite(fx)) and _finite_nearby(prob, vals) and _well_conditioned(prob, vals):
                 break
@@ -494,7 +494,11 @@ def _one_trial(kind, prob, vals, cand, aux, zero, full, step=1.0) -> _Verdict:
     verdicts, naturals = [], []
     for v in directions:
         want, moved = _first(fun, x, v, t)
-        got = cand if kind == "jvp" else cand @ v.reshape(-1, 1)
+        # a Jacobian acts on vec(v) and gives vec(f): columns stacked (column-major, as in
+        # Magnus & Neudecker); for vectors this is the plain reshape
+        got = cand if kind == "jvp" else cand @ v.reshape(-1, 1, order="F")
+        if kind == "jacobian":
+            want, moved = want.reshape(-1, 1, order="F"), moved.reshape(-1, 1, order="F")
         u = float(np.linalg.norm(moved)) + _NOISE_GAIN[1] * noise * np.sqrt(size) / t
         natural, flat = _scale(fun, x, v, 0.1 * xscale, noise)
         flat = flat and zero
@@ -506,9 +510,9 @@ def _one_trial(kind, prob, vals, cand, aux, zero, full, step=1.0) -> _Verdict:
         for i in range(x.size):
             e = np.zeros(x.size)
             e[i] = 1
-            c, m = _first(fun, x, e.reshape(x.shape), t)
-            cols.append(c.reshape(-1))
-            moved.append(m.reshape(-1))
+            c, m = _first(fun, x, e.reshape(x.shape, order="F"), t)
+            cols.append(c.reshape(-1, order="F"))
+            moved.append(m.reshape(-1, order="F"))
         u = float(np.linalg.norm(moved)) + _NOISE_GAIN[1] * noise * np.sqrt(size * x.size) / t
         verdicts.append(_judge(cand, np.array(cols).T, u, tol, natural * np.sqrt(x.size), flat))
     return _Verdict.worst(verdicts)
@@ -559,11 +563,12 @@ def _second_order_verdict(fun, x, cand, v, rng, full, step, xscale, zero) -> _Ve
     natural, flat = _scale(f, x, None, xscale, noise, lower=max(slopes) / xscale)
     flat = flat and zero
     if v is None:
-        form = lambda a, b: a.reshape(1, -1) @ cand @ b.reshape(-1, 1)  # noqa: E731
+        form = lambda a, b: a.reshape(1, -1, order="F") @ cand @ b.reshape(-1, 1, order="F")  # noqa: E731
     else:
         form = lambda a, b: np.sum(b * cand)  # noqa: E731  (a is v: ⟨b, H·v⟩ = vᵀHb)
     verdicts = []
-    basis = [np.eye(x.size)[i].reshape(x.shape) for i in range(x.size)] if full and x.size <= 36 else []
+    # vec(X): the basis in column-major order, as the Hessian's rows and columns are
+    basis = [np.eye(x.size)[i].reshape(x.shape, order="F") for i in range(x.size)] if full and x.size <= 36 else []
     if basis and v is None and x.size <= 16:
         pairs = [[_second(f, x, a, b, t) for b in basis] for a in basis]
         fd = np.array([[p[0] for p in row] for row in pairs])
@@ -572,7 +577,7 @@ def _second_order_verdict(fun, x, cand, v, rng, full, step, xscale, zero) -> _Ve
         verdicts.append(_judge(cand, fd, u, tol, natural * x.size, flat))
     if basis and v is not None:
         pairs = [_second(f, x, a, v, t) for a in basis]
-        fd = np.array([p[0] for p in pairs]).reshape(x.shape)
+        fd = np.array([p[0] for p in pairs]).reshape(x.shape, order="F")
         moved = np.array([p[1] for p in pairs])
         u = float(np.linalg.norm(moved)) + gain * np.sqrt(x.size)
         verdicts.append(_judge(cand, fd, u, tol, natural * np.sqrt(x.size) * float(np.linalg.norm(v)), flat))

@@ -11,6 +11,7 @@ from matcalc import simplify
 from matcalc.api import derivative
 from matcalc.errors import MatcalcError
 from matcalc.numeric import evaluate
+from matcalc.shapes import size_names, size_value
 from matcalc.verify import draw_sizes, draw_value
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,13 +58,13 @@ def point(result, seed: int = 0):
     rng = np.random.default_rng(seed)
     doms = simplify.domains(result.function.expr)
     symbols = result.symbols
-    dims = {d for _, shape in symbols.values() for d in shape if isinstance(d, str)}
+    dims = {n for _, shape in symbols.values() for d in shape for n in size_names(d)}
     for attempt in range(60):
         if attempt % 12 == 0:
             sizes = draw_sizes(dims, rng)
         vals = {}
         for name, (kind, shape) in symbols.items():
-            shp = tuple(d if isinstance(d, int) else sizes[d] for d in shape)
+            shp = tuple(size_value(d, sizes) for d in shape)
             vals[name] = rng.standard_normal(shp) if name == result.aux else \
                 draw_value(kind, shp, doms.get(name, set()), rng)
         with np.errstate(all="ignore"):

@@ -78,7 +78,7 @@ def _fd_error(r, value_fn, args, deriv, rng):
             def gw(xx):                    # directional derivative along w, by differences
                 return _directional(f, xx, w, h)
             want = _directional(gw, x, v, h)
-            got = v @ np.asarray(deriv) @ w
+            got = _vec(v) @ np.asarray(deriv) @ _vec(w)
         elif r.kind == "hvp":              # ⟨w, H·v⟩: differences along v of differences along w
             v, w = np.asarray(args[names.index(r.aux)]), rng.standard_normal(x.shape)
             h = 1e-3 * scale
@@ -93,13 +93,18 @@ def _fd_error(r, value_fn, args, deriv, rng):
             want = _directional(f, x, v, 1e-4 * scale)
             got = deriv
         elif r.kind == "jacobian":
-            want = _directional(f, x, v, 1e-4 * scale)
-            got = np.asarray(deriv) @ v if x.ndim else np.asarray(deriv).reshape(-1) * v
+            want = _vec(_directional(f, x, v, 1e-4 * scale))
+            got = np.asarray(deriv) @ _vec(v) if x.ndim else np.asarray(deriv).reshape(-1) * v
         else:
             want = _directional(f, x, v, 1e-4 * scale)
             got = np.sum(np.asarray(deriv) * v)
         errs.append(rel_error(np.reshape(got, -1), np.reshape(want, -1)))
     return max(errs)
+
+
+def _vec(a):
+    """vec(A): the columns stacked, as Jacobians and Hessians by a matrix take them (a vector is itself)."""
+    return np.reshape(a, -1, order="F")
 
 
 @pytest.mark.parametrize("entry,r", _ALL, ids=ids(_ALL))
@@ -292,7 +297,20 @@ def _torch_case(r, seed=5):
     numpy_got = compile_function(function_code(r, "numpy"))(*args)
     auto = _torch_autodiff(r, lambda *a: f_both(*a)[0], targs, names.index(r.wrt),
                            names.index(r.aux) if r.aux else None)
-    return rel_error(got.numpy(), numpy_got), rel_error(got.numpy(), auto.numpy())
+    return rel_error(got.numpy(), numpy_got), rel_error(got.numpy(), vec_layout(r, auto.numpy(), targs, got.shape))
+
+
+def vec_layout(r, a, args, shape):
+    """An autodiff Jacobian or Hessian (the axes of f, then of x) as matcalc writes it (of the given
+    shape) when a matrix is involved: of vec(f) by vec(x), columns stacked (axes reversed in each
+    group, then flattened)."""
+    x_ndim = np.ndim(args[list(r.symbols).index(r.wrt)])
+    a = np.asarray(a)
+    f_ndim = a.ndim - x_ndim
+    if r.kind not in ("jacobian", "hessian") or max(x_ndim, f_ndim) < 2:
+        return a
+    axes = list(reversed(range(f_ndim))) + list(reversed(range(f_ndim, a.ndim)))
+    return a.transpose(axes).reshape(tuple(shape))
 
 
 @pytest.mark.skipif(not HAVE_TORCH, reason="PyTorch is not installed")
@@ -373,7 +391,7 @@ def test_jax_function_on_the_catalogue(entry, r, jax64):
         names = list(r.symbols)
         auto = _jax_autodiff(jax64, r, lambda *a: f_both(*a)[0], jargs, names.index(r.wrt),
                              names.index(r.aux) if r.aux else None)
-        assert rel_error(np.asarray(got), np.asarray(auto)) < 1e-8
+        assert rel_error(np.asarray(got), vec_layout(r, auto, args, np.shape(got))) < 1e-8
 
 
 @pytest.mark.skipif(not HAVE_JAX, reason="JAX is not installed")
@@ -387,7 +405,8 @@ def test_jax_function_of_every_op(name, kind, expr, wrt, let, jax64):
 
 
 _JAX_AUTODIFF_SAMPLE = {"jacobian-softmax", "jacobian-sigmoid-layer", "hessian-logistic-regression",
-                        "hessian-logsumexp-of-linear", "hessian-norm", "jacobian-normalize"}
+                        "hessian-logsumexp-of-linear", "hessian-norm", "jacobian-normalize",
+                        "jac-product-with-transpose", "hess-logdet", "hess-softmax-regression"}
 
 
 @pytest.mark.skipif(not HAVE_JAX, reason="JAX is not installed")

@@ -175,16 +175,18 @@ class _SizedLatexPrinter(LatexPrinter):
         s, prec = super().filled(e)
         r, c = e.shape
         if e.op is alg.ZERO:
-            return s + rf"\size{{{r},{c}}}", prec
+            return s + rf"\size{{{_mark(r)},{_mark(c)}}}", prec
         n = r if (e.op is alg.IDENTITY or c == 1) else c if r == 1 else None
         if n is not None:
-            mark = rf"\size{{{n}}}"
+            mark = rf"\size{{{_mark(n)}}}"
             return (s[:-len(r"^\top")] + mark + r"^\top" if s.endswith(r"^\top") else s + mark), prec
         one = r"\mathbf{1}"
-        return rf"{one}\size{{{r}}}{one}\size{{{c}}}^\top", prec
+        return rf"{one}\size{{{_mark(r)}}}{one}\size{{{_mark(c)}}}^\top", prec
 
     def function(self, e):
         s, prec = super().function(e)
+        if e.op.sized:                  # K_{mn}: the sizes as numbers can be read
+            s += rf"\size{{{','.join(_mark(d) for d in e.attrs)}}}"
         if e.op.name == "sum":          # 1^T x, x^T 1, 1^T X 1
             one, (r, c) = r"\mathbf{1}", e.args[0].shape
             if c != 1 and s.endswith(one):
@@ -192,6 +194,14 @@ class _SizedLatexPrinter(LatexPrinter):
             if r != 1 and s.startswith(one + r"^\top"):
                 s = one + rf"\size{{{r}}}" + s[len(one):]
         return s, prec
+
+
+def _mark(d) -> str:
+    """A size for a size mark: 3, n, or a product as m*n*n."""
+    from matcalc.shapes import Product
+    if not isinstance(d, Product):
+        return str(d)
+    return "*".join(([str(d.coeff)] if d.coeff != 1 else []) + [n for n, e in d.powers for _ in range(e)])
 
 
 def _latex_heads() -> dict:
@@ -213,7 +223,7 @@ def _latex_heads() -> dict:
 
 _FUNCTION_OPS = _latex_heads()
 _TOKEN = re.compile(r"\\left\\\||\\right\\\||\\bigl\\\||\\bigr\\\||\\left\\lvert|\\right\\rvert|\\left[(\[]|\\right[)\]]|\\\||"
-                    r"\\operatorname\{[A-Za-z0-9]+\}|\\mathbb\{I\}|\\size\{[0-9a-z,]+\}|\\[A-Za-z]+|"
+                    r"\\operatorname\{[A-Za-z0-9]+\}|\\mathbb\{I\}|\\size\{[0-9a-z,*]+\}|\\[A-Za-z]+|"
                     r"[0-9]+|[A-Za-z]|[(){}\[\]^_+\-,>/]")
 
 
@@ -279,18 +289,28 @@ class _Reader:
         return acc
 
     def hadamard(self):
-        acc, n = self.product()
+        acc, n = self.kron()
         while self.peek() in (r"\odot", r"\oslash"):
             op = self.take()
-            v, m = self.product()
+            v, m = self.kron()
             assert n == 1 and m == 1, f"ambiguous: a product next to {op} in {self.text!r}"
             assert v.shape == acc.shape
             acc = acc * v if op == r"\odot" else acc / v
         return acc
 
+    def kron(self):
+        """A ⊗ B, left to right; its operands are products (matcalc brackets any that is not a factor
+        or a number times one: 2I ⊗ A is (2I) ⊗ A)."""
+        acc, n = self.product()
+        while self.peek() == r"\otimes":
+            self.take()
+            v, m = self.product()
+            acc, n = np.kron(acc, v), n + m
+        return acc, n
+
     def product(self):
         acc, n = self.factor(), 1
-        while self.peek() not in (None, "+", "-", "}", ")", r"\right)", "]", r"\right]", ",", r"\odot",
+        while self.peek() not in (None, "+", "-", "}", ")", r"\right)", "]", r"\right]", ",", r"\odot", r"\otimes",
                                   r"\oslash", r"\right\|", r"\bigr\|", r"\rvert", r"\right\rvert", ">") and \
                 not (self.peek() == r"\|" and self.open and self.open[-1] == r"\|"):    # a closing \|
             v = self.factor()
@@ -326,6 +346,17 @@ class _Reader:
                 k = Fraction(sup)
                 v = v ** float(k) if v.shape == (1, 1) else np.linalg.matrix_power(v, int(k))
         return v
+
+    def size_mark(self) -> list[int]:
+        """The numbers of a size mark \\size{m,n*k}."""
+        mark = self.take()
+        return [int(np.prod([int(self.sizes.get(f, f)) for f in d.split("*")]))
+                for d in mark[len(r"\size{"):-1].split(",")]
+
+    def group_text(self):
+        self.take("{")
+        while self.take() != "}":
+            pass
 
     def args(self):
         close = {"(": ")", r"\left(": r"\right)"}[self.take()]
@@ -380,10 +411,13 @@ class _Reader:
             return (v > 0).astype(float)
         if tok in (r"\mathbf", "I"):
             letter = "I" if tok == "I" else (self.take("{"), self.take(), self.take("}"))[1]
-            size = self.take()
-            dims = [int(self.sizes.get(d, d)) for d in size[len(r"\size{"):-1].split(",")]
+            dims = self.size_mark()
             return {"I": lambda: np.eye(dims[0]), "1": lambda: np.ones((dims[0], 1)),
                     "0": lambda: np.zeros(tuple(dims))}[letter]()
+        if tok == "K" and self.peek() == "_":         # K_{mn}\size{m,n}: the commutation matrix
+            self.take()
+            self.group_text()
+            return self.call("commutation", self.size_mark())
         if tok == r"\log" and self.peek() == r"\det":
             self.take()
             return self.call("logdet", self.args())

@@ -15,7 +15,7 @@ from sympy.core.function import AppliedUndef
 from sympy.matrices.exceptions import NonInvertibleMatrixError
 
 import matcalc
-from matcalc.algebra import size_names
+from matcalc.algebra import graph_size_names
 from matcalc.errors import MatcalcError
 from matcalc.expr import Expr
 from matcalc.numeric import evaluate
@@ -31,7 +31,8 @@ _ALL = list(results())
 
 
 def _size(d):
-    return d if isinstance(d, int) else sp.Symbol(d, integer=True, positive=True)
+    from matcalc.to_sympy import _dim
+    return _dim(d)
 
 
 def sympy_value(expr, symbols, vals, sizes) -> np.ndarray:
@@ -58,8 +59,8 @@ def _explicit(e):
     e = e.func(*args).doit(deep=False)
     if isinstance(e, sp.MatrixExpr) and not isinstance(e, sp.MatrixBase):
         e = e.as_explicit()
-    if isinstance(e, sp.MatrixBase) or isinstance(e, sp.Expr) and e.is_number:
-        e = e.evalf()       # numbers, not exact exp(-1)s: det of a 7×7 of those takes minutes
+    if isinstance(e, sp.MatrixBase) or isinstance(e, sp.Expr) and e.is_number and not e.is_Integer:
+        e = e.evalf()       # (a whole number stays one: mn, a product of sizes put in, is a size)       # numbers, not exact exp(-1)s: det of a 7×7 of those takes minutes
     return e
 
 
@@ -169,7 +170,7 @@ def test_fuzzed_functions_and_gradients_convert_and_agree(ex, data):
     if r is not None:
         pairs.append((r.expr, r.symbols, r.sympy))
     symbols = pairs[-1][1]
-    dims = {d for e, _, _ in pairs for d in size_names(e)} | {d for _, shape in symbols.values() for d in shape}
+    dims = {d for e, _, _ in pairs for d in graph_size_names(e)} | {d for _, shape in symbols.values() for d in shape}
     rng = np.random.default_rng(data.draw(st.integers(0, 2 ** 32 - 1)))
     sizes = draw_sizes({d for d in dims if isinstance(d, str)}, rng)
     vals = {name: draw_value(kind, tuple(sizes.get(d, d) for d in shape), set(), rng)

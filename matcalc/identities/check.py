@@ -69,19 +69,21 @@ def _tie(op, n, expr, wrt, what) -> str:
         return f"{n} + ({expr})"
     if what == "x" or what == "answer" and op in ("grad", "vjp", "hvp"):
         return f"{n} + {wrt}"
-    if op == "hessian":
-        return f"{n}*{wrt} + {wrt}"
-    return f"{n}*{wrt} + ({expr})"       # jacobian: m×n (1×n for a scalar function)
+    if op == "hessian":                  # by vec(X): vec of a vector is the vector
+        return f"{n}*vec({wrt}) + vec({wrt})"
+    return f"{n}*vec({wrt}) + vec({expr})"       # jacobian: of vec(f) by vec(X) (1×n for a scalar f)
 
 
 def _answer_shape(op, f_shape, x_shape):
+    from ..shapes import size_product
     if op in ("grad", "vjp", "hvp"):
         return x_shape
     if op == "jvp":
         return f_shape
+    x = size_product(*x_shape)          # Jacobians and Hessians by vec(X), of vec(f)
     if op == "hessian":
-        return (x_shape[0], x_shape[0])
-    return (1, x_shape[0]) if f_shape == (1, 1) else (f_shape[0], x_shape[0])
+        return (x, x)
+    return (size_product(*f_shape), x)
 
 
 def _merged_sizes(alone: dict, shared: dict, names) -> str | None:
@@ -167,11 +169,12 @@ class Prepared:
         import numpy as np
 
         from ..numeric import evaluate
+        from ..shapes import size_names, size_value
         from ..verify import draw_sizes, draw_value, size_pairs
         rng = np.random.default_rng(seed)
-        dims = {d for _, shape in self.symbols.values() for d in shape if isinstance(d, str)}
+        dims = {n for _, shape in self.symbols.values() for d in shape for n in size_names(d)}
         sizes = draw_sizes(dims, rng, size_pairs(self.f, self.e))
-        concrete = {n: tuple(d if isinstance(d, int) else sizes[d] for d in shape)
+        concrete = {n: tuple(size_value(d, sizes) for d in shape)
                     for n, (_, shape) in self.symbols.items()}
         for _ in range(count):
             for _ in range(_REDRAWS):
@@ -189,7 +192,7 @@ def prepare(ident: Identity) -> Prepared:
     from .. import api
     from ..errors import ParseError
     from ..expr import free_leaves
-    from ..shapes import fmt_shape
+    from ..shapes import Product, fmt_shape
     from ..syntax import parse_syntax
     from ..typecheck import typecheck
 
@@ -229,6 +232,8 @@ def prepare(ident: Identity) -> Prepared:
     want = _answer_shape(op, free[0].expr.shape, free[0].symbols[wrt].shape)
     answer = api.fresh_name("Answer", f_names | set(free[0].symbols))
     lets[answer] = _decl(want)
+    if want[0] == 1 and isinstance(want[1], Product):    # a row of mn entries (a scalar by a matrix):
+        lets[answer], answer = "vector", answer + "'"     # no declaration names mn, a transpose does
     try:
         typed = typecheck(ident.expr, lets, extra=(f"({ident.expected}) + 0*{answer}", *ties,
                                                    _tie(op, answer, ident.expr, wrt, "answer")))

@@ -21,6 +21,8 @@ class Op:
     domain: tuple = ()   # per argument: None or a domain registered in ops/domains.py
     temp = "t"           # preferred name when printed as a shared temporary
     usage = None         # a hint when called with the wrong number of arguments
+    sized = False        # its arguments are sizes, kept as attrs (commutation(m, n))
+    infix = None         # the precedence of an operator notation (A ⊗ B), else a function call
     order = 0
 
     def __init__(self, **fields):
@@ -63,6 +65,10 @@ class _EqualSizes:
 
     def size(self, d):
         return d
+
+    def mul(self, *sizes):
+        from ..shapes import size_product
+        return size_product(*sizes)
 
     def fmt(self, shape):
         from ..shapes import fmt_shape

@@ -53,6 +53,10 @@ class FunctionOp(Op):
     rule, cite the differential in words and where it comes from (--steps)
     letter     the variable name its printed symbol reads as (σ: sigma): with a variable of that
                name in the expression it prints by its name instead
+    sized      its arguments are sizes (as in ones(m, n)), kept as the node's attrs: np, shape, canon
+               and the templates take the sizes (numbers, names or products), not values
+    infix      the precedence of an operator notation (⊗): text and LaTeX bracket the arguments as
+               operands of that precedence, and the result as such; None for a function call
     temp, usage, sp, scalar_ok  the name of a shared temporary, a hint for a wrong number of
                arguments, its SymPy form, whether a 1×1 argument is allowed (scalar-of-square)
     sugar      callable(*args) -> Expr: a shorthand that never becomes a node of its own (dot)
@@ -68,7 +72,8 @@ class FunctionOp(Op):
                  source: str | None = None, latex=None, code=None, code_for: dict | None = None,
                  domain: tuple | None = None, probes: tuple = (), rule: str = "", cite: str = "",
                  letter: str | None = None, temp: str = "t", usage: str | None = None, sp: Callable | None = None,
-                 scalar_ok: bool = True, sugar: Callable | None = None, sign: str | None = None):
+                 scalar_ok: bool = True, sugar: Callable | None = None, sign: str | None = None,
+                 sized: bool = False, infix: int | None = None):
         lo, hi = (arity, arity) if isinstance(arity, int) else arity
         self.names, self.meaning, self.arity, self.shape = tuple(names), meaning, (lo, hi), shape
         self.np, self.d, self.transpose, self.matrix, self.canon = np, d, transpose, matrix, canon
@@ -84,7 +89,7 @@ class FunctionOp(Op):
         self.name = name or self.names[0]
         if sign not in (None, "positive", "nonnegative"):
             raise TypeError(f"op {self.name}: sign must be 'positive', 'nonnegative' or None, got {sign!r}")
-        self.sign = sign
+        self.sign, self.sized, self.infix = sign, sized, infix
         self._validate()
         super().__init__()
 
@@ -180,6 +185,11 @@ class FunctionOp(Op):
 
     def build(self, *args, attrs=()):
         from ..algebra import TRANSPOSE, transpose
+        if self.sized:      # a constant of the sizes in attrs: commutation(m, n)
+            from ..expr import Expr
+            from .base import EQUAL_SIZES
+            got = self.canon(*attrs) if self.canon is not None else None
+            return got if got is not None else Expr(self, (), attrs, self.shape(list(attrs), EQUAL_SIZES))
         if self.sugar is not None:
             return self.sugar(*args)
         if self.elementwise and args[0].op is TRANSPOSE:
@@ -191,6 +201,9 @@ class FunctionOp(Op):
         return super().build(*args, attrs=attrs)
 
     def evaluate(self, node, vals, dims):
+        if self.sized:
+            from ..shapes import size_value
+            return self.np(*[size_value(d, dims) for d in node.attrs])
         return self.np(*vals)
 
     def jvp(self, node, dargs):

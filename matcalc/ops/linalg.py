@@ -5,7 +5,7 @@ import numpy as np
 
 from ..algebra import (ADD, IDENTITY, INV, MATPOW, MUL, ONES, TRANSPOSE, ZERO, _need, add, call, const, count, had, identity,
                        inner, inv, mul, mul_parts, mul_split, ones, power, scale, size, transpose)
-from ..shapes import is_column, is_row
+from ..shapes import is_column, is_row, size_product
 from .function import FunctionOp
 
 _COOKBOOK = "Petersen & Pedersen, The Matrix Cookbook (2012)"
@@ -43,6 +43,9 @@ def _tr_canon(x):
         return size(x.shape[0])
     if x.op is DIAG and is_column(x.args[0].shape):
         return call("sum", x.args[0])
+    from .kron import KRON
+    if x.op is KRON and all(a.shape[0] == a.shape[1] for a in x.args):
+        return mul(call("tr", x.args[0]), call("tr", x.args[1]))     # tr(A ⊗ B) = tr(A) tr(B), A and B square
     return None
 
 
@@ -51,6 +54,7 @@ TR = FunctionOp(
     np=lambda X: np.array([[np.trace(X)]]),
     d=lambda node, d: call("tr", d[0]),
     transpose=lambda node, c: mul(c, identity(node.args[0].shape[0])),
+    matrix=lambda node, m: mul(transpose(call("vec", identity(node.args[0].shape[0]))), m(node.args[0])),
     canon=_tr_canon,
     text="tr({0})", latex=r"\operatorname{{tr}}\left({0}\right)", source="tr({0})", code="{ns}.trace({0})",
     rule="d tr(X) = tr(dX)", cite=_COOKBOOK + ", eq. (100)", sp=lambda X: _sympy().Trace(X),
@@ -224,9 +228,9 @@ def _sum_latex(pr, node):
 
 
 def _sum_matrix(node, m):
-    """sum(t) = 𝟏ᵀt for a column t: its Jacobian is 𝟏ᵀ times t's."""
+    """sum(t) = 𝟏ᵀvec(t): its Jacobian is 𝟏ᵀ times t's."""
     a = node.args[0]
-    return mul(ones((1, a.shape[0])), m(a)) if is_column(a.shape) else None
+    return mul(ones((1, size_product(*a.shape))), m(a))
 
 
 SUM = FunctionOp(
@@ -289,9 +293,11 @@ def is_diagonal_matrix(e) -> bool:
 
 
 def _diag_matrix(node, m):
-    """The Jacobian of the diagonal of a matrix linear in the variable, where it has a form."""
+    """The Jacobian of the diagonal of a matrix linear in the variable, where it has a form; of the
+    diagonal matrix of a vector: vec(diag(v)) = diag(vec(I))(𝟏 ⊗ I)v (the entries i + n·i of vec)."""
     if not is_column(node.shape):
-        return None
+        n = node.shape[0]
+        return mul(call("diag", call("vec", identity(n))), call("kron", ones((n, 1)), identity(n)), m(node.args[0]))
     inner = node.args[0]
     if inner.op is not MUL:
         return None
@@ -365,6 +371,8 @@ def _triangle(name, other, np_fn, where):
         shape=_triangle_shape(name), np=np_fn,
         d=lambda node, d: call(name, d[0]),
         transpose=lambda node, c: call(name, c),
+        # vec(triu(X)) = diag(vec(triu(𝟏𝟏ᵀ))) vec(X): the mask on the diagonal
+        matrix=lambda node, m: mul(call("diag", call("vec", call(name, ones(node.shape)))), m(node.args[0])),
         transposed=lambda node: call(other, transpose(node.args[0])),       # triu(X)ᵀ = tril(Xᵀ)
         canon=canon,
         text=name + "({0})", latex=r"\operatorname{{" + name + r"}}\left({0}\right)", source=name + "({0})",

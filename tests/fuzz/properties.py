@@ -129,13 +129,13 @@ def fd_oracle(r, wrt: str, points: int = 3) -> float | None:
     import numpy as np
 
     from matcalc import simplify, verify
-    from matcalc.algebra import size_names
+    from matcalc.algebra import graph_size_names
     from matcalc.numeric import evaluate
 
     f_expr, g_expr = r.function.expr, r.expr
     typed = r.function.typed            # the function as typed, not the engine's graph of it
     dims = {d for _, shape in r.symbols.values() for d in shape if isinstance(d, str)}
-    dims |= size_names(f_expr) | size_names(g_expr)
+    dims |= graph_size_names(f_expr) | graph_size_names(g_expr)
     doms = simplify.domains(f_expr)
     worst, seen = 0.0, 0
     with np.errstate(all="ignore"):
