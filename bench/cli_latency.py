@@ -100,6 +100,8 @@ def run(cfg, log) -> Section:
     sec = Section("cli")
     rounds = 3 if cfg.quick else 11
     cmds = commands()
+    import compileall                   # as installed: byte-compiled (PYTHONDONTWRITEBYTECODE may be set)
+    compileall.compile_dir(os.path.join(ROOT, "matcalc"), quiet=1)
     for _, c in cmds:            # warm the file-system cache; check every command works
         _wall(c)
     load = [loadavg()]

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-import numpy as np
+from .lazy_numpy import np
 
 DOMAINS: dict[str, "Domain"] = {}
 

@@ -1,7 +1,7 @@
 """Trace, determinant, log-determinant, norms, sum, diag, dot."""
 from __future__ import annotations
 
-import numpy as np
+from .lazy_numpy import np
 
 from ..algebra import (ADD, IDENTITY, INV, MATPOW, MUL, ONES, TRANSPOSE, ZERO, _need, add, call, const, had, identity, inner, inv, mul,
                        mul_parts, mul_split, ones, power, scale, transpose)
