@@ -51,6 +51,7 @@ TR = FunctionOp(
     transpose=lambda node, c: mul(c, identity(node.args[0].shape[0])),
     canon=_tr_canon,
     text="tr({0})", latex=r"\operatorname{{tr}}\left({0}\right)", source="tr({0})", code="{ns}.trace({0})",
+    code_product="{ns}.sum({0} * {1}.T)",     # tr(PQ) = Σᵢⱼ PᵢⱼQⱼᵢ (Magnus & Neudecker, ch. 2 §4)
     rule="d tr(X) = tr(dX)", cite=_COOKBOOK + ", eq. (100)", sp=lambda X: _sympy().Trace(X),
     probes=(("grad", "tr(A*X)", "X", None),))
 

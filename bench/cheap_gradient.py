@@ -1,0 +1,125 @@
+"""6. The cheap-gradient bound over the whole catalogue, by timing (issue 15, item 3).
+
+Every gradient of the catalogue that matcalc derives, at one size n for every symbolic size: its
+generated NumPy code (`Result.numpy`) against the generated NumPy code of the function itself
+(`printing.numpy_code` of the parsed function), both byte-compiled once, timed interleaved (medians
+of repeats, in a child process with one BLAS thread). The inputs are drawn as the verifier draws them
+(each name's kind, the ops' domains: `matcalc.verify.draw_value`). Where the gradient has more entries
+than all the inputs together, the bound is on the cost of writing it: the time of `np.full` of the
+gradient's shape. The goal: derivative ÷ max(function, writing where that applies) ≤ 3 on every one.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .common import Goal, Section, Table, catalogue, fmt_ratio, fmt_time, loadavg, timeit_many
+
+BOUND = 3.0
+
+
+def _point(res, func_code, n, rng):
+    """User-shaped inputs (vectors 1-D, scalars floats) where the function and gradient are finite."""
+    from matcalc import simplify
+    from matcalc.numeric import to_user
+    from matcalc.verify import draw_value
+    doms = simplify.domains(res.function.expr)
+    for _ in range(5):
+        vals = {}
+        for name, (kind, shape) in res.symbols.items():
+            shp = tuple(d if isinstance(d, int) else n for d in shape)
+            vals[name] = to_user(draw_value(kind, shp, doms.get(name, set()), rng), shp)
+        env = {"np": np, **vals}
+        with np.errstate(all="ignore"):
+            f, g = (eval(compile(c, "<matcalc>", "eval"), env) for c in (func_code, res.numpy))   # noqa: S307
+        if np.all(np.isfinite(f)) and np.all(np.isfinite(g)):
+            return vals
+    return None
+
+
+def measure(quick: bool, log=lambda m: None) -> list[dict]:
+    import matcalc
+    from matcalc.errors import MatcalcError
+    from matcalc.printing import numpy_code
+    n = 100 if quick else 1000
+    repeats = 3 if quick else 5
+    rng = np.random.default_rng(0)
+    rows = []
+    entries = [e for e in catalogue() if e.op == "grad"]
+    for i, e in enumerate(entries[:40] if quick else entries):
+        log(f"cheap gradient: {i + 1}/{len(entries)} {e.file}:{e.name}")
+        try:
+            res = matcalc.grad(e.expr, e.wrt, e.let)
+        except MatcalcError:
+            continue
+        func_code = numpy_code(res.function.expr, res.size_code())
+        vals = _point(res, func_code, n, rng)
+        if vals is None:
+            rows.append({"id": f"{e.file[:-5]}:{e.name}", "skipped": "no finite point drawn"})
+            continue
+        env = {"np": np, **vals}
+        grad_c, func_c = (compile(c, "<matcalc>", "eval") for c in (res.numpy, func_code))
+        shape = np.shape(eval(grad_c, env))                         # noqa: S307  (our own generated code)
+        inputs = sum(np.size(v) for v in vals.values())
+        fns = [lambda: eval(grad_c, env), lambda: eval(func_c, env), lambda: np.full(shape, 1.0)]  # noqa: S307
+        t_grad, t_func, t_write = timeit_many(fns, repeats, min_time=0.0 if quick else 0.02)
+        larger = int(np.prod(shape)) > inputs
+        base = max(t_func, t_write) if larger else t_func
+        rows.append({"id": f"{e.file[:-5]}:{e.name}", "expr": e.expr, "wrt": e.wrt, "n": n, "grad": t_grad,
+                     "func": t_func, "write": t_write, "larger": larger, "ratio": t_grad / base})
+    return rows
+
+
+def _child(quick: bool):
+    import json
+    import sys
+    rows = measure(quick, lambda m: print(m, file=sys.stderr, flush=True))
+    print(json.dumps(rows))
+
+
+def _run_child(quick, log):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from .common import ROOT
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+           "PYTHONWARNINGS": "ignore"}
+    code = f"import sys; sys.path.insert(0, {ROOT!r}); from bench.cheap_gradient import _child; _child({quick!r})"
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env=env, cwd=ROOT)
+    for line in p.stderr:
+        log(line.rstrip())
+    out = p.stdout.read()
+    if p.wait() != 0:
+        raise RuntimeError("cheap-gradient child failed")
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def run(cfg, log) -> Section:
+    sec = Section("cheap")
+    before = loadavg()
+    rows = _run_child(cfg.quick, log)
+    load = [before, loadavg()]
+    timed = [r for r in rows if "ratio" in r]
+    timed.sort(key=lambda r: -r["ratio"])
+    over = [r for r in timed if r["ratio"] > BOUND]
+    t = Table("6a. Cheap-gradient bound over the catalogue: the gradients above the bound, and the ten "
+              "nearest it", ["identity", "n", "generated gradient", "generated function", "writing the gradient",
+                              "gradient larger than inputs", "ratio"])
+    for r in over + [r for r in timed if r["ratio"] <= BOUND][:10]:
+        t.add(r["id"], str(r["n"]), fmt_time(r["grad"]), fmt_time(r["func"]), fmt_time(r["write"]),
+              "yes" if r["larger"] else "", fmt_ratio(r["ratio"]))
+    ratios = sorted(r["ratio"] for r in timed)
+    t.notes.append(f"{len(timed)} catalogue gradients timed ({len(rows) - len(timed)} skipped: no finite point drawn); "
+                   f"median ratio {fmt_ratio(ratios[len(ratios) // 2]) if ratios else '—'}; ratio = gradient ÷ "
+                   "function, or ÷ max(function, writing) where the gradient has more entries than the inputs; "
+                   "1 BLAS thread; load average before / after: " + " · ".join(load))
+    sec.tables.append(t)
+    sec.data.update(rows=rows, load=load)
+    n = timed[0]["n"] if timed else None
+    sec.goals.append(Goal(
+        "3 code", f"generated gradient ≤ {BOUND:g}× the generated function (catalogue, n = {n})",
+        f"{len(timed) - len(over)}/{len(timed)} within; worst {timed[0]['id']} {fmt_ratio(timed[0]['ratio'])}"
+        if timed else "none measured", not over if timed else None))
+    return sec
