@@ -7,8 +7,12 @@ of repeats, in a child process with one BLAS thread). The inputs are drawn as th
 (each name's kind, the ops' domains: `matcalc.verify.draw_value`). Where the gradient has more entries
 than all the inputs together, the bound is on the cost of writing it: the time of `np.full` of the
 gradient's shape. The goal: derivative ÷ max(function, writing where that applies) ≤ 3 on every one.
+Times are CPU times of the one-threaded child (time.process_time): on the shared machine, wall times
+of calls this short move with the other processes' load by more than the ratios measured.
 """
 from __future__ import annotations
+
+import time
 
 import numpy as np
 
@@ -42,7 +46,7 @@ def measure(quick: bool, log=lambda m: None) -> list[dict]:
     from matcalc.errors import MatcalcError
     from matcalc.printing import numpy_code
     n = 100 if quick else 1000
-    repeats = 3
+    repeats = 3 if quick else 5
     rng = np.random.default_rng(0)
     rows = []
     entries = [e for e in catalogue() if e.op == "grad"]
@@ -62,11 +66,13 @@ def measure(quick: bool, log=lambda m: None) -> list[dict]:
         shape = np.shape(eval(grad_c, env))                         # noqa: S307  (our own generated code)
         inputs = sum(np.size(v) for v in vals.values())
         fns = [lambda: eval(grad_c, env), lambda: eval(func_c, env), lambda: np.full(shape, 1.0)]  # noqa: S307
-        t_grad, t_func, t_write = timeit_many(fns, repeats, min_time=0.0 if quick else 0.01)
+        t_grad, t_func, t_write = timeit_many(fns, repeats, min_time=0.0 if quick else 0.01,
+                                              clock=time.process_time)
         larger = int(np.prod(shape)) > inputs
         base = max(t_func, t_write) if larger else t_func
         rows.append({"id": f"{e.file[:-5]}:{e.name}", "expr": e.expr, "wrt": e.wrt, "n": n, "grad": t_grad,
-                     "func": t_func, "write": t_write, "larger": larger, "ratio": t_grad / base})
+                     "func": t_func, "write": t_write, "larger": larger, "ratio": t_grad / base,
+                     "ratio_write": t_grad / max(t_func, t_write)})
     return rows
 
 
@@ -107,18 +113,22 @@ def run(cfg, log) -> Section:
     over = [r for r in timed if r["ratio"] > BOUND]
     t = Table("6a. Cheap-gradient bound over the catalogue: the gradients above the bound, and the ten "
               "nearest it", ["identity", "n", "generated gradient", "generated function", "writing the gradient",
-                              "gradient larger than inputs", "ratio"])
+                              "gradient larger than inputs", "ratio", "÷ max(function, writing)"])
     for r in over + [r for r in timed if r["ratio"] <= BOUND][:10]:
         t.add(r["id"], str(r["n"]), fmt_time(r["grad"]), fmt_time(r["func"]), fmt_time(r["write"]),
-              "yes" if r["larger"] else "", fmt_ratio(r["ratio"]))
+              "yes" if r["larger"] else "", fmt_ratio(r["ratio"]), fmt_ratio(r["ratio_write"]))
     ratios = sorted(r["ratio"] for r in timed)
     t.notes.append(f"{len(timed)} catalogue gradients timed ({len(rows) - len(timed)} skipped: no finite point drawn); "
                    f"median ratio {fmt_ratio(ratios[len(ratios) // 2]) if ratios else '—'}; ratio = gradient ÷ "
                    "function, or ÷ max(function, writing) where the gradient has more entries than the inputs; "
-                   "1 BLAS thread; load average before / after: " + " · ".join(load))
+                   "1 BLAS thread, CPU time; load average before / after: " + " · ".join(load))
     sec.tables.append(t)
     sec.data.update(rows=rows, load=load)
     n = timed[0]["n"] if timed else None
+    over_write = [r for r in timed if r["ratio_write"] > BOUND]
+    t.notes.append(f"against max(function, writing the gradient) for every gradient (writing is a floor of any "
+                   f"gradient code: tr(X)'s reads n entries, its gradient I writes n²): "
+                   f"{len(timed) - len(over_write)}/{len(timed)} within {BOUND:g}×")
     sec.goals.append(Goal(
         "3 code", f"generated gradient ≤ {BOUND:g}× the generated function (catalogue, n = {n})",
         f"{len(timed) - len(over)}/{len(timed)} within; worst {timed[0]['id']} {fmt_ratio(timed[0]['ratio'])}"
