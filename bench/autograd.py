@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import Goal, Section, Table, fmt_ratio, fmt_time, loadavg, timeit_many
+from .common import Goal, Section, Table, fmt_ratio, fmt_time, loadavg, run_child, timeit_many
 
 PROBLEMS = [
     # name, expression, wrt, kinds, torch function (inputs as tensors by name) -> scalar
@@ -131,26 +131,6 @@ def _child(quick: bool, threads: int):
     print(json.dumps(rows))
 
 
-def _run_child(quick, threads, log):
-    import json
-    import os
-    import subprocess
-    import sys
-
-    from .common import ROOT
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": str(threads), "OMP_NUM_THREADS": str(threads),
-           "MKL_NUM_THREADS": str(threads), "PYTHONWARNINGS": "ignore"}
-    code = f"import sys; sys.path.insert(0, {ROOT!r}); from bench.autograd import _child; _child({quick!r}, {threads})"
-    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         env=env, cwd=ROOT)
-    for line in p.stderr:
-        log(line.rstrip())
-    out = p.stdout.read()
-    if p.wait() != 0:
-        raise RuntimeError(f"autograd child ({threads} threads) failed")
-    return json.loads(out.strip().splitlines()[-1])
-
-
 def run(cfg, log) -> Section:
     import importlib.metadata
     import importlib.util
@@ -162,7 +142,7 @@ def run(cfg, log) -> Section:
     all_rows, load = {}, {}
     for threads in ([1] if cfg.quick else [1, 2]):
         before = loadavg()
-        all_rows[threads] = _run_child(cfg.quick, threads, log)
+        all_rows[threads] = run_child("autograd", (cfg.quick, threads), threads, log)
         load[threads] = [before, loadavg()]
     sec.data["rows"] = all_rows
     rows = all_rows[1]

@@ -1,4 +1,4 @@
-"""6. The cheap-gradient bound over the whole catalogue, by timing (issue 15, item 3).
+"""5c. The cheap-gradient bound over the whole catalogue, by timing (issue 15, item 3).
 
 Every gradient of the catalogue that matcalc derives, at one size n for every symbolic size: its
 generated NumPy code (`Result.numpy`) against the generated NumPy code of the function itself
@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from .common import Goal, Section, Table, catalogue, fmt_ratio, fmt_time, loadavg, timeit_many
+from .common import Goal, Section, Table, catalogue, fmt_ratio, fmt_time, loadavg, run_child, timeit_many
 
 BOUND = 3.0
 
@@ -83,35 +83,15 @@ def _child(quick: bool):
     print(json.dumps(rows))
 
 
-def _run_child(quick, log):
-    import json
-    import os
-    import subprocess
-    import sys
-
-    from .common import ROOT
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-           "PYTHONWARNINGS": "ignore"}
-    code = f"import sys; sys.path.insert(0, {ROOT!r}); from bench.cheap_gradient import _child; _child({quick!r})"
-    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         env=env, cwd=ROOT)
-    for line in p.stderr:
-        log(line.rstrip())
-    out = p.stdout.read()
-    if p.wait() != 0:
-        raise RuntimeError("cheap-gradient child failed")
-    return json.loads(out.strip().splitlines()[-1])
-
-
 def run(cfg, log) -> Section:
     sec = Section("cheap")
     before = loadavg()
-    rows = _run_child(cfg.quick, log)
+    rows = run_child("cheap_gradient", (cfg.quick,), 1, log)
     load = [before, loadavg()]
     timed = [r for r in rows if "ratio" in r]
     timed.sort(key=lambda r: -r["ratio"])
     over = [r for r in timed if r["ratio"] > BOUND]
-    t = Table("6a. Cheap-gradient bound over the catalogue: the gradients above the bound, and the ten "
+    t = Table("5c. Cheap-gradient bound over the catalogue: the gradients above the bound, and the ten "
               "nearest it", ["identity", "n", "generated gradient", "generated function", "writing the gradient",
                               "gradient larger than inputs", "ratio", "÷ max(function, writing)"])
     for r in over + [r for r in timed if r["ratio"] <= BOUND][:10]:
