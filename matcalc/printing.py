@@ -671,6 +671,11 @@ class CodePrinter(Printer):
     def run(self, e, shared=None):
         return self._in_text_order(super().run(e, shared))
 
+    def _worth(self, node: Expr) -> bool:
+        """Text writes a small inverse out twice, for the reader; code computes it once (n³ each time)."""
+        inner = node.args[0] if node.op is alg.TRANSPOSE else node
+        return inner.op is alg.INV or super()._worth(node)
+
     def operand(self, e, prec):
         if e in self.names:
             return self.names[e]
@@ -745,8 +750,8 @@ class CodePrinter(Printer):
             base = self.operand(a, POW_P + 1)
             parts.append(base if x == 1 else f"{base} ** {self.number(x) if x > 0 else '(' + self.number(x) + ')'}"
                          if x.denominator == 1 or x > 0 else f"{base} ** ({_fmt_num(x)})")
-        if chain:
-            parts.append(self.chain(chain, bool(parts)))
+        if chain:       # bracketed after a minus too: -A.T @ v would negate the matrix, not the product
+            parts.append(self.chain(chain, bool(parts) or coef < 0 and len(chain) > 1))
         s = " * ".join(parts)
         return ("-" + s, NEG_P) if coef < 0 else (s, MUL_P)
 

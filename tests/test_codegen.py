@@ -207,6 +207,10 @@ def test_an_inverse_is_computed_once():
     code = function_code(r, "numpy", with_value=True)
     assert code.count("np.linalg.inv(") == 1
     _agrees(r, code, with_value=True)
+    assert r.numpy.count("np.linalg.inv(") == 1          # Result.numpy, one expression: named with :=
+    sizes, vals = point(r, seed=4)
+    got = eval(r.numpy, {"np": np}, dict(zip(r.symbols, user_args(r, vals))))
+    assert rel_error(got, graph_value(r, r.expr, vals, sizes)) < 1e-10
 
 
 @pytest.mark.parametrize("expr,wrt,value", [
