@@ -49,7 +49,7 @@ def render(result, fmt: str, report=None, steps=False, plain=False, latex_style=
     if fmt in PICTURE_FORMATS:
         render_picture(result, fmt, output, latex_style, force)
         _wrote(output)
-        _report_line(report, err=True)
+        _report_to_stderr(report)
         return
     if fmt == "json":
         text = json.dumps(as_json(result, report, latex_style), ensure_ascii=False, indent=2)
@@ -69,7 +69,7 @@ def render(result, fmt: str, report=None, steps=False, plain=False, latex_style=
         else:
             typer.echo(text)
         if fmt != "json":
-            _report_line(report, err=True)
+            _report_to_stderr(report)
         return
     if output:      # terminal text to a file: the same lines, without colour
         buf = io.StringIO()
@@ -124,9 +124,9 @@ def _terminal(result, report, steps, plain, con=None):
         con.print(f"[{style}]{escape(line)}[/]" if style else escape(line))
 
 
-def _report_line(report, err=False):
+def _report_to_stderr(report):
     if report is not None:
-        typer.echo(report.summary(), err=err)
+        typer.echo(report.summary(), err=True)
 
 
 def steps_tree(result):
