@@ -10,9 +10,11 @@ interleaved; medians of repeats. Results are checked against each other.
 """
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
-from .common import Goal, Section, Table, fmt_ratio, fmt_time, loadavg, timeit_many
+from .common import Goal, Section, Table, fmt_ratio, fmt_time, loadavg, run_child, timeit_many
 
 PROBLEMS = [
     # name, expression, wrt, kinds, torch function (inputs as tensors by name) -> scalar
@@ -87,6 +89,8 @@ def measure(quick: bool, threads: int, log=lambda m: None) -> list[dict]:
     import matcalc
     from matcalc.printing import numpy_code
     torch.set_num_threads(threads)
+    # one thread: CPU time, which the other processes' load moves less than wall time; two: wall time
+    clock = time.process_time if threads == 1 else time.perf_counter
     sizes = [100] if quick else [100, 1000, 3000]
     repeats = 3 if quick else 7
     min_time = 0.002 if quick else 0.05     # seconds per sample (calls are looped to reach it)
@@ -115,7 +119,7 @@ def measure(quick: bool, threads: int, log=lambda m: None) -> list[dict]:
                        "forward": lambda: fn(torch, tv)}
                 ref = fns["torch"]().detach().numpy()
                 row["rel_diff"] = max(_rel(fns["numpy"](), ref), _rel(fns["torch_gen"]().numpy(), ref))
-                times = timeit_many(list(fns.values()), repeats, min_time=min_time)
+                times = timeit_many(list(fns.values()), repeats, min_time=min_time, clock=clock)
                 row.update(zip(fns, times))
                 row["ratio"] = row["torch"] / row["torch_gen"]
                 row["cheap"] = row["numpy"] / row["numpy_f"]
@@ -131,26 +135,6 @@ def _child(quick: bool, threads: int):
     print(json.dumps(rows))
 
 
-def _run_child(quick, threads, log):
-    import json
-    import os
-    import subprocess
-    import sys
-
-    from .common import ROOT
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": str(threads), "OMP_NUM_THREADS": str(threads),
-           "MKL_NUM_THREADS": str(threads), "PYTHONWARNINGS": "ignore"}
-    code = f"import sys; sys.path.insert(0, {ROOT!r}); from bench.autograd import _child; _child({quick!r}, {threads})"
-    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         env=env, cwd=ROOT)
-    for line in p.stderr:
-        log(line.rstrip())
-    out = p.stdout.read()
-    if p.wait() != 0:
-        raise RuntimeError(f"autograd child ({threads} threads) failed")
-    return json.loads(out.strip().splitlines()[-1])
-
-
 def run(cfg, log) -> Section:
     import importlib.metadata
     import importlib.util
@@ -162,7 +146,7 @@ def run(cfg, log) -> Section:
     all_rows, load = {}, {}
     for threads in ([1] if cfg.quick else [1, 2]):
         before = loadavg()
-        all_rows[threads] = _run_child(cfg.quick, threads, log)
+        all_rows[threads] = run_child("autograd", (cfg.quick, threads), threads, log)
         load[threads] = [before, loadavg()]
     sec.data["rows"] = all_rows
     rows = all_rows[1]
@@ -181,7 +165,8 @@ def run(cfg, log) -> Section:
                   fmt_ratio(r["cheap"]), f"{r['rel_diff']:.1e}")
         t.notes.append(f"torch {importlib.metadata.version('torch')}; OPENBLAS/OMP/MKL_NUM_THREADS={threads} and "
                        f"torch.set_num_threads({threads}); autograd = forward + torch.autograd.grad, or "
-                       "torch.func.hessian; 'autograd ÷ generated' > 1: matcalc's torch code is faster. "
+                       "torch.func.hessian; 'autograd ÷ generated' > 1: matcalc's torch code is faster; "
+                       f"{'CPU time (time.process_time)' if threads == 1 else 'wall time'}. "
                        "Load average before / after: " + " · ".join(load[threads]))
         if threads > 1:
             t.notes.append("2 threads on this shared 2-core machine: a BLAS call waits for both threads, so "

@@ -122,14 +122,35 @@ class Section:
 
 # ------------------------------------------------------------------ timing
 
-def timeit_many(fns, repeats: int, min_time: float = 0.0) -> list[float]:
+def run_child(module: str, args: tuple, threads: int, log):
+    """`bench.<module>._child(*args)` in a child process with `threads` BLAS threads: its stderr lines go to
+    log, the last line of its stdout is the JSON it returns."""
+    import json
+    import subprocess
+    import sys
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": str(threads), "OMP_NUM_THREADS": str(threads),
+           "MKL_NUM_THREADS": str(threads), "PYTHONWARNINGS": "ignore"}
+    code = f"import sys; sys.path.insert(0, {ROOT!r}); from bench.{module} import _child; _child(*{args!r})"
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env=env, cwd=ROOT)
+    for line in p.stderr:
+        log(line.rstrip())
+    out = p.stdout.read()
+    if p.wait() != 0:
+        raise RuntimeError(f"{module} child ({threads} BLAS thread{'s' if threads > 1 else ''}) failed")
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def timeit_many(fns, repeats: int, min_time: float = 0.0, clock=time.perf_counter) -> list[float]:
     """Median seconds per call of each function, their samples interleaved (a, b, a, b, ...)
-    so that the machine's changing load falls on all of them alike."""
+    so that the machine's changing load falls on all of them alike. `clock`: wall time, or
+    time.process_time for single-threaded work on a loaded machine (the time others take is not
+    counted)."""
     inners = []
     for fn in fns:
-        t0 = time.perf_counter()
+        t0 = clock()
         fn()
-        one = time.perf_counter() - t0
+        one = clock() - t0
         inners.append(max(1, int(min_time / one)) if one > 0 and min_time else 1)
     samples = [[] for _ in fns]
     gc_was = gc.isenabled()
@@ -138,10 +159,10 @@ def timeit_many(fns, repeats: int, min_time: float = 0.0) -> list[float]:
     try:
         for _ in range(repeats):
             for k, fn in enumerate(fns):
-                t0 = time.perf_counter()
+                t0 = clock()
                 for _ in range(inners[k]):
                     fn()
-                samples[k].append((time.perf_counter() - t0) / inners[k])
+                samples[k].append((clock() - t0) / inners[k])
     finally:
         if gc_was:
             gc.enable()

@@ -1,7 +1,7 @@
 """Run matcalc's benchmarks and print the tables: `python bench/run.py [--quick]` or `python -m bench`.
 
     --quick            small sizes, few repeats, torch skipped if missing: well under a minute
-    --only a,b         run only these sections (derivation depth cli flops autograd verify)
+    --only a,b         run only these sections (derivation depth cli flops autograd cheap verify)
     --markdown FILE    also write every table as Markdown (for bench/RESULTS.md)
     --json FILE        also write the raw numbers
 
@@ -25,7 +25,7 @@ if __package__ in (None, ""):          # run as a script: make `bench` importabl
 
 from bench.common import Goal, Section, Table  # noqa: E402
 
-SECTIONS = ("derivation", "depth", "cli", "flops", "autograd", "verify")
+SECTIONS = ("derivation", "depth", "cli", "flops", "autograd", "cheap", "verify")
 
 
 @dataclass
@@ -55,7 +55,7 @@ def versions() -> dict:
 
 def _section(name):
     import importlib
-    return importlib.import_module(f"bench.{ {'cli': 'cli_latency', 'verify': 'verify_throughput'}.get(name, name) }")
+    return importlib.import_module(f"bench.{ {'cli': 'cli_latency', 'verify': 'verify_throughput', 'cheap': 'cheap_gradient'}.get(name, name) }")
 
 
 def main(argv=None) -> int:

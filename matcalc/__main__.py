@@ -1,3 +1,5 @@
-from .cli import run
+import sys
 
-run()
+from .launch import run
+
+sys.exit(run())

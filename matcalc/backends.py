@@ -5,18 +5,16 @@ overrides it for a backend only where that backend differs (ops/, `code_for`).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, kw_only=True)
-class Backend:
+class Backend(NamedTuple):       # not a dataclass: dataclasses loads inspect, ≈ 8 ms of every start-up
     name: str
     ns: str                       # the array namespace: np, torch, jnp
     imports: tuple                # the module's import lines
     erfc: str                     # the elementwise complementary error function (Φ(x) = erfc(−x/√2)/2
     erfc_needs: tuple             # is accurate far into the left tail, where 1 + erf(x) cancels to 0)
     erfc_inline: str              # the same as one expression (Result.numpy has no module)
-    submodules: tuple = ()        # (prefix, import line): submodules a call needs imported
     asarray: str
     eye: str
     ones: str
@@ -25,6 +23,7 @@ class Backend:
     kinds_note: str
     symmetric_check: str | None   # None: a check on values would not trace (jax.jit)
     constant_arg: str = "{0}"     # a number (or size) as a function's argument: torch.log(3) needs a tensor
+    submodules: tuple = ()        # (prefix, import line): submodules a call needs imported
 
 
 NUMPY = Backend(

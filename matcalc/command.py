@@ -9,9 +9,11 @@ files are written by `write_file`, which never writes through a symbolic link or
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import sys
 import tempfile
+import typing
 from pathlib import Path
 
 import typer
@@ -20,12 +22,19 @@ from .errors import MatcalcError, UsageError
 
 
 class _PlainHelp:
-    """Help without typer's type tags (`<bool>`, `<str>`): flags show nothing, values their metavar."""
+    """Help without typer's type tags (`<bool>`, `<str>`): flags show nothing, values their metavar;
+    values converted without pydantic (`_convert_plainly`)."""
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        for param in self.params:
+            _convert_plainly(param)
 
     def get_help_option(self, ctx):
         option = super().get_help_option(ctx)
         if option is not None:
             option.metavar = ""
+            _convert_plainly(option)
         return option
 
 
@@ -52,6 +61,59 @@ class Command(_PlainHelp, typer.core.TyperCommand):
             else:
                 pieces += param.get_usage_pieces(ctx)
         return pieces
+
+
+def _convert_plainly(param):
+    """typer ≥ 0.26 converts each value through a pydantic TypeAdapter, and loading pydantic takes
+    50 to 100 ms of a command's start-up. matcalc's values are strings, flags, integers in a range and
+    lists of them: they are converted here, as the adapter would, with its messages. Other parameters, or a
+    typer without that layer, keep typer's own conversion."""
+    desc = getattr(param, "type_descriptor", None)
+    if desc is None or getattr(param, "_runtime_param", False) is not None:
+        return
+    info = desc.parameter_info
+    if _leaf(desc.annotation) in (str, int, bool) and info.parser is None and not info.clamp \
+            and desc.file_annotation is None:
+        param._runtime_param = _plain_value_class()(info, desc.annotation)
+
+
+def _leaf(annotation):
+    return typing.get_args(annotation)[0] if typing.get_origin(annotation) is list else annotation
+
+
+@functools.cache
+def _plain_value_class():
+    from typer._coercion import RuntimeParam
+
+    class PlainValue(RuntimeParam):
+        def _coerce_value(self, value, param, ctx):
+            kind = _leaf(self.annotation)
+            try:
+                if isinstance(value, (list, tuple)):
+                    return [_plain_value(kind, v, self.parameter_info) for v in value]
+                return _plain_value(kind, value, self.parameter_info)
+            except ValueError as exc:
+                raise typer.BadParameter(str(exc), ctx=ctx, param=param) from None
+
+    return PlainValue
+
+
+def _plain_value(kind, value, info):
+    if kind is str:
+        return value if isinstance(value, str) else str(value)
+    if kind is bool:            # a flag's value is True or False (typer passes no other to a flag)
+        if isinstance(value, bool):
+            return value
+        raise ValueError("Input should be a valid boolean")
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ValueError("Input should be a valid integer, unable to parse string as an integer") from None
+    if info.min is not None and number < info.min:
+        raise ValueError(f"Input should be greater than or equal to {info.min}")
+    if info.max is not None and number > info.max:
+        raise ValueError(f"Input should be less than or equal to {info.max}")
+    return number
 
 
 def safe_text(s: str) -> str:
@@ -83,7 +145,7 @@ def run_action(action):
     except (typer.Exit, typer.Abort, KeyboardInterrupt, BrokenPipeError):
         raise
     except OSError as exc:      # the output cannot be written: the machine's limit, not a bug
-        _drop_stdout()
+        drop_stdout()
         raise error(f"error: cannot write the output: {exc.strerror or exc}")
     except MemoryError:
         raise error("limit exceeded: out of memory")
@@ -92,7 +154,7 @@ def run_action(action):
                     "This is a bug in matcalc; please report it with the command you ran.", 3)
 
 
-def _drop_stdout():
+def drop_stdout():
     """After a failed write, what is still buffered for stdout would fail again at exit: discard it."""
     try:
         fd = sys.stdout.fileno()
@@ -107,6 +169,21 @@ def console(plain: bool = False, file=None, width: int | None = None):
     """A rich console for results: no highlighting of numbers, colour unless plain."""
     from rich.console import Console
     return Console(highlight=False, no_color=plain, soft_wrap=True, file=file, width=width)
+
+
+def styled_output(file=None) -> bool:
+    """Whether rich would write escape sequences (colour, bold) to `file`, standard output by default:
+    a terminal, unless TTY_COMPATIBLE=0; anything when TTY_COMPATIBLE=1 or FORCE_COLOR is set (rich's
+    rules). When not, the same text written plainly spares loading rich (≈ 30 ms of start-up)."""
+    compatible = os.environ.get("TTY_COMPATIBLE", "")
+    if compatible in ("0", "1"):
+        return compatible == "1"
+    if "FORCE_COLOR" in os.environ:
+        return os.environ["FORCE_COLOR"] != ""
+    try:
+        return (file or sys.stdout).isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 PIPED_WIDTH = 100    # columns of wrapped output (--steps) when stdout is not a terminal

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import typer
 
-from .command import PIPED_WIDTH, check_target, console, output_width, safe_text, write_file
+from .command import PIPED_WIDTH, check_target, console, output_width, safe_text, styled_output, write_file
 from .errors import MatcalcError, UsageError
 from .shapes import fmt_shape
 
@@ -49,7 +49,7 @@ def render(result, fmt: str, report=None, steps=False, plain=False, latex_style=
     if fmt in PICTURE_FORMATS:
         render_picture(result, fmt, output, latex_style, force)
         _wrote(output)
-        _report_line(report, plain=True, err=True)
+        _report_to_stderr(report)
         return
     if fmt == "json":
         text = json.dumps(as_json(result, report, latex_style), ensure_ascii=False, indent=2)
@@ -69,7 +69,7 @@ def render(result, fmt: str, report=None, steps=False, plain=False, latex_style=
         else:
             typer.echo(text)
         if fmt != "json":
-            _report_line(report, plain=True, err=True)
+            _report_to_stderr(report)
         return
     if output:      # terminal text to a file: the same lines, without colour
         buf = io.StringIO()
@@ -77,7 +77,8 @@ def render(result, fmt: str, report=None, steps=False, plain=False, latex_style=
         write_file(output, buf.getvalue(), force)
         _wrote(output)
         return
-    _terminal(result, report, steps, plain, console(plain, width=output_width()))
+    rich_needed = (steps and result.steps and not plain) or styled_output()
+    _terminal(result, report, steps, plain, console(plain, width=output_width()) if rich_needed else None)
 
 
 def check_options(fmt: str, output=None, with_value=False, equation=False, latex_style="bold",
@@ -106,28 +107,26 @@ def _wrote(path: str):
 
 # ----------------------------------------------------------------------------- terminal text
 
-def _terminal(result, report, steps, plain, con):
-    """The result in bold; its shape and every name's shape; the verification mark. --plain: the result."""
-    from rich.markup import escape
-    if plain:
-        con.print(escape(result.text))
+def _terminal(result, report, steps, plain, con=None):
+    """The result in bold; its shape and every name's shape; the verification mark. --plain: the result.
+    Through the rich console `con`, or, when con is None, as plain lines (what rich writes to a file)."""
+    lines = [(result.text, "")] if plain else [(result.text, "bold"), (f"  {result.shapes_line()}", "dim")]
+    if report is not None and not plain:
+        colour = {"passed": "green", "inconclusive": "yellow"}.get(report.status, "red")
+        lines.append((f"  {report.summary()}", colour))
+    if con is None:
+        typer.echo("\n".join(line for line, _ in lines))
         return
-    if steps and result.steps:
+    from rich.markup import escape
+    if steps and result.steps and not plain:
         con.print(steps_tree(result), soft_wrap=False)     # wrap long rules rather than crop them
-    con.print(f"[bold]{escape(result.text)}[/]")
-    con.print(f"[dim]  {escape(result.shapes_line())}[/]")
-    _report_line(report, plain=False, con=con)
+    for line, style in lines:
+        con.print(f"[{style}]{escape(line)}[/]" if style else escape(line))
 
 
-def _report_line(report, plain, err=False, con=None):
-    if report is None:
-        return
-    if plain:
-        typer.echo(report.summary(), err=err)
-        return
-    colour = {"passed": "green", "inconclusive": "yellow"}.get(report.status, "red")
-    from rich.markup import escape
-    con.print(f"[{colour}]  {escape(report.summary())}[/]")
+def _report_to_stderr(report):
+    if report is not None:
+        typer.echo(report.summary(), err=True)
 
 
 def steps_tree(result):

@@ -865,9 +865,12 @@ class CodePrinter(Printer):
         return self._in_text_order(super().run(e, shared))
 
     def _plan(self, root):
-        """As text names M = λI + A and prints M⁻¹, but code computes the inverse once, too."""
+        """Text names M = λI + A and prints M⁻¹, and writes a small inverse out twice for the reader;
+        code computes every inverse used more than once, once (n³ each time)."""
         super()._plan(root)
-        self.candidates |= {n for n in postorder(root) if n.op is alg.INV and n.args[0] in self.candidates}
+        order = postorder(root)
+        uses = Counter(a for node in order for a in node.args if a.op is alg.INV)
+        self.candidates |= {n for n in order if n.op is alg.INV and (n.args[0] in self.candidates or uses[n] >= 2)}
 
     def operand(self, e, prec):
         if e in self.names:
@@ -938,6 +941,9 @@ class CodePrinter(Printer):
         spread = _distribute(coef, atoms, chain)
         if spread is not None:
             return self.render(spread)
+        inside = _scale_smallest(coef, atoms, chain)
+        if inside is not None:
+            return self.chain(inside, False), MUL_P
         parts = []
         c = abs(coef)
         if c != 1 or (not atoms and not chain):
@@ -946,8 +952,8 @@ class CodePrinter(Printer):
             base = self.operand(a, POW_P + 1)
             parts.append(base if x == 1 else f"{base} ** {self.number(x) if x > 0 else '(' + self.number(x) + ')'}"
                          if x.denominator == 1 or x > 0 else f"{base} ** ({_fmt_num(x)})")
-        if chain:
-            parts.append(self.chain(chain, bool(parts)))
+        if chain:       # bracketed after a minus too: -A.T @ v would negate the matrix, not the product
+            parts.append(self.chain(chain, bool(parts) or coef < 0 and len(chain) > 1))
         s = " * ".join(parts)
         return ("-" + s, NEG_P) if coef < 0 else (s, MUL_P)
 
@@ -956,15 +962,7 @@ class CodePrinter(Printer):
         n = len(chain)
         if n == 1:
             return self.operand(chain[0], MUL_P + 1 if scaled else MUL_P)
-        size = lambda d: 1 if d == 1 else 1000  # noqa: E731
-        dims = [size(chain[0].shape[0])] + [size(f.shape[1]) for f in chain]
-        cost = {(i, i): 0 for i in range(n)}
-        split = {}
-        for length in range(2, n + 1):
-            for i in range(n - length + 1):
-                j = i + length - 1
-                cost[i, j], split[i, j] = min(
-                    (cost[i, k] + cost[k + 1, j] + dims[i] * dims[k + 1] * dims[j + 1], k) for k in range(i, j))
+        split = _chain_order(chain)[1]
 
         def diagonal(i):        # diag(u) as a factor: scale rows or columns, not a dense n×n product
             return self.operand(chain[i].args[0], POST_P)     # (printed once: it may define a shared temporary)
@@ -1013,6 +1011,9 @@ class CodePrinter(Printer):
         return self.dim(d)
 
     def function(self, e):
+        halves = _halves(e.args[0]) if getattr(e.op, "code_product", None) else None
+        if halves is not None:
+            return e.op.code_product.format(*[self.operand(h, POST_P) for h in halves], ns=self.be.ns)
         tpl = e.op.code_template(self.be.name, e)
         if getattr(e.op, "sized", False):
             return tpl.format(*self.arguments(e), ns=self.be.ns)
@@ -1078,15 +1079,73 @@ def _unwrap(code: str) -> str:
     return code
 
 
+def _size(d) -> int:
+    """A size as the code printer's cost model takes it: 1, or large (every symbolic size alike)."""
+    return 1 if d == 1 else 1000
+
+
+def _entries(shape) -> int:
+    return _size(shape[0]) * _size(shape[1])
+
+
+def _chain_order(chain) -> tuple[dict, dict]:
+    """Matrix-chain ordering (Cormen et al., Introduction to Algorithms, 3rd ed., §15.2) under _size:
+    cost[i, j], the multiplications of the best order of chain[i..j], and split[i, j], where it splits."""
+    n = len(chain)
+    dims = [_size(chain[0].shape[0])] + [_size(f.shape[1]) for f in chain]
+    cost = {(i, i): 0 for i in range(n)}
+    split = {}
+    for length in range(2, n + 1):
+        for i in range(n - length + 1):
+            j = i + length - 1
+            cost[i, j], split[i, j] = min(
+                (cost[i, k] + cost[k + 1, j] + dims[i] * dims[k + 1] * dims[j + 1], k) for k in range(i, j))
+    return cost, split
+
+
+def _halves(m: Expr):
+    """(P, Q) with PQ = m, a product of two or more matrices, split where forming P and Q costs least;
+    None for anything else."""
+    coef, atoms, chain = alg.mul_split(m)
+    if coef != 1 or atoms or len(chain) < 2:
+        return None
+    cost = _chain_order(chain)[0]
+    k = min(range(1, len(chain)), key=lambda k: cost[0, k - 1] + cost[k, len(chain) - 1])
+    return alg.mul(*chain[:k]), alg.mul(*chain[k:])
+
+
+def _scale_smallest(coef, atoms, chain):
+    """The product's factors with its scalars (coefficient and scalar atoms) applied to its smallest
+    factor, when the product has more entries than that factor: 2(uvᵀ) as (2u)vᵀ scales n entries,
+    not n². None when scaling the product costs no more (c·Ax: the product is as small as x)."""
+    if not chain or (coef == 1 and not atoms):
+        return None
+    k = min(range(len(chain)), key=lambda i: _entries(chain[i].shape))
+    if _entries(chain[k].shape) >= _entries((chain[0].shape[0], chain[-1].shape[1])):
+        return None
+    return chain[:k] + [alg.mul_parts(coef, atoms, [chain[k]])] + chain[k + 1:]
+
+
+def _cheap_factor(t: Expr) -> bool:
+    """A matrix that multiplies another without a dense product: rank one (a vector in its product)
+    or a scaled diagonal matrix (it scales rows or columns)."""
+    chain = alg.mul_split(t)[2]
+    return any(h.shape[0] == 1 or h.shape[1] == 1 for h in chain) or \
+        len(chain) == 1 and is_diagonal_matrix(chain[0])
+
+
 def _distribute(coef, atoms, chain):
     """A product with a sum of matrices in it, computed term by term when that is cheaper:
-    (A + Aᵀ)x as Ax + Aᵀx (two mat-vecs, no n×n sum); X(bcᵀ + cbᵀ) as (Xb)cᵀ + (Xc)bᵀ."""
+    (A + Aᵀ)x as Ax + Aᵀx (two mat-vecs, no n×n sum); X(bcᵀ + cbᵀ) as (Xb)cᵀ + (Xc)bᵀ; a sum of
+    cheap factors (rank one or diagonal) between matrices, Wᵀ(diag(s) − ssᵀ)W as Wᵀ(s ⊙ W) − (Wᵀs)(sᵀW):
+    one dense product instead of two, and no n×n sum."""
     for i, f in enumerate(chain):
         if f.op is not alg.ADD or f.shape[0] == 1 or f.shape[1] == 1:
             continue
         has_vector = any(g.shape[0] == 1 or g.shape[1] == 1 for g in chain)
         rank_one = all(any(h.shape[0] == 1 or h.shape[1] == 1 for h in alg.mul_split(t)[2]) for t in f.args)
-        if has_vector or rank_one:
+        cheap = len(chain) > 1 and all(_cheap_factor(t) for t in f.args)
+        if has_vector or rank_one or cheap:
             return alg.add(*[alg.mul_parts(coef, atoms, chain[:i] + [t] + chain[i + 1:]) for t in f.args])
     return None
 

@@ -14,5 +14,5 @@ def test_bench_quick_runs():
                        capture_output=True, text=True, timeout=600,
                        env={**os.environ, "COLUMNS": "200", "PYTHONWARNINGS": "ignore"})
     assert p.returncode == 0, p.stderr[-3000:]
-    assert "Depth scaling" in p.stdout
+    assert "Depth scaling" in p.stdout and "Cheap-gradient bound over the catalogue" in p.stdout
     assert "Goals" in p.stdout

@@ -85,6 +85,17 @@ def test_a_template_with_a_wrong_placeholder_is_an_error_at_declaration():
                    latex="f({0})", code="{ns}.exp({0})", probes=(("grad", "f_test(x)", "x", None),))
 
 
+@pytest.mark.parametrize("code_product, arity, message", [
+    ("{ns}.sum({0})", 1, "needs both halves"), ("{ns}.sum({0} * {2})", 1, "uses"),
+    ("{ns}.sum({0} * {1})", (1, 2), "one argument")])
+def test_a_product_template_is_checked_at_declaration(code_product, arity, message):
+    with pytest.raises(TypeError, match=message):
+        FunctionOp(names=("f_test",), meaning="m", np=np.exp, d=ZERO, rule="r", text="f({0})", source="f({0})",
+                   latex="f({0})", code="{ns}.exp({0})", code_product=code_product, arity=arity,
+                   probes=(("grad", "f_test(x)", "x", None),))
+    assert "f_test" not in FUNCTIONS
+
+
 def test_a_domain_gives_a_sampler_or_a_refinement():
     with pytest.raises(TypeError):
         Domain(name="nowhere", meaning="m")

@@ -5,15 +5,24 @@ The derivative of y = f(x) applied entrywise is dy = f'(x) ⊙ dx: its Jacobian 
 """
 from __future__ import annotations
 
+import functools
 import math
-
-import numpy as np
 
 from ..algebra import CONST, add, call, const, had, hadpow, ones, scale, sub
 from .function import ZERO, FunctionOp
+from .lazy_numpy import np
 
-# Φ(x) = erfc(−x/√2)/2: 1 + erf(x/√2) cancels to 0 for x < −8, erfc keeps every digit (Φ(−20) = 2.8e−89)
-_erfc = np.vectorize(math.erfc, otypes=[float])
+
+@functools.cache
+def _erfc_vectorized():
+    # Φ(x) = erfc(−x/√2)/2: 1 + erf(x/√2) cancels to 0 for x < −8, erfc keeps every digit (Φ(−20) = 2.8e−89)
+    return np.vectorize(math.erfc, otypes=[float])
+
+
+def _erfc(x):
+    return _erfc_vectorized()(x)
+
+
 _SQRT2PI = math.sqrt(2 * math.pi)
 _TABLES = "Abramowitz & Stegun, Handbook of Mathematical Functions, ch. 4"
 _DL = "Goodfellow, Bengio & Courville, Deep Learning (2016)"

@@ -48,6 +48,9 @@ class FunctionOp(Op):
                (first, then) computes `first` once, as the temporary that `then` names by its one
                other placeholder (("{ns}.exp({0})", "({e} / {ns}.sum({e}))"))
     code_for   {backend: template}: only where a backend spells it differently
+    code_product  for a function of one matrix: a template over {ns}, {0} and {1} for its argument
+               when that is a product PQ of matrices, split where P and Q cost least to form: tr(PQ)
+               as sum(P ⊙ Qᵀ) forms no PQ
     domain     per argument: None or the name of a registered sampler (ops/domains.py)
     probes     ((kind, expr, wrt, let), ...): derivatives that exercise the rule (tests)
     rule, cite the differential in words and where it comes from (--steps)
@@ -70,7 +73,7 @@ class FunctionOp(Op):
                  np: Callable | None = None, d=None, transpose: Callable | None = None,
                  matrix: Callable | None = None, vjp: Callable | None = None, transposed: Callable | None = None, canon: Callable | None = None, text: str | None = None,
                  source: str | None = None, latex=None, code=None, code_for: dict | None = None,
-                 domain: tuple | None = None, probes: tuple = (), rule: str = "", cite: str = "",
+                 code_product: str | None = None, domain: tuple | None = None, probes: tuple = (), rule: str = "", cite: str = "",
                  letter: str | None = None, temp: str = "t", usage: str | None = None, sp: Callable | None = None,
                  scalar_ok: bool = True, sugar: Callable | None = None, sign: str | None = None,
                  sized: bool = False, infix: int | None = None):
@@ -82,7 +85,7 @@ class FunctionOp(Op):
         if transposed is not None:
             self.transposed = transposed
         self.text, self.source, self.latex, self.code = text, source, latex, code
-        self.code_for = dict(code_for or {})
+        self.code_for, self.code_product = dict(code_for or {}), code_product
         self.domain = tuple(domain) if domain is not None else (None,) * hi
         self.probes, self.rule, self.cite, self.letter = tuple(probes), rule, cite, letter
         self.temp, self.usage, self.sp, self.scalar_ok, self.sugar = temp, usage, sp, scalar_ok, sugar
@@ -135,6 +138,12 @@ class FunctionOp(Op):
                     self._fail(f"code {tpl!r}: a pair (first, then) where then names first by one placeholder")
             else:
                 self._check_template("code", tpl, ("ns", "erfc"))
+        if self.code_product is not None:
+            if self.arity != (1, 1):
+                self._fail("code_product goes with a function of one argument")
+            self._check_template("code_product", self.code_product, ("ns", "1"))
+            if "1" not in _keywords(self.code_product):
+                self._fail(f"code_product {self.code_product!r} needs both halves, {{0}} and {{1}}")
         if not self.probes:
             self._fail("probes are required: derivatives whose rule the tests check")
         for probe in self.probes:

@@ -6,7 +6,7 @@ a matrix is a matrix (derive.jacobian): d vec(AXB) = (Bᵀ ⊗ A) d vec(X).
 """
 from __future__ import annotations
 
-import numpy as np
+from .lazy_numpy import np
 
 from ..algebra import ADD, IDENTITY, MUL, add, identity, is_zero, mul, mul_parts, mul_split, transpose, zero
 from ..errors import UnsupportedError

@@ -1,7 +1,7 @@
 """Trace, determinant, log-determinant, norms, sum, diag, dot."""
 from __future__ import annotations
 
-import numpy as np
+from .lazy_numpy import np
 
 from ..algebra import (ADD, IDENTITY, INV, MATPOW, MUL, ONES, TRANSPOSE, ZERO, _need, add, call, const, count, had, identity,
                        inner, inv, mul, mul_parts, mul_split, ones, power, scale, size, transpose)
@@ -57,6 +57,7 @@ TR = FunctionOp(
     matrix=lambda node, m: mul(transpose(call("vec", identity(node.args[0].shape[0]))), m(node.args[0])),
     canon=_tr_canon,
     text="tr({0})", latex=r"\operatorname{{tr}}\left({0}\right)", source="tr({0})", code="{ns}.trace({0})",
+    code_product="{ns}.sum({0} * {1}.T)",     # tr(PQ) = Σᵢⱼ PᵢⱼQⱼᵢ (Magnus & Neudecker, ch. 2 §4)
     rule="d tr(X) = tr(dX)", cite=_COOKBOOK + ", eq. (100)", sp=lambda X: _sympy().Trace(X),
     probes=(("grad", "tr(A*X)", "X", None),))
 

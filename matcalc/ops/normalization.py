@@ -15,7 +15,7 @@ NumPy and PyTorch). The verifier draws rows with a standard deviation of at leas
 """
 from __future__ import annotations
 
-import numpy as np
+from .lazy_numpy import np
 
 from ..algebra import _need, add, call, had, hadpow, mul, ones, power, scale, size, sub
 from ..shapes import is_column

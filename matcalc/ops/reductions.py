@@ -9,7 +9,7 @@ moves the arg-max.
 """
 from __future__ import annotations
 
-import numpy as np
+from .lazy_numpy import np
 
 from ..algebra import MUL, ONES, ZERO, call, const, count, had, inner, mul, mul_parts, mul_split, ones, power, sub
 from ..shapes import is_column

@@ -7,7 +7,7 @@ them where a size is expected (ones(len(x)), eye(rows(A))) through `size_of`.
 """
 from __future__ import annotations
 
-import numpy as np
+from .lazy_numpy import np
 
 from ..algebra import _need, size
 from .function import FunctionOp

@@ -1,0 +1,90 @@
+"""Start-up: a command loads only what it needs (issue 15). Real processes, whose loaded modules are
+read from sys.modules as they exit; the main help served before typer loads is typer's own."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from matcalc.cli import app
+from matcalc.launch import HELP_FILE, rendered_help
+
+HEAVY = ("numpy", "rich", "pydantic", "typer", "matcalc.api")
+
+# runs the console script's entry point; at exit, says which of HEAVY were loaded
+PROBE = f"""
+import atexit, sys
+atexit.register(lambda: sys.stderr.write("\\nloaded: " + " ".join(m for m in {HEAVY!r} if m in sys.modules) + "\\n"))
+sys.argv[0] = "matcalc"
+from matcalc.launch import run
+sys.exit(run())
+"""
+GRAD = ["grad", "norm(A*x - b)**2", "x"]
+
+
+def loaded(*args, **kw) -> set[str]:
+    p = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, timeout=120, **kw)
+    assert p.returncode in (0, 2), p.stderr
+    return set(p.stderr.rsplit("loaded:", 1)[1].split())
+
+
+@pytest.mark.parametrize("args", [["--version"], ["--help"], ["-h"], []])
+def test_version_and_main_help_load_neither_the_cli_library_nor_the_engine(args):
+    assert loaded(*args) == set()
+
+
+@pytest.mark.parametrize("args", [GRAD + ["--no-verify"], GRAD + ["--no-verify", "-f", "latex"],
+                                  GRAD + ["--no-verify", "-f", "json"], GRAD + ["-f", "numpy"],
+                                  ["show", "x'*A*x", "--format", "json"], ["jacobian", "softmax(z)", "z", "--plain"]])
+def test_a_command_that_evaluates_nothing_loads_neither_numpy_nor_pydantic_nor_rich(args):
+    assert loaded(*args) == {"typer", "matcalc.api"}
+
+
+def test_verification_loads_numpy_and_a_terminal_rich():
+    assert {"numpy", "matcalc.api"} <= loaded(*GRAD)
+    assert "rich" in loaded(*GRAD, env={"FORCE_COLOR": "1", "PATH": ""})
+
+
+def test_text_written_without_rich_is_what_rich_writes():
+    plain = subprocess.run([sys.executable, "-m", "matcalc", *GRAD, "--no-verify"], capture_output=True, text=True)
+    forced = subprocess.run([sys.executable, "-m", "matcalc", *GRAD, "--no-verify"], capture_output=True, text=True,
+                            env={"FORCE_COLOR": "1", "NO_COLOR": "1", "PATH": ""})
+    assert plain.stdout == "2Aᵀ(Ax − b)\n  shape n; A: m×n, x: n, b: m\n"
+    assert "\x1b[1m2Aᵀ(Ax − b)" in forced.stdout            # rich, bold: the same lines
+
+
+def test_the_stored_main_help_is_typers():
+    assert HELP_FILE.read_text(encoding="utf-8") == rendered_help(), \
+        "the main help changed: run `python -m matcalc.launch --update`"
+
+
+def test_the_main_help_in_a_real_process_is_the_stored_one():
+    p = subprocess.run([sys.executable, "-m", "matcalc", "--help"], capture_output=True, text=True,
+                       env={"PATH": ""})
+    assert p.returncode == 0 and p.stdout == HELP_FILE.read_text(encoding="utf-8")
+    bare = subprocess.run([sys.executable, "-m", "matcalc"], capture_output=True, text=True, env={"PATH": ""})
+    assert bare.returncode == 2 and bare.stdout == p.stdout          # as typer: help, and a usage error
+
+
+def test_a_narrow_terminal_gets_typers_help_fitted_to_it():
+    p = subprocess.run([sys.executable, "-m", "matcalc", "--help"], capture_output=True, text=True,
+                       env={"COLUMNS": "60", "PATH": ""})
+    assert p.returncode == 0 and max(map(len, p.stdout.splitlines())) <= 60 and "Usage: " in p.stdout
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--seed", "abc", "Input should be a valid integer"),
+    ("--seed", "-1", "Input should be greater than or equal to 0"),
+    ("--trials", "1000", "Input should be less than or equal to 100")])
+def test_values_converted_without_pydantic_keep_its_messages(option, value, message):
+    r = CliRunner().invoke(app, GRAD + [option, value])
+    assert r.exit_code == 2 and option in r.stderr and message in r.stderr
+
+
+def test_deferred_numpy_resolves_on_first_call():
+    code = ("import sys; from matcalc.ops.lazy_numpy import np; f = np.linalg.norm; e = np.exp\n"
+            "assert 'numpy' not in sys.modules\n"
+            "assert e(0.0) == 1.0 and f([3.0, 4.0]) == 5.0 and np.pi > 3 and 'numpy' in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
