@@ -7,7 +7,7 @@ must not be applied to anything that is still to be differentiated.
 The rules and when they hold:
 - Sᵀ = S for a name declared symmetric, spd or diagonal, and for sums, inverses,
   powers and products A S Aᵀ of such — on the declared domain (assume);
-- sum(y) = 1 for a target y of cross_entropy: an assumption unless y is declared
+- sum(y) = 1 for a target y of cross_entropy (Y𝟏 = 𝟏 for a matrix of targets): an assumption unless y is declared
   probability or onehot, and then said with the result (api._assumptions);
 - common factors: Ax + Bx = (A + B)x, c·a + c·b = c(a + b), Σ cᵢ diag(vᵢ) =
   diag(Σ cᵢ vᵢ) — always (factor);
@@ -56,8 +56,20 @@ def assume(expr: Expr, kinds: dict[str, str], doms: dict[str, set[str]]) -> Expr
         if node.op.name == "sum" and node.args[0].op is alg.SYM \
                 and "probability" in doms.get(node.args[0].attrs[0], ()):
             return alg.const(1)
+        if node.op is alg.MUL:
+            return _unit_row_sums(node, doms)
         return None
     return alg.rewrite(expr, visit)
+
+
+def _unit_row_sums(node: Expr, doms) -> Expr | None:
+    """Y𝟏 = 𝟏 in a product, for a matrix Y of probability rows (the target of cross_entropy)."""
+    coef, atoms, chain = alg.mul_split(node)
+    for i, (y, o) in enumerate(zip(chain, chain[1:])):
+        if y.op is alg.SYM and y.shape[1] != 1 and o.op is alg.ONES and o.shape[1] == 1 \
+                and "probability" in doms.get(y.attrs[0], ()):
+            return alg.mul_parts(coef, atoms, chain[:i] + [alg.ones((y.shape[0], 1))] + chain[i + 2:])
+    return None
 
 
 def factor(expr: Expr) -> Expr:

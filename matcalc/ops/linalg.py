@@ -196,8 +196,8 @@ def _sum_canon(x):
         return got
     if x.op is ZERO:
         return const(0)
-    if x.op.name == "softmax":      # a softmax sums to 1 (else a gradient that is 0 came out as
-        return const(1)             # (1 − sum(softmax(z)))x and failed verification by rounding)
+    if x.op.name == "softmax" and is_column(x.shape):   # a softmax vector sums to 1 (else a gradient that
+        return const(1)             # is 0 came out as (1 − sum(softmax(z)))x and failed verification by rounding)
     return None
 
 
