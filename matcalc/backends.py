@@ -24,6 +24,12 @@ class Backend:
     scalar_out: str
     kinds_note: str
     symmetric_check: str | None   # None: a check on values would not trace (jax.jit)
+    # A matrix S of one-hot rows is a selector: its row indices i (argmax), S R is the gather R[i],
+    # R Sᵀ the gather R[..., i], and Sᵀ R and R S scatter-adds into zeros (rows; columns), over
+    # {i}, {r} and {zeros}: never a dense product with a one-hot matrix (an embedding lookup).
+    onehot_index: str = "{ns}.argmax({0}, axis=-1)"
+    scatter_rows: str
+    scatter_cols: str
 
 
 NUMPY = Backend(
@@ -34,6 +40,8 @@ NUMPY = Backend(
     scalar_out="float({0})",
     kinds_note="vectors are 1-D arrays, scalars are floats",
     symmetric_check="np.allclose({0}, {0}.T)",
+    scatter_rows="(lambda _o: (np.add.at(_o, {i}, {r}), _o)[1])({zeros})",    # np.add.at works in place
+    scatter_cols="(lambda _o: (np.add.at(_o, (..., {i}), {r}), _o)[1])({zeros})",
 )
 
 TORCH = Backend(
@@ -46,6 +54,8 @@ TORCH = Backend(
     kinds_note="vectors are 1-D tensors, scalars 0-d tensors; every argument is cast to float64, "
                "a float32 one too, and so is the result",
     symmetric_check="torch.allclose({0}, {0}.T)",
+    onehot_index="torch.argmax({0}, dim=-1)",
+    scatter_rows="{zeros}.index_add(0, {i}, {r})", scatter_cols="{zeros}.index_add(-1, {i}, {r})",
 )
 
 JAX = Backend(
@@ -57,6 +67,7 @@ JAX = Backend(
     kinds_note="vectors are 1-D arrays, scalars 0-d arrays; every argument is cast to JAX's default "
                "float type: float32, or float64 when jax_enable_x64 is set",
     symmetric_check=None,
+    scatter_rows="{zeros}.at[{i}].add({r})", scatter_cols="{zeros}.at[..., {i}].add({r})",
     submodules=(("jax.scipy.special.", "import jax.scipy.special"),),
 )
 

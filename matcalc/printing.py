@@ -221,6 +221,22 @@ class SourcePrinter(Printer):
             s += f"/{d}"
         return ("-" + s, NEG_P) if coef < 0 else (s, MUL_P)
 
+    def selected(self, left, right, lcode, rcode):
+        """A product with a matrix of one-hot rows S at one end, as an index: S R = R[i], R Sᵀ = R[..., i],
+        Sᵀ R and R S scatter-adds (ops/domains.py draws such S; `i` the rows' argmax, computed once)."""
+        on_left = len(left) == 1 and _onehot(left[0]) is not None
+        s, transposed = _onehot(left[0] if on_left else right[0])
+        index = self.be.onehot_index.format(self.operand(s, 0), ns=self.be.ns)
+        if self.stmt is not None:
+            index = self.indices.get(s) or self.indices.setdefault(s, self.stmt(index, "i"))
+        other = rcode if on_left else lcode
+        if on_left != transposed:              # S R or R Sᵀ: a gather
+            return f"{other}[{index}]" if on_left else f"{other}[..., {index}]"
+        shape = alg.mul(*left, *right).shape
+        zeros = self.filled(alg.zero(shape))
+        tpl = self.be.scatter_rows if on_left else self.be.scatter_cols
+        return tpl.format(i=index, r=_unwrap(other), zeros=zeros)
+
     def had(self, e):
         num, den = [], []
         for f, x in zip(e.args, e.attrs[0]):
@@ -330,6 +346,22 @@ class TextPrinter(Printer):
         if coef < 0:
             return self.neg + s, NEG_P
         return s, MUL_P
+
+    def selected(self, left, right, lcode, rcode):
+        """A product with a matrix of one-hot rows S at one end, as an index: S R = R[i], R Sᵀ = R[..., i],
+        Sᵀ R and R S scatter-adds (ops/domains.py draws such S; `i` the rows' argmax, computed once)."""
+        on_left = len(left) == 1 and _onehot(left[0]) is not None
+        s, transposed = _onehot(left[0] if on_left else right[0])
+        index = self.be.onehot_index.format(self.operand(s, 0), ns=self.be.ns)
+        if self.stmt is not None:
+            index = self.indices.get(s) or self.indices.setdefault(s, self.stmt(index, "i"))
+        other = rcode if on_left else lcode
+        if on_left != transposed:              # S R or R Sᵀ: a gather
+            return f"{other}[{index}]" if on_left else f"{other}[..., {index}]"
+        shape = alg.mul(*left, *right).shape
+        zeros = self.filled(alg.zero(shape))
+        tpl = self.be.scatter_rows if on_left else self.be.scatter_cols
+        return tpl.format(i=index, r=_unwrap(other), zeros=zeros)
 
     def had(self, e):
         num, den = [], []
@@ -555,6 +587,22 @@ class LatexPrinter(Printer):
             return self.operand(a, MUL_P + 1 if group > 1 else MUL_P if lead else 0)
         return self.sup(self.operand(a, POW_P + 1), _fmt_num(x))
 
+    def selected(self, left, right, lcode, rcode):
+        """A product with a matrix of one-hot rows S at one end, as an index: S R = R[i], R Sᵀ = R[..., i],
+        Sᵀ R and R S scatter-adds (ops/domains.py draws such S; `i` the rows' argmax, computed once)."""
+        on_left = len(left) == 1 and _onehot(left[0]) is not None
+        s, transposed = _onehot(left[0] if on_left else right[0])
+        index = self.be.onehot_index.format(self.operand(s, 0), ns=self.be.ns)
+        if self.stmt is not None:
+            index = self.indices.get(s) or self.indices.setdefault(s, self.stmt(index, "i"))
+        other = rcode if on_left else lcode
+        if on_left != transposed:              # S R or R Sᵀ: a gather
+            return f"{other}[{index}]" if on_left else f"{other}[..., {index}]"
+        shape = alg.mul(*left, *right).shape
+        zeros = self.filled(alg.zero(shape))
+        tpl = self.be.scatter_rows if on_left else self.be.scatter_cols
+        return tpl.format(i=index, r=_unwrap(other), zeros=zeros)
+
     def had(self, e):
         num, den = [], []
         for f, x in zip(e.args, e.attrs[0]):
@@ -667,6 +715,7 @@ class CodePrinter(Printer):
         self.stmt = stmt
         self.share = stmt is None
         self.helpers: set[str] = set()
+        self.indices: dict[Expr, str] = {}     # a one-hot matrix -> the name of its row indices
 
     def run(self, e, shared=None):
         return self._in_text_order(super().run(e, shared))
@@ -777,12 +826,30 @@ class CodePrinter(Printer):
             if k + 1 == j and is_diagonal_matrix(chain[j]):
                 left = build(i, k)
                 return f"({left} * {diagonal(j)})"
+            if i == k and _onehot(chain[i]) or k + 1 == j and _onehot(chain[j]):
+                return self.selected(chain[i:k + 1], chain[k + 1:j + 1], build(i, k), build(k + 1, j))
             left, right = build(i, k), build(k + 1, j)
             if is_column(lshape) and is_row(rshape):
                 return f"{self.be.ns}.outer({left}, {right})"
             return f"({left} @ {right})"
         out = build(0, n - 1)
         return out[1:-1] if out.startswith("(") and not scaled and _balanced(out[1:-1]) else out
+
+    def selected(self, left, right, lcode, rcode):
+        """A product with a matrix of one-hot rows S at one end, as an index: S R = R[i], R Sᵀ = R[..., i],
+        Sᵀ R and R S scatter-adds (ops/domains.py draws such S; `i` the rows' argmax, computed once)."""
+        on_left = len(left) == 1 and _onehot(left[0]) is not None
+        s, transposed = _onehot(left[0] if on_left else right[0])
+        index = self.be.onehot_index.format(self.operand(s, 0), ns=self.be.ns)
+        if self.stmt is not None:
+            index = self.indices.get(s) or self.indices.setdefault(s, self.stmt(index, "i"))
+        other = rcode if on_left else lcode
+        if on_left != transposed:              # S R or R Sᵀ: a gather
+            return f"{other}[{index}]" if on_left else f"{other}[..., {index}]"
+        shape = alg.mul(*left, *right).shape
+        zeros = self.filled(alg.zero(shape))
+        tpl = self.be.scatter_rows if on_left else self.be.scatter_cols
+        return tpl.format(i=index, r=_unwrap(other), zeros=zeros)
 
     def had(self, e):
         num, den = [], []
@@ -839,6 +906,14 @@ class CodePrinter(Printer):
         tpl = e.op.code_template(self.be.name) if hasattr(e.op, "code_template") else None
         parts = tpl if isinstance(tpl, tuple) else (tpl,) if tpl else ()
         return [i for i in range(len(e.args)) if sum(part.count("{%d}" % i) for part in parts) > 1]
+
+
+def _onehot(f: Expr):
+    """(S, transposed) for a factor S or Sᵀ, S a matrix declared onehot (each row one-hot), else None."""
+    s = f.args[0] if f.op is alg.TRANSPOSE else f
+    if s.op is alg.SYM and s.attrs[1] == "onehot" and s.shape[0] != 1 and s.shape[1] != 1:
+        return s, f is not s
+    return None
 
 
 def _call_position(tpl: str, i: int) -> bool:
