@@ -101,8 +101,23 @@ class FilledOp(Op):
         return None
 
 
+class SizeOp(Op):
+    """A size as a number (len(x), rows(X), the sum of a vector of ones): a scalar constant that
+    prints by its size name. attrs = (size name,); its value is the size the variables have."""
+
+    sign = "positive"       # a size is ≥ 1: the power rules may take its roots
+
+    def evaluate(self, node, vals, dims):
+        import numpy as np
+        return np.array([[float(dims[node.attrs[0]])]])
+
+    def jvp(self, node, dargs):
+        return None
+
+
 SYM = SymOp(name="sym", temp="x")
 CONST = ConstOp(name="const")
+SIZE = SizeOp(name="size", temp="n")
 ZERO = FilledOp(name="zero")
 IDENTITY = FilledOp(name="identity")
 ONES = FilledOp(name="ones")
@@ -116,6 +131,23 @@ def sym(name: str, shape, kind: str = "matrix") -> Expr:
 
 def const(value) -> Expr:
     return Expr(CONST, (), (_number(frac(value)),), SCALAR)
+
+
+def size(d) -> Expr:
+    """The size d of a shape (a size name or a number) as a scalar."""
+    return const(d) if isinstance(d, int) else Expr(SIZE, (), (d,), SCALAR)
+
+
+def size_names(e: Expr) -> set:
+    """The size names a graph uses: in the shapes of its nodes, and as numbers (n = len(x))."""
+    from .expr import postorder
+    return {d for node in postorder(e) for d in node.shape + (node.attrs if node.op is SIZE else ())
+            if isinstance(d, str)}
+
+
+def count(shape) -> Expr:
+    """The number of entries of a shape, as a product of its sizes (mn for an m×n matrix)."""
+    return mul(size(shape[0]), size(shape[1]))
 
 
 def _number(c: Fraction) -> Fraction:

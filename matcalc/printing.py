@@ -26,7 +26,7 @@ GREEK = {"alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "
          "lambda": "λ", "mu": "μ", "nu": "ν", "rho": "ρ", "sigma": "σ", "tau": "τ", "omega": "ω",
          "theta": "θ", "phi": "ϕ", "psi": "ψ", "xi": "ξ", "zeta": "ζ", "chi": "χ", "pi": "π",
          "Sigma": "Σ", "Lambda": "Λ", "Omega": "Ω", "Gamma": "Γ", "Delta": "Δ", "Theta": "Θ", "Phi": "Φ",
-         "Psi": "Ψ", "Pi": "Π"}
+         "Psi": "Ψ", "Pi": "Π", "eps": "ε"}
 
 
 def _untranspose_sum(e: Expr):
@@ -145,6 +145,8 @@ class Printer:
             return self.number(abs(c)) if c >= 0 else "-" + self.number(-c), (ATOM_P if c >= 0 and c.denominator == 1 else NEG_P if c.denominator == 1 else MUL_P)
         if op in (alg.ZERO, alg.IDENTITY, alg.ONES):
             return self.filled(e), ATOM_P
+        if op is alg.SIZE:
+            return self.size(e.attrs[0]), ATOM_P
         if op is alg.ADD:
             untransposed = _untranspose_sum(e)
             if untransposed is not None:      # xᵀ − mᵀ prints as (x − m)ᵀ
@@ -195,6 +197,9 @@ class SourcePrinter(Printer):
 
     def number(self, c):
         return _fmt_num(c)
+
+    def size(self, d):
+        return f"sum(ones({d}))"       # reads back as the size d (len(x) needs a variable of that size)
 
     def filled(self, e):
         r, c = e.shape
@@ -319,6 +324,9 @@ class TextPrinter(Printer):
     def number(self, c):
         return _fmt_num(c)
 
+    def size(self, d):
+        return pretty_name(d)
+
     def filled(self, e):
         if e.op is alg.ONES and e.shape[0] == 1:
             return "𝟏ᵀ"
@@ -341,7 +349,7 @@ class TextPrinter(Printer):
         if c.denominator != 1:
             den.insert(0, str(c.denominator))
         if den:
-            d = den[0] if len(den) == 1 else "(" + " ".join(den) + ")"
+            d = den[0] if len(den) == 1 else "(" + _juxtapose(den) + ")"
             s = f"{s or '1'}/{d}"
         if coef < 0:
             return self.neg + s, NEG_P
@@ -444,7 +452,7 @@ def shared_names(e: Expr, reserved=()) -> dict:
 # =============================================================== LaTeX
 
 _LGREEK = {k: "\\" + k for k in GREEK}
-_LGREEK["epsilon"] = r"\varepsilon"
+_LGREEK["epsilon"] = _LGREEK["eps"] = r"\varepsilon"
 _LGREEK["phi"] = r"\phi"
 _ACCENTS = {"hat": r"\hat", "bar": r"\bar", "tilde": r"\tilde"}
 _UNSUB = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
@@ -521,6 +529,8 @@ class LatexPrinter(Printer):
             return ("-" + self.number(-c), NEG_P) if c < 0 else (self.number(c), ATOM_P)
         if op in (alg.ZERO, alg.IDENTITY, alg.ONES):
             return self.filled(e)
+        if op is alg.SIZE:
+            return latex_name(e.attrs[0]), ATOM_P
         if op is alg.ADD:
             return self.add(e), ADD_P
         if op is alg.MUL:
@@ -765,6 +775,9 @@ class CodePrinter(Printer):
 
     def sym(self, e):
         return self.params.get(e.attrs[0]) or code_name(e.attrs[0])
+
+    def size(self, d):
+        return self.dim(d)
 
     def number(self, c):
         return str(c.numerator) if c.denominator == 1 else f"({c.numerator} / {c.denominator})"

@@ -52,6 +52,8 @@ def _convert(node: Expr, args):
         return sp.Symbol(node.attrs[0]) if node.is_scalar else sp.MatrixSymbol(node.attrs[0], r, c)
     if op is alg.CONST:
         return _rational(node.attrs[0])
+    if op is alg.SIZE:
+        return _dim(node.attrs[0])
     if op is alg.ZERO:
         return sp.ZeroMatrix(r, c)
     if op is alg.IDENTITY:

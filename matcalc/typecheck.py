@@ -20,7 +20,8 @@ KINDS = ("scalar", "vector", "matrix", "symmetric", "spd", "diagonal", "probabil
 # entries ≥ 0 summing to 1 / one-hot; a vector, or a matrix whose rows are such (rank from the name)
 DISTRIBUTIONS = ("probability", "onehot")
 GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "eta", "kappa", "lambda", "mu", "nu", "rho",
-         "sigma", "tau", "omega", "theta", "phi", "psi", "xi", "zeta", "chi", "pi"}
+         "sigma", "tau", "omega", "theta", "phi", "psi", "xi", "zeta", "chi", "pi",
+         "eps"}     # eps: the ε of layernorm(x, eps), as papers and frameworks name it
 RESERVED = {"I", "eye", "ones"}
 MAX_MATRIX_POWER = alg.MAX_MATRIX_POWER
 MAX_DECLARED_SIZE = 10 ** 6
@@ -327,8 +328,13 @@ class Typer:
                     dims.append(int(arg.value))
                 elif isinstance(arg, Name):
                     dims.append(self.fresh(arg.id))
+                elif self._size_call(arg):          # ones(len(x)), eye(rows(A)): that variable's size
+                    self.infer(arg)
+                    dims.append(FUNCTIONS[arg.func].size_of(self.infer(arg.args[0])))
+                    continue
                 else:
-                    self.fail(f"a size is a name such as n or a positive whole number", arg.span, cls=ParseError)
+                    self.fail(f"a size is a name such as n, a positive whole number or len(x), rows(X), cols(X)",
+                              arg.span, cls=ParseError)
                 self.shapes[id(arg)] = SCALAR
             if name == "eye":
                 return (dims[0], dims[0])
@@ -349,6 +355,10 @@ class Typer:
             return op.infer(shapes, self.u)
         except ShapeError as err:
             raise ShapeError(err.message, node.name_span, err.hint, self.text) from None
+
+    @staticmethod
+    def _size_call(arg) -> bool:
+        return isinstance(arg, Call) and hasattr(FUNCTIONS.get(arg.func), "size_of") and len(arg.args) == 1
 
     # ------------------------------------------------------------ pass 2: graph
     def build(self, node, namer: Namer):

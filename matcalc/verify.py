@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .algebra import size_names
 from .expr import Expr, postorder
 from .numeric import evaluate
 from .ops.domains import DOMAINS, draw as draw_in_domains
@@ -189,7 +190,7 @@ def check(kind: str, f, wrt: str, candidate: Expr, symbols: dict, domains: dict,
     rng = np.random.default_rng(seed)
     dims = {d for _, shape in symbols.values() for d in shape if isinstance(d, str)}
     # and sizes no name has: ones(m) or eye(k) alone (was a KeyError; issue 7, found by fuzzing)
-    dims |= {d for e in (f.expr, candidate) for node in postorder(e) for d in node.shape if isinstance(d, str)}
+    dims |= size_names(f.expr) | size_names(candidate)     # (and sizes as numbers: n = len(x))
     dims |= {d for shape in f.shapes.values() for d in shape if isinstance(d, str)}    # as typed: 0*sum(ones(m))
     for _ in range(5):     # some sizes leave the function undefined everywhere (logdet(XXᵀ) with X wide)
         sizes = sizes_within_budget(kind, f, wrt, candidate, symbols, dims, trials, rng)

@@ -15,8 +15,9 @@ from sympy.core.function import AppliedUndef
 from sympy.matrices.exceptions import NonInvertibleMatrixError
 
 import matcalc
+from matcalc.algebra import size_names
 from matcalc.errors import MatcalcError
-from matcalc.expr import Expr, postorder
+from matcalc.expr import Expr
 from matcalc.numeric import evaluate
 from matcalc.to_sympy import UndefinedMatrixFunction, to_sympy
 from matcalc.verify import draw_sizes, draw_value
@@ -168,8 +169,7 @@ def test_fuzzed_functions_and_gradients_convert_and_agree(ex, data):
     if r is not None:
         pairs.append((r.expr, r.symbols, r.sympy))
     symbols = pairs[-1][1]
-    dims = {d for e, _, _ in pairs for node in postorder(e) for d in node.shape} | \
-        {d for _, shape in symbols.values() for d in shape}
+    dims = {d for e, _, _ in pairs for d in size_names(e)} | {d for _, shape in symbols.values() for d in shape}
     rng = np.random.default_rng(data.draw(st.integers(0, 2 ** 32 - 1)))
     sizes = draw_sizes({d for d in dims if isinstance(d, str)}, rng)
     vals = {name: draw_value(kind, tuple(sizes.get(d, d) for d in shape), set(), rng)

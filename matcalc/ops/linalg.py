@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..algebra import (ADD, IDENTITY, INV, MATPOW, MUL, ONES, TRANSPOSE, ZERO, _need, add, call, const, had, identity, inner, inv, mul,
-                       mul_parts, mul_split, ones, power, scale, transpose)
+from ..algebra import (ADD, IDENTITY, INV, MATPOW, MUL, ONES, TRANSPOSE, ZERO, _need, add, call, const, count, had, identity,
+                       inner, inv, mul, mul_parts, mul_split, ones, power, scale, size, transpose)
 from ..shapes import is_column, is_row
 from .function import FunctionOp
 
@@ -39,6 +39,8 @@ def _tr_canon(x):
                 return mul(*chain[i:], *chain[:i])
     if x.op is ZERO:
         return const(0)
+    if x.op is IDENTITY:        # tr(Iₙ) = n: the size, printed by its name
+        return size(x.shape[0])
     if x.op is DIAG and is_column(x.args[0].shape):
         return call("sum", x.args[0])
     return None
@@ -196,8 +198,10 @@ def _sum_canon(x):
         return got
     if x.op is ZERO:
         return const(0)
-    if x.op.name == "softmax" and is_column(x.shape):   # a softmax vector sums to 1 (else a gradient that
-        return const(1)             # is 0 came out as (1 − sum(softmax(z)))x and failed verification by rounding)
+    if x.op is ONES:                # sum(𝟏ₙ) = n, sum(𝟏𝟏ᵀ) = mn: sizes, printed by their names
+        return count(x.shape)
+    if x.op.name == "softmax":      # each row sums to 1 (else a gradient that is 0 came out as
+        return count((x.shape[0], 1)) if not is_column(x.shape) else const(1)   # (1 − sum(softmax(z)))x)
     return None
 
 

@@ -129,13 +129,13 @@ def fd_oracle(r, wrt: str, points: int = 3) -> float | None:
     import numpy as np
 
     from matcalc import simplify, verify
-    from matcalc.expr import postorder
+    from matcalc.algebra import size_names
     from matcalc.numeric import evaluate
 
     f_expr, g_expr = r.function.expr, r.expr
     typed = r.function.typed            # the function as typed, not the engine's graph of it
     dims = {d for _, shape in r.symbols.values() for d in shape if isinstance(d, str)}
-    dims |= {d for e in (f_expr, g_expr) for n in postorder(e) for d in n.shape if isinstance(d, str)}
+    dims |= size_names(f_expr) | size_names(g_expr)
     doms = simplify.domains(f_expr)
     worst, seen = 0.0, 0
     with np.errstate(all="ignore"):
