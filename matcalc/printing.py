@@ -180,8 +180,9 @@ class Printer:
 
     def function(self, e: Expr) -> str:
         tpl = getattr(e.op, self.template)
-        args = [self.operand(a, 0) for a in e.args]
-        return tpl(args, e) if callable(tpl) else tpl.format(*args)
+        if callable(tpl):           # the template of this node (ops/function.py)
+            tpl = tpl(e)
+        return tpl.format(*[self.operand(a, 0) for a in e.args])
 
 
 # =============================================================== matcalc source
@@ -886,7 +887,7 @@ class CodePrinter(Printer):
 
     # ------------------------------------------------------------ function ops: their templates
     def function(self, e):
-        tpl = e.op.code_template(self.be.name)
+        tpl = e.op.code_template(self.be.name, e)
         if isinstance(tpl, tuple):          # (first, then): first computed once, named in then
             first, then = tpl
             (hint,) = temporary_name(then)
@@ -916,7 +917,7 @@ class CodePrinter(Printer):
 
     def repeats(self, e) -> list[int]:
         """Arguments a template uses more than once: a generated function computes them once, before."""
-        tpl = e.op.code_template(self.be.name) if hasattr(e.op, "code_template") else None
+        tpl = e.op.code_template(self.be.name, e) if hasattr(e.op, "code_template") else None
         parts = tpl if isinstance(tpl, tuple) else (tpl,) if tpl else ()
         return [i for i in range(len(e.args)) if sum(part.count("{%d}" % i) for part in parts) > 1]
 

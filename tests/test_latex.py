@@ -206,6 +206,8 @@ def _latex_heads() -> dict:
             heads[m.group(1) if m else head] = op.name
         if op.letter:
             heads[op.names[0]] = op.name
+        if callable(op.latex):      # \operatorname{layernorm}(x, ε): an optional argument, written by its name
+            heads.setdefault(op.names[0], op.name)
     return heads
 
 
@@ -345,6 +347,8 @@ class _Reader:
         self.take()
         if tok.isdigit():
             return np.array([[float(tok)]])
+        if tok in self.sizes:           # a size as a number (n = len(x)), printed by its name
+            return np.array([[float(self.sizes[tok])]])
         if tok in ("(", r"\left("):
             v = self.sum()
             self.take(")" if tok == "(" else r"\right)")

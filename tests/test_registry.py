@@ -30,7 +30,7 @@ def test_op_is_complete(op):
     assert callable(op.d) or op.d == ZERO, "a differential, or a declared zero"
     assert op.rule and op.meaning
     assert op.cite and not re.search(r"\bseed \d|\bissue \d", op.cite), "a source a reader can look up"
-    assert isinstance(op.text, str) and isinstance(op.source, str)
+    assert all(isinstance(t, str) or callable(t) for t in (op.text, op.source)), "a template, or one per node"
     assert isinstance(op.latex, str) or callable(op.latex)
     for backend in BACKENDS:
         assert op.code_template(backend), f"code for {backend}"

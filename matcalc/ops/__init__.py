@@ -2,4 +2,4 @@
 
 
 def load():
-    from . import elementwise, linalg, nn, sizes  # noqa: F401  (importing registers the ops)
+    from . import elementwise, linalg, nn, normalization, reductions, sizes  # noqa: F401  (importing registers the ops)

@@ -83,6 +83,22 @@ def _invertible(kind, shape, rng):
     return None if kind in KINDS or not _square(shape) else _singular_values_in_1_2(shape[0], rng)
 
 
+def _untied(x):
+    # each entry moved up by 0.1 times its rank: the order is kept, neighbours end ≥ 0.1 apart
+    out = x.astype(float).reshape(-1)
+    out[np.argsort(out, kind="stable")] += 0.1 * np.arange(out.size)
+    return out.reshape(x.shape)
+
+
+def _spread(x):
+    # layernorm, rmsnorm divide by a row's standard deviation (rms): stretch every row (a vector: the
+    # whole) about its mean until its standard deviation is at least 0.5; a constant row gets a ramp
+    axis = 0 if x.shape[1] == 1 else 1
+    x = x + 1e-3 * np.arange(x.shape[axis]).reshape((-1, 1) if axis == 0 else (1, -1))
+    mean, std = x.mean(axis=axis, keepdims=True), x.std(axis=axis, keepdims=True)
+    return mean + (x - mean) * np.maximum(1.0, 0.5 / std)
+
+
 def _away_from_zero(x):
     # a norm's derivative x/‖x‖ is singular at 0: keep ‖x‖ ≥ 0.5 (a rescaling draws nothing more)
     n = np.linalg.norm(x)
@@ -97,6 +113,10 @@ Domain(name="invertible", meaning="singular values in [1, 2]", draw=_invertible,
 Domain(name="away-from-kinks", meaning="entries at least 0.2 away from 0 (relu, abs, sign)",
        refine=lambda x: np.sign(x) * (0.2 + np.abs(x)))
 Domain(name="moderate", meaning="entries in [-3, 3] (exp stays moderate)", refine=lambda x: np.clip(x, -3, 3))
+Domain(name="untied", meaning="entries at least 0.1 apart (max, min: no ties, and no finite-difference step "
+       "moves the arg-max)", refine=_untied)
+Domain(name="spread", meaning="each row (a vector: all entries) with standard deviation at least 0.5 "
+       "(layernorm and rmsnorm divide by it)", refine=_spread)
 Domain(name="away-from-zero", meaning="norm at least 0.5 (a norm's derivative is singular at 0)",
        refine=_away_from_zero)
 

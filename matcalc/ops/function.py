@@ -36,7 +36,9 @@ class FunctionOp(Op):
     transposed optional callable(node) -> Expr | None: the node's transpose where the op knows a
                shorter form (diag(v)ᵀ = diag(v))
     canon      optional callable(*args) -> Expr | None: a simplification before a node is built
-    text, source  templates over {0}, {1}: unicode text and matcalc's own syntax
+    text, source  templates over {0}, {1}: unicode text and matcalc's own syntax; this and code may
+               also be a callable(node) -> the template for that node (an op with an optional
+               argument: layernorm(x) and layernorm(x, eps))
     latex      a template ("\\left(" and "\\right)" print plain unless an argument holds a fraction),
                or a callable(printer, node) -> (latex, precedence) for notation of its own
     code       a template over the backend's namespace {ns} (np, torch, jnp) and {erfc}; a pair
@@ -106,7 +108,8 @@ class FunctionOp(Op):
         if not self.rule:
             self._fail("rule (the differential in words) is required")
         for field in ("text", "source"):
-            self._check_template(field, getattr(self, field), ())
+            if not callable(getattr(self, field)):
+                self._check_template(field, getattr(self, field), ())
         if not callable(self.latex):
             self._check_template("latex", self.latex, ())
         if self.code is None:
@@ -114,6 +117,8 @@ class FunctionOp(Op):
         for backend, tpl in [(None, self.code)] + list(self.code_for.items()):
             if backend is not None and backend not in BACKENDS:
                 self._fail(f"code_for: unknown backend {backend!r}")
+            if callable(tpl):
+                continue
             if isinstance(tpl, tuple):
                 self._check_template("code", tpl[0], ("ns", "erfc"))
                 if len(tpl) != 2 or len(temporary_name(tpl[1])) != 1:
@@ -137,8 +142,9 @@ class FunctionOp(Op):
             self._fail(f"{field} template {tpl!r} leaves out an argument")
 
     # ------------------------------------------------------------------ what the engine asks
-    def code_template(self, backend: str):
-        return self.code_for.get(backend, self.code)
+    def code_template(self, backend: str, node=None):
+        tpl = self.code_for.get(backend, self.code)
+        return tpl(node) if callable(tpl) and node is not None else tpl
 
     def infer(self, shapes, u):
         rule = self.shape
