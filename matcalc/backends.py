@@ -28,6 +28,7 @@ class Backend:
     # R Sᵀ the gather R[..., i], and Sᵀ R and R S scatter-adds into zeros (rows; columns), over
     # {i}, {r} and {zeros}: never a dense product with a one-hot matrix (an embedding lookup).
     onehot_index: str = "{ns}.argmax({0}, axis=-1)"
+    size: str = "{0}"             # a size as a number its functions take (torch.sqrt takes no int)
     scatter_rows: str
     scatter_cols: str
 
@@ -54,7 +55,7 @@ TORCH = Backend(
     kinds_note="vectors are 1-D tensors, scalars 0-d tensors; every argument is cast to float64, "
                "a float32 one too, and so is the result",
     symmetric_check="torch.allclose({0}, {0}.T)",
-    onehot_index="torch.argmax({0}, dim=-1)",
+    onehot_index="torch.argmax({0}, dim=-1)", size="torch.tensor({0}, dtype=torch.float64)",
     scatter_rows="{zeros}.index_add(0, {i}, {r})", scatter_cols="{zeros}.index_add(-1, {i}, {r})",
 )
 

@@ -778,7 +778,7 @@ class CodePrinter(Printer):
         return self.params.get(e.attrs[0]) or code_name(e.attrs[0])
 
     def size(self, d):
-        return self.dim(d)
+        return self.be.size.format(self.dim(d))
 
     def number(self, c):
         return str(c.numerator) if c.denominator == 1 else f"({c.numerator} / {c.denominator})"
