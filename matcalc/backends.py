@@ -29,6 +29,7 @@ class Backend:
     # {i}, {r} and {zeros}: never a dense product with a one-hot matrix (an embedding lookup).
     onehot_index: str = "{ns}.argmax({0}, axis=-1)"
     size: str = "{0}"             # a size as a number its functions take (torch.sqrt takes no int)
+    onehot_check: str | None = None   # a declared onehot matrix has one-hot rows (None: would not trace)
     scatter_rows: str
     scatter_cols: str
 
@@ -41,8 +42,11 @@ NUMPY = Backend(
     scalar_out="float({0})",
     kinds_note="vectors are 1-D arrays, scalars are floats",
     symmetric_check="np.allclose({0}, {0}.T)",
-    scatter_rows="(lambda _o: (np.add.at(_o, {i}, {r}), _o)[1])({zeros})",    # np.add.at works in place
-    scatter_cols="(lambda _o: (np.add.at(_o, (..., {i}), {r}), _o)[1])({zeros})",
+    # np.add.at works in place; the lambda takes every value as an argument (an expression evaluated
+    # with its names as locals, Result.numpy, sees no enclosing names inside a lambda)
+    onehot_check="np.all(({0} == 0) | ({0} == 1)) and np.all({0}.sum(axis=-1) == 1)",
+    scatter_rows="(lambda _o, _i, _r: (np.add.at(_o, _i, _r), _o)[1])({zeros}, {i}, {r})",
+    scatter_cols="(lambda _o, _i, _r: (np.add.at(_o, (..., _i), _r), _o)[1])({zeros}, {i}, {r})",
 )
 
 TORCH = Backend(
@@ -55,6 +59,7 @@ TORCH = Backend(
     kinds_note="vectors are 1-D tensors, scalars 0-d tensors; every argument is cast to float64, "
                "a float32 one too, and so is the result",
     symmetric_check="torch.allclose({0}, {0}.T)",
+    onehot_check="bool(torch.all(({0} == 0) | ({0} == 1))) and bool(torch.all({0}.sum(dim=-1) == 1))",
     onehot_index="torch.argmax({0}, dim=-1)", size="torch.tensor({0}, dtype=torch.float64)",
     scatter_rows="{zeros}.index_add(0, {i}, {r})", scatter_cols="{zeros}.index_add(-1, {i}, {r})",
 )

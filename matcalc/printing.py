@@ -227,22 +227,6 @@ class SourcePrinter(Printer):
             s += f"/{d}"
         return ("-" + s, NEG_P) if coef < 0 else (s, MUL_P)
 
-    def selected(self, left, right, lcode, rcode):
-        """A product with a matrix of one-hot rows S at one end, as an index: S R = R[i], R Sᵀ = R[..., i],
-        Sᵀ R and R S scatter-adds (ops/domains.py draws such S; `i` the rows' argmax, computed once)."""
-        on_left = len(left) == 1 and _onehot(left[0]) is not None
-        s, transposed = _onehot(left[0] if on_left else right[0])
-        index = self.be.onehot_index.format(self.operand(s, 0), ns=self.be.ns)
-        if self.stmt is not None:
-            index = self.indices.get(s) or self.indices.setdefault(s, self.stmt(index, "i"))
-        other = rcode if on_left else lcode
-        if on_left != transposed:              # S R or R Sᵀ: a gather
-            return f"{other}[{index}]" if on_left else f"{other}[..., {index}]"
-        shape = alg.mul(*left, *right).shape
-        zeros = self.filled(alg.zero(shape))
-        tpl = self.be.scatter_rows if on_left else self.be.scatter_cols
-        return tpl.format(i=index, r=_unwrap(other), zeros=zeros)
-
     def had(self, e):
         num, den = [], []
         for f, x in zip(e.args, e.attrs[0]):
@@ -355,22 +339,6 @@ class TextPrinter(Printer):
         if coef < 0:
             return self.neg + s, NEG_P
         return s, MUL_P
-
-    def selected(self, left, right, lcode, rcode):
-        """A product with a matrix of one-hot rows S at one end, as an index: S R = R[i], R Sᵀ = R[..., i],
-        Sᵀ R and R S scatter-adds (ops/domains.py draws such S; `i` the rows' argmax, computed once)."""
-        on_left = len(left) == 1 and _onehot(left[0]) is not None
-        s, transposed = _onehot(left[0] if on_left else right[0])
-        index = self.be.onehot_index.format(self.operand(s, 0), ns=self.be.ns)
-        if self.stmt is not None:
-            index = self.indices.get(s) or self.indices.setdefault(s, self.stmt(index, "i"))
-        other = rcode if on_left else lcode
-        if on_left != transposed:              # S R or R Sᵀ: a gather
-            return f"{other}[{index}]" if on_left else f"{other}[..., {index}]"
-        shape = alg.mul(*left, *right).shape
-        zeros = self.filled(alg.zero(shape))
-        tpl = self.be.scatter_rows if on_left else self.be.scatter_cols
-        return tpl.format(i=index, r=_unwrap(other), zeros=zeros)
 
     def had(self, e):
         num, den = [], []
@@ -597,22 +565,6 @@ class LatexPrinter(Printer):
         if x == 1:
             return self.operand(a, MUL_P + 1 if group > 1 else MUL_P if lead else 0)
         return self.sup(self.operand(a, POW_P + 1), _fmt_num(x))
-
-    def selected(self, left, right, lcode, rcode):
-        """A product with a matrix of one-hot rows S at one end, as an index: S R = R[i], R Sᵀ = R[..., i],
-        Sᵀ R and R S scatter-adds (ops/domains.py draws such S; `i` the rows' argmax, computed once)."""
-        on_left = len(left) == 1 and _onehot(left[0]) is not None
-        s, transposed = _onehot(left[0] if on_left else right[0])
-        index = self.be.onehot_index.format(self.operand(s, 0), ns=self.be.ns)
-        if self.stmt is not None:
-            index = self.indices.get(s) or self.indices.setdefault(s, self.stmt(index, "i"))
-        other = rcode if on_left else lcode
-        if on_left != transposed:              # S R or R Sᵀ: a gather
-            return f"{other}[{index}]" if on_left else f"{other}[..., {index}]"
-        shape = alg.mul(*left, *right).shape
-        zeros = self.filled(alg.zero(shape))
-        tpl = self.be.scatter_rows if on_left else self.be.scatter_cols
-        return tpl.format(i=index, r=_unwrap(other), zeros=zeros)
 
     def had(self, e):
         num, den = [], []

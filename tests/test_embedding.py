@@ -57,7 +57,10 @@ def test_one_hot_products_are_gathers_and_scatter_adds(kind, expr, wrt, text, de
 
 def test_the_scatter_add_of_an_embedding_gradient():
     r = matcalc.vjp("S*E", "E", let=LET)
-    assert r.numpy == "(lambda _o: (np.add.at(_o, np.argmax(S, axis=-1), G), _o)[1])(np.zeros((S.shape[1], E.shape[1])))"
+    assert r.numpy == ("(lambda _o, _i, _r: (np.add.at(_o, _i, _r), _o)[1])"
+                       "(np.zeros((S.shape[1], E.shape[1])), np.argmax(S, axis=-1), G)")
+    env = dict(S=np.eye(3)[[0, 2, 2, 1]], E=np.zeros((3, 2)), G=np.arange(8.0).reshape(4, 2))
+    assert np.allclose(eval(r.numpy, {"np": np}, env), env["S"].T @ env["G"])     # noqa: S307 (matcalc's code)
     torch_code = function_code(r, "torch")
     assert "index_add(0, i, G)" in torch_code
     assert ".at[i].add(G)" in function_code(r, "jax")
@@ -69,3 +72,17 @@ def test_a_repeated_token_adds_up():
     f = compile_function(function_code(matcalc.vjp("S*E", "E", let=LET), "numpy"))
     got = f(S, np.zeros((4, 3)), G)
     assert np.allclose(got[2], G[0] + G[2] + G[3]) and np.allclose(got[[1, 3]], 0)
+
+
+@pytest.mark.parametrize("backend", [b for b in BACKENDS if b != "jax"])    # JAX checks shapes only (jit)
+def test_a_selector_that_is_not_one_hot_is_refused(backend):
+    code = function_code(matcalc.vjp("S*E", "E", let=LET), backend)
+    assert "a declared onehot matrix has a row that is not one-hot" in code
+    f = compile_function(code)
+    G, E = np.ones((2, 2)), np.zeros((3, 2))
+    if backend == "torch":
+        import torch
+        G, E = torch.ones(2, 2), torch.zeros(3, 2)
+    with pytest.raises(ValueError, match="S must have one-hot rows"):
+        f(np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.0]]), E, G)
+    assert np.allclose(np.asarray(f(np.eye(3)[[1, 1]], E, G)), [[0, 0], [2, 2], [0, 0]])
