@@ -25,6 +25,8 @@ CASES = [
     ("vjp", "softmax(Z)", "Z", None, "s ⊙ (G − (G ⊙ s)𝟏𝟏ᵀ)  where s = softmax(Z)"),
     ("vjp", "log_softmax(Z)", "Z", None, "G − (G𝟏𝟏ᵀ) ⊙ softmax(Z)"),
     ("grad", "a'*logsumexp(X)", "X", None, "(a𝟏ᵀ) ⊙ softmax(X)"),
+    ("grad", "sum(logsumexp(X*W))", "W", None, "Xᵀ softmax(XW)"),
+    ("grad", "sum(log_softmax(Z))", "Z", None, "𝟏𝟏ᵀ − n softmax(Z)"),
     ("jvp", "logsumexp(Z)", "Z", None, "(V ⊙ softmax(Z))𝟏"),
     ("grad", "bce(z, y)", "z", None, "σ(z) − y"),
     ("grad", "bce(X*w, y)", "w", None, "Xᵀ(σ(Xw) − y)"),
