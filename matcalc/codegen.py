@@ -127,7 +127,7 @@ def function_code(result, backend: str = "numpy", with_value: bool = False, name
             if node in temps and node not in pr.names:
                 code = _unwrap(pr.render(node)[0])
                 if code not in by_code:
-                    by_code[code] = fresh(text_names.get(node) or node.op.temp.lower() or "t")
+                    by_code[code] = fresh(text_names.get(node) or node.op.temp_of(node).lower() or "t")
                     statements.append(f"    {by_code[code]} = {code}")
                 pr.names[node] = by_code[code]
     outs = []

@@ -112,7 +112,7 @@ class Printer:
         if not hasattr(self, "_next"):
             self._next: dict[str, int] = {}
             self._taken = set(getattr(self, "reserved", set()))
-        base = e.op.temp
+        base = e.op.temp_of(e)
         i = self._next.get(base, 1)
         while self.look(self.temp_name(base, i)) in self._taken:
             i += 1
@@ -299,7 +299,7 @@ class TextPrinter(Printer):
 
     def temp_name(self, base, i):
         if not hasattr(self, "_kinds"):     # how many candidates of each kind (counted once)
-            self._kinds = Counter(n.op.temp for n in self.candidates)
+            self._kinds = Counter(n.op.temp_of(n) for n in self.candidates)
         plain = base if self._kinds[base] == 1 and self.look(base) not in self.reserved else None
         return plain or f"{base}{str(i).translate(_SUB)}"
 
@@ -691,7 +691,7 @@ class CodePrinter(Printer):
             # a marker now; where it first occurs in the text it becomes (name := ...), after that
             # the name: Python evaluates left to right, and the printer does not visit in that order
             k = len(self.defs)
-            self.defs.append((f"_{e.op.temp.lower()}{k + 1}", s))
+            self.defs.append((f"_{e.op.temp_of(e).lower()}{k + 1}", s))
             self.names[e] = f"\x00{k}\x00"
             return self.names[e]
         return self.paren(s) if own < prec else s

@@ -22,7 +22,7 @@ CASES = [
     ("grad", "cross_entropy(X*W, Y)", "W", {"Y": "probability"}, "Xᵀ(softmax(XW) − Y)"),
     ("grad", "cross_entropy(X*W' + ones(B)*b', Y)", "W", {"Y": "onehot"}, "(softmax(𝟏bᵀ + XWᵀ) − Y)ᵀX"),
     ("grad", "cross_entropy(X*W' + ones(B)*b', Y)", "b", {"Y": "onehot"}, "(softmax(𝟏bᵀ + XWᵀ) − Y)ᵀ𝟏"),
-    ("vjp", "softmax(Z)", "Z", None, "s ⊙ (G − (G ⊙ s)𝟏𝟏ᵀ)  where s = softmax(Z)"),
+    ("vjp", "softmax(Z)", "Z", None, "P ⊙ (G − (G ⊙ P)𝟏𝟏ᵀ)  where P = softmax(Z)"),
     ("vjp", "log_softmax(Z)", "Z", None, "G − (G𝟏𝟏ᵀ) ⊙ softmax(Z)"),
     ("grad", "a'*logsumexp(X)", "X", None, "(a𝟏ᵀ) ⊙ softmax(X)"),
     ("grad", "sum(logsumexp(X*W))", "W", None, "Xᵀ softmax(XW)"),

@@ -50,8 +50,9 @@ class FunctionOp(Op):
     rule, cite the differential in words and where it comes from (--steps)
     letter     the variable name its printed symbol reads as (σ: sigma): with a variable of that
                name in the expression it prints by its name instead
-    temp, usage, sp, scalar_ok  the name of a shared temporary, a hint for a wrong number of
-               arguments, its SymPy form, whether a 1×1 argument is allowed (scalar-of-square)
+    temp, usage, sp, scalar_ok  the name of a shared temporary (or a pair: for a vector, for a
+               matrix), a hint for a wrong number of arguments, its SymPy form, whether a 1×1
+               argument is allowed (scalar-of-square)
     sugar      callable(*args) -> Expr: a shorthand that never becomes a node of its own (dot)
     sign       "positive" or "nonnegative" when every value it takes is (exp, abs): the power rules
                of the algebra use it ((u²)^½ = u only for u ≥ 0; algebra.positive, nonnegative)
@@ -64,7 +65,7 @@ class FunctionOp(Op):
                  matrix: Callable | None = None, transposed: Callable | None = None, canon: Callable | None = None, text: str | None = None,
                  source: str | None = None, latex=None, code=None, code_for: dict | None = None,
                  domain: tuple | None = None, probes: tuple = (), rule: str = "", cite: str = "",
-                 letter: str | None = None, temp: str = "t", usage: str | None = None, sp: Callable | None = None,
+                 letter: str | None = None, temp="t", usage: str | None = None, sp: Callable | None = None,
                  scalar_ok: bool = True, sugar: Callable | None = None, sign: str | None = None):
         lo, hi = (arity, arity) if isinstance(arity, int) else arity
         self.names, self.meaning, self.arity, self.shape = tuple(names), meaning, (lo, hi), shape
@@ -75,6 +76,8 @@ class FunctionOp(Op):
         self.code_for = dict(code_for or {})
         self.domain = tuple(domain) if domain is not None else (None,) * hi
         self.probes, self.rule, self.cite, self.letter = tuple(probes), rule, cite, letter
+        # temp: a name, or (for a vector, for a matrix): a matrix reads by an uppercase name (s, P)
+        temp, self.matrix_temp = temp if isinstance(temp, tuple) else (temp, None)
         self.temp, self.usage, self.sp, self.scalar_ok, self.sugar = temp, usage, sp, scalar_ok, sugar
         self.name = name or self.names[0]
         if sign not in (None, "positive", "nonnegative"):
@@ -187,6 +190,9 @@ class FunctionOp(Op):
 
     def evaluate(self, node, vals, dims):
         return self.np(*vals)
+
+    def temp_of(self, node) -> str:
+        return self.matrix_temp if self.matrix_temp and 1 not in node.shape else self.temp
 
     def jvp(self, node, dargs):
         if self.d == ZERO or all(d is None for d in dargs):

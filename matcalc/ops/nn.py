@@ -150,7 +150,7 @@ SOFTMAX = FunctionOp(
     sign="positive",
     names=("softmax",), meaning="exp(z) / sum(exp(z)) for a column vector; for a matrix, each row",
     shape=_named("softmax", _rows_shape(reduce=False)),
-    np=_softmax_np, temp="s",
+    np=_softmax_np, temp=("s", "P"),       # P: the attention (probability) matrix, as papers name it
     canon=_unshift("softmax"),
     d=_softmax_d,
     text="softmax({0})", latex=r"\operatorname{{softmax}}\left({0}\right)", source="softmax({0})",
