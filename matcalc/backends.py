@@ -59,7 +59,7 @@ TORCH = Backend(
     kinds_note="vectors are 1-D tensors, scalars 0-d tensors; every argument is cast to float64, "
                "a float32 one too, and so is the result",
     symmetric_check="torch.allclose({0}, {0}.T)",
-    onehot_check="bool(torch.all(({0} == 0) | ({0} == 1))) and bool(torch.all({0}.sum(dim=-1) == 1))",
+    onehot_check="torch.all(({0} == 0) | ({0} == 1)) and torch.all({0}.sum(dim=-1) == 1)",
     onehot_index="torch.argmax({0}, dim=-1)", size="torch.tensor({0}, dtype=torch.float64)",
     scatter_rows="{zeros}.index_add(0, {i}, {r})", scatter_cols="{zeros}.index_add(-1, {i}, {r})",
 )
