@@ -9,9 +9,9 @@ from .ops import load as _load_ops
 
 _load_ops()
 
-from .api import Parsed, Result, derivative, grad, hessian, jacobian, jvp, parse, vjp  # noqa: E402
+from .api import Parsed, Result, derivative, grad, hessian, hvp, jacobian, jvp, parse, vjp  # noqa: E402
 from .errors import LimitError, MatcalcError, ParseError, ShapeError, UnsupportedError  # noqa: E402
 
 __version__ = "0.1.0"
-__all__ = ["parse", "grad", "jacobian", "hessian", "vjp", "jvp", "derivative", "Parsed", "Result",
+__all__ = ["parse", "grad", "jacobian", "hessian", "vjp", "jvp", "hvp", "derivative", "Parsed", "Result",
            "MatcalcError", "ParseError", "ShapeError", "UnsupportedError", "LimitError"]

@@ -19,7 +19,7 @@ from .printing import latex, numpy_code, shared_names, source, text
 from .shapes import fmt_shape, is_column, is_row, is_scalar
 from .typecheck import Symbol, typecheck
 
-KINDS = ("grad", "jacobian", "hessian", "vjp", "jvp")
+KINDS = ("grad", "jacobian", "hessian", "vjp", "jvp", "hvp")
 
 
 @dataclass
@@ -81,11 +81,11 @@ def parse(expr: str, let=None) -> Parsed:
 class Result:
     """A derivative: the result graph, how to print it and how to check it."""
 
-    kind: str                 # grad | jacobian | hessian | vjp | jvp
+    kind: str                 # grad | jacobian | hessian | vjp | jvp | hvp
     function: Parsed
     wrt: str
     expr: Expr
-    aux: str | None = None    # the upstream gradient (vjp) or direction (jvp) named in the result
+    aux: str | None = None    # the upstream gradient (vjp) or direction (jvp, hvp) named in the result
     aux_shape: tuple | None = None
     steps: list = field(default_factory=list)
     notes: list = field(default_factory=list)
@@ -177,11 +177,28 @@ def _variable(p: Parsed, wrt: str) -> Expr:
     return alg.sym(wrt, sym.shape, sym.kind)
 
 
-def _fresh(p: Parsed, base: str) -> str:
+def aux_name(kind: str, f_shape, x_shape, taken) -> str | None:
+    """The name of a derivative's extra input: the upstream gradient of a vjp, g (G for a matrix or
+    row function); the direction of a jvp or hvp, v (V for a matrix variable). Where a name in
+    `taken` has it, the next free one (V2, V3, ...)."""
+    if kind == "vjp":
+        base = "g" if is_column(f_shape) or is_scalar(f_shape) else "G"
+    elif kind in ("jvp", "hvp"):
+        base = "v" if is_column(x_shape) or is_scalar(x_shape) else "V"
+    else:
+        return None
+    return fresh_name(base, taken)
+
+
+def fresh_name(base: str, taken) -> str:
+    """base, or the first of base2, base3, ... not in taken."""
     name, i = base, 2
-    while name in p.symbols:
+    while name in taken:
         name, i = f"{base}{i}", i + 1
     return name
+
+
+AUX_ROLE = {"vjp": "upstream gradient", "jvp": "direction", "hvp": "direction"}
 
 
 def derivative(kind: str, expr: str, wrt: str, let=None, steps: bool = False) -> Result:
@@ -220,15 +237,20 @@ def derivative(kind: str, expr: str, wrt: str, let=None, steps: bool = False) ->
 
 def _derive(kind, p, f, x, wrt, steps, notes, absent) -> Result:
     record = [] if steps else None
-    aux = aux_shape = None
+    aux = aux_name(kind, f.shape, x.shape, {*p.symbols, wrt})     # wrt too: it may not occur in f
+    aux_shape = f.shape if kind == "vjp" else x.shape if aux else None
+    base = aux_name(kind, f.shape, x.shape, ())
+    if aux != base:
+        notes.append(f"the {AUX_ROLE[kind]} is named {aux}: "
+                     + (f"the expression uses {base}" if base in p.symbols else f"{base} is the variable"))
     if kind == "grad":
         out = derive.grad(f, x, record)
     elif kind == "vjp":
-        aux, aux_shape = _fresh(p, "g" if is_column(f.shape) or is_scalar(f.shape) else "G"), f.shape
         out = derive.vjp(f, x, alg.sym(aux, f.shape, "vector"), record)
     elif kind == "jvp":
-        aux, aux_shape = _fresh(p, "v" if is_column(x.shape) or is_scalar(x.shape) else "V"), x.shape
         out = derive.jvp(f, x, alg.sym(aux, x.shape, "vector"), record)
+    elif kind == "hvp":
+        out = derive.hvp(f, x, alg.sym(aux, x.shape, "vector"), record)
     elif kind == "jacobian":      # a row vector's entries are those of its transpose
         out = derive.jacobian(alg.transpose(f) if is_row(f.shape) else f, x, record)
     else:
@@ -285,8 +307,10 @@ def _check_kind(kind, f, x, src, wrt):
     if kind == "grad" and not is_scalar(f.shape):
         raise ShapeError(f"grad needs a scalar function; {fdesc}", span,
                          "use jacobian for a vector function, or vjp with an upstream gradient", src)
-    if kind == "hessian" and not is_scalar(f.shape):
-        raise ShapeError(f"hessian needs a scalar function; {fdesc}", span, None, src)
+    if kind in ("hessian", "hvp") and not is_scalar(f.shape):
+        raise ShapeError(f"{kind} needs a scalar function; {fdesc}", span,
+                         "hvp applies the Hessian of a scalar (a loss): take one of the function, "
+                         "as sum(f) or u'*f" if kind == "hvp" else None, src)
     def ways(shape):        # how many indices: scalar 0, vector 1, matrix 2
         return 0 if is_scalar(shape) else 1 if is_column(shape) or is_row(shape) else 2
     if kind in ("jacobian", "hessian") and not (is_column(x.shape) or is_scalar(x.shape)):
@@ -329,4 +353,10 @@ def jvp(expr: str, wrt: str, let=None, steps: bool = False) -> Result:
     return derivative("jvp", expr, wrt, let, steps)
 
 
-__all__ = ["MatcalcError", "Parsed", "Result", "parse", "grad", "jacobian", "hessian", "vjp", "jvp", "derivative"]
+def hvp(expr: str, wrt: str, let=None, steps: bool = False) -> Result:
+    """∇²f·v, the Hessian of a scalar expression applied to a direction v shaped like wrt (named v,
+    or V for a matrix), without forming the Hessian: for a matrix wrt the result is a matrix."""
+    return derivative("hvp", expr, wrt, let, steps)
+
+
+__all__ = ["MatcalcError", "Parsed", "Result", "parse", "grad", "jacobian", "hessian", "vjp", "jvp", "hvp", "derivative"]

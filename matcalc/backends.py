@@ -24,11 +24,11 @@ class Backend:
     scalar_out: str
     kinds_note: str
     symmetric_check: str | None   # None: a check on values would not trace (jax.jit)
+    constant_arg: str = "{0}"     # a number (or size) as a function's argument: torch.log(3) needs a tensor
     # A matrix S of one-hot rows is a selector: its row indices i (argmax), S R is the gather R[i],
     # R Sᵀ the gather R[..., i], and Sᵀ R and R S scatter-adds into zeros (rows; columns), over
     # {i}, {r} and {zeros}: never a dense product with a one-hot matrix (an embedding lookup).
     onehot_index: str = "{ns}.argmax({0}, axis=-1)"
-    size: str = "{0}"             # a size as a number its functions take (torch.sqrt takes no int)
     onehot_check: str | None = None   # a declared onehot matrix has one-hot rows (None: would not trace)
     scatter_rows: str
     scatter_cols: str
@@ -59,8 +59,9 @@ TORCH = Backend(
     kinds_note="vectors are 1-D tensors, scalars 0-d tensors; every argument is cast to float64, "
                "a float32 one too, and so is the result",
     symmetric_check="torch.allclose({0}, {0}.T)",
+    constant_arg="torch.as_tensor({0}, dtype=torch.float64)",
     onehot_check="torch.all(({0} == 0) | ({0} == 1)) and torch.all({0}.sum(dim=-1) == 1)",
-    onehot_index="torch.argmax({0}, dim=-1)", size="torch.tensor({0}, dtype=torch.float64)",
+    onehot_index="torch.argmax({0}, dim=-1)",
     scatter_rows="{zeros}.index_add(0, {i}, {r})", scatter_cols="{zeros}.index_add(-1, {i}, {r})",
 )
 

@@ -26,6 +26,7 @@ EXAMPLES = """
   matcalc jacobian "softmax(z)" z
   matcalc hessian "sum(softplus(X*w)) - y'*X*w" w
   matcalc vjp "W*x" W --steps
+  matcalc hvp "logdet(X)" X
   matcalc grad "cross_entropy(W*x, y)" W --format numpy
   echo "tr(A*X*B)" | matcalc grad - X
 
@@ -246,6 +247,11 @@ _DERIVATIVES = {
     "jvp": ("The Jacobian-vector product J·v for a direction v, without forming J.", [
         'matcalc jvp "inv(X)" X',
         'matcalc jvp "exp(x)" x --format jax --with-value']),
+    "hvp": ("The Hessian-vector product ∇²f·v of a scalar expression for a direction v shaped like VAR "
+            "(V for a matrix), without forming the Hessian.", [
+                'matcalc hvp "logdet(X)" X',
+                'matcalc hvp "x\'*A*x" x --steps',
+                'matcalc hvp "cross_entropy(W*x, y)" W --let y:probability --format torch']),
 }
 for _kind, (_doc, _lines) in _DERIVATIVES.items():
     app.command(name=_kind, cls=_ExprCommand, help=_doc + _examples(*_lines), short_help=_doc)(

@@ -26,7 +26,7 @@ from .printing import CodePrinter, _unwrap, shared_names
 from .shapes import fmt_shape
 
 _KIND_WORD = {"grad": "gradient", "jacobian": "Jacobian", "hessian": "Hessian",
-              "vjp": "vector-Jacobian product", "jvp": "Jacobian-vector product"}
+              "vjp": "vector-Jacobian product", "jvp": "Jacobian-vector product", "hvp": "Hessian-vector product"}
 _UNSUB = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
 # Names generated code uses besides its own: the modules and the builtins it calls (the shape
 # checks raise ValueError with tuple(x.shape), scalars are converted with float, templates import
@@ -183,7 +183,8 @@ def _docstring(result, be: Backend, with_value: bool) -> str:
             role = " (upstream gradient, the shape of the output)" if result.kind == "vjp" else \
                 " (direction, the shape of the variable)"
         lines.append(f"        {name}: {_describe(kind, shape)}{role}")
-    what = _describe("matrix", result.shape) + (f" (the shape of {result.wrt})" if result.kind == "grad" else "")
+    what = _describe("matrix", result.shape) + (f" (the shape of {result.wrt})" if result.kind in ("grad", "hvp")
+                                                else "")
     lines.append("    Returns:")
     if with_value:
         lines.append(f"        (value, {result.kind}): the value of the expression, "

@@ -8,6 +8,8 @@
   grows linearly with the expression.
 - jacobian: the JVP written as a matrix (diag(f'(x)) for elementwise ops).
 - hessian: the Jacobian of the gradient.
+- hvp: the JVP of the gradient (forward-over-reverse, Pearlmutter 1994): the
+  Hessian applied to a direction, never formed, so also for a matrix variable.
 """
 from __future__ import annotations
 
@@ -113,13 +115,18 @@ def vjp(f: Expr, wrt: Expr, seed: Expr, steps: list | None = None) -> Expr:
         dargs = [_tangent(i, a.shape) if _depends(a, wrt) else None for i, a in enumerate(node.args)]
         # a sum passes its adjoint to every term: the shortcut of transposing d(a + b + ...)
         # term by term, which is quadratic in a long sum (issue 7: 5,000-term sums)
-        local = node.op.jvp(node, dargs) if node.op is not alg.ADD else None
+        # an op with a reverse rule of its own (layernorm: (g − mean(g)𝟏 − mean(g ⊙ x̂)x̂)/σ) keeps it
+        # whole, where transposing its differential term by term would scatter it
+        fused = getattr(node.op, "vjp", None)
+        local = node.op.jvp(node, dargs) if node.op is not alg.ADD and fused is None else None
         parts = []
-        for arg, d in zip(node.args, dargs):
+        for i, (arg, d) in enumerate(zip(node.args, dargs)):
             if d is None:
                 continue
             if node.op is alg.ADD:
                 contribution = ct
+            elif fused is not None:
+                contribution = fused(node, i, ct)
             else:
                 contribution = transpose_linear(local, d, ct) if local is not None else alg.zero(arg.shape)
             parts.append((arg, contribution))
@@ -193,9 +200,31 @@ def jacobian(f: Expr, wrt: Expr, steps: list | None = None) -> Expr:
 
 @_scoped
 def hessian(f: Expr, wrt: Expr, steps: list | None = None) -> Expr:
+    return jacobian(_gradient_to_differentiate(f, wrt, steps), wrt, steps)
+
+
+FORWARD_OVER_REVERSE = "forward mode over reverse mode"     # the --steps line between an hvp's two passes
+
+
+@_scoped
+def hvp(f: Expr, wrt: Expr, v: Expr, steps: list | None = None) -> Expr:
+    """∇²f·v, shaped like wrt: the directional derivative of the gradient along v (forward mode
+    over reverse mode; Pearlmutter, Fast exact multiplication by the Hessian, Neural Computation
+    6(1), 1994). The Hessian is never formed: for a matrix wrt it is a 4-way object, its product
+    with v a matrix."""
+    g = _gradient_to_differentiate(f, wrt, steps)
+    if steps is not None:
+        x, d = wrt.attrs[0], v.attrs[0]
+        steps.append(Step(f"{FORWARD_OVER_REVERSE}: the derivative of the gradient along {d} (d{x} = {d})",
+                          "Pearlmutter, Fast exact multiplication by the Hessian, Neural Computation 6(1) "
+                          "(1994)", g, v, []))
+    return jvp(g, wrt, v, steps)
+
+
+def _gradient_to_differentiate(f: Expr, wrt: Expr, steps) -> Expr:
     # the gradient multiplied out first (pure algebra, true of every input): the cross-entropy's
     # σ − y, not its unsimplified form, is what the second derivative should start from
-    return jacobian(expand(grad(f, wrt, steps)), wrt, steps)
+    return expand(grad(f, wrt, steps))
 
 
 class _LinearMap:

@@ -134,10 +134,12 @@ def steps_tree(result):
     from rich.markup import escape
     from rich.tree import Tree
 
+    from .derive import FORWARD_OVER_REVERSE
     from .printing import text
-    reverse = result.kind in ("grad", "vjp", "hessian")
-    title = f"derivation of {result.kind} w.r.t. {result.wrt}" + (" (reverse mode: adjoints from the output back)"
-                                                                 if reverse else " (forward mode)")
+    reverse = " (reverse mode: adjoints from the output back)"
+    how = {"grad": reverse, "vjp": reverse, "hessian": reverse,
+           "hvp": f" (forward over reverse: the gradient, then its derivative along {result.aux})"}
+    title = f"derivation of {result.kind} w.r.t. {result.wrt}" + how.get(result.kind, " (forward mode)")
     tree = Tree(f"[bold]{escape(title)}[/]")
     names = result.symbols
     for i, st in enumerate(result.steps, 1):
@@ -145,6 +147,9 @@ def steps_tree(result):
         if st.cite:
             branch.add(f"[dim]source: {escape(st.cite)}[/]")
         if st.rule.startswith("assumption"):
+            continue
+        if st.rule.startswith(FORWARD_OVER_REVERSE):
+            branch.add(f"gradient  {escape(text(st.node, names))}")
             continue
         if st.rule.startswith("simplify"):
             branch.add(f"before  {escape(text(st.node, names))}")
@@ -183,6 +188,9 @@ def equation_parts(result, style="bold") -> tuple[str, str, list]:
         "hessian": lambda: rf"\frac{{\partial^2}}{{\partial {var}\, \partial {var}^\top}} {f_tex}",
         "vjp": lambda: rf"\left(\frac{{\partial {f_tex}}}{{\partial {var}}}\right)^{{\!\top}} {aux}",
         "jvp": lambda: rf"\frac{{\partial {f_tex}}}{{\partial {var}}}\, {aux}",
+        # ∇²f applied to the direction, in the bracket notation of directional derivatives: for a
+        # matrix variable the Hessian is no matrix, its action on a direction is
+        "hvp": lambda: rf"\nabla^2_{{{var}}} {f_tex}\,[{aux}]",
     }[result.kind]()
     main, defs = latex_parts(result.expr, style, result.symbols)
     return lhs, main, defs
@@ -278,9 +286,10 @@ SCHEMA_PATH = Path(__file__).parent / "schema" / "result.schema.json"
 
 def as_json(result, report=None, latex_style="bold") -> dict:
     """The result for tools; the fields are documented in matcalc/schema/result.schema.json."""
+    from .api import AUX_ROLE
     names = result.function.names()
     if result.aux:
-        names.append({"name": result.aux, "kind": "upstream gradient" if result.kind == "vjp" else "direction",
+        names.append({"name": result.aux, "kind": AUX_ROLE[result.kind],
                       "shape": fmt_shape(result.aux_shape)})
     return {
         "input": result.function.source,

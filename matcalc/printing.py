@@ -730,7 +730,7 @@ class CodePrinter(Printer):
         return self.params.get(e.attrs[0]) or code_name(e.attrs[0])
 
     def size(self, d):
-        return self.be.size.format(self.dim(d))
+        return self.dim(d)
 
     def number(self, c):
         return str(c.numerator) if c.denominator == 1 else f"({c.numerator} / {c.denominator})"
@@ -860,12 +860,19 @@ class CodePrinter(Printer):
         if self.stmt is not None:      # arguments that fill a whole call argument need no brackets
             args = [_unwrap(self.operand(a, 0)) if _call_position(tpl, i) else self.operand(a, POST_P)
                     for i, a in enumerate(e.args)]
-            return tpl.format(*args, **keys)
-        args = [self.operand(a, POST_P) for a in e.args]    # templates may apply operators to their arguments
+            return tpl.format(*self._constants(e, args), **keys)
+        args = self._constants(e, [self.operand(a, POST_P) for a in e.args])   # templates may apply operators to them
         if any(tpl.count("{%d}" % i) > 1 and not args[i].isidentifier() for i in range(len(args))):
             params = [f"_a{i}" for i in range(len(args))]
             return f"(lambda {', '.join(params)}: {tpl.format(*params, **keys)})({', '.join(args)})"
         return tpl.format(*args, **keys)
+
+    def _constants(self, e, args):
+        """A number or a size (no variable in it) as a function's argument, as the backend needs it."""
+        if self.be.constant_arg == "{0}":
+            return args
+        return [self.be.constant_arg.format(s) if a.is_scalar and not free_leaves(a) else s
+                for a, s in zip(e.args, args)]
 
     def repeats(self, e) -> list[int]:
         """Arguments a template uses more than once: a generated function computes them once, before."""

@@ -156,6 +156,33 @@ class TriangularMask(sp.MatrixExpr):
         return sp.Piecewise((1, sp.Le(i, j) if self.args[2] else sp.Ge(i, j)), (0, True))
 
 
+class Extreme(sp.Function):
+    """The largest (smallest) entry of a matrix: Max (Min) of its entries once it is explicit."""
+
+    is_commutative = True
+
+    @classmethod
+    def eval(cls, X, largest):
+        if isinstance(X, sp.MatrixBase):
+            return (sp.Max if largest else sp.Min)(*X)
+        return None
+
+
+class ExtremeIndicator(sp.MatrixExpr):
+    """1 where X is its largest (smallest) entry, 0 elsewhere: the derivative of max (min)."""
+
+    def __new__(cls, X, largest):
+        return sp.Basic.__new__(cls, X, sp.true if largest else sp.false)
+
+    @property
+    def shape(self):
+        return self.args[0].shape
+
+    def _entry(self, i, j, **kwargs):
+        X = self.args[0]
+        return sp.Piecewise((1, sp.Eq(X[i, j], Extreme(X, self.args[1]))), (0, True))
+
+
 # ---------------------------------------------------------------- ops SymPy knows nothing of
 
 class UndefinedMatrixFunction(sp.MatrixExpr):

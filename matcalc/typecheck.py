@@ -25,8 +25,11 @@ GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "eta", "kappa", "lambda",
 RESERVED = {"I", "eye", "ones"}
 MAX_MATRIX_POWER = alg.MAX_MATRIX_POWER
 MAX_DECLARED_SIZE = 10 ** 6
-_DECL = re.compile(r"^\s*(scalar|vector|matrix|symmetric|spd|diagonal|probability|onehot)\s*(?:\(\s*([A-Za-z0-9_]+)\s*"
-                   r"(?:,\s*([A-Za-z0-9_]+)\s*)?\))?\s*$")
+# a declared size: a name, a number, or the size of another variable (rows(X), cols(X), len(x))
+_SIZE = r"[A-Za-z0-9_]+|(?:len|rows|cols)\(\s*[A-Za-z][A-Za-z0-9_]*\s*\)"
+_SIZE_OF = re.compile(r"(len|rows|cols)\(\s*([A-Za-z][A-Za-z0-9_]*)\s*\)")
+_DECL = re.compile(r"^\s*(scalar|vector|matrix|symmetric|spd|diagonal|probability|onehot)\s*(?:\(\s*(" + _SIZE + r")\s*"
+                   r"(?:,\s*(" + _SIZE + r")\s*)?\))?\s*$")
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,7 @@ def parse_decl(name: str, text: str) -> Decl:
         raise MatcalcError(f"unknown kind {text!r} for {name}",
                            hint="kinds: " + ", ".join(KINDS) + "; with sizes: matrix(m,n), vector(n), spd(n)")
     kind, a, b = m.groups()
-    sizes = tuple(int(s) if s.isdigit() else s for s in (a, b) if s is not None)
+    sizes = tuple(int(s) if s.isdigit() else re.sub(r"\s", "", s) for s in (a, b) if s is not None)
     if kind in DISTRIBUTIONS and default_kind(name) == "scalar":
         raise MatcalcError(f"{name} cannot be {kind}: a {kind} is a vector or a matrix (of rows), and "
                            f"{name} is a scalar name", hint="use a lowercase name (y) or an uppercase one (Y)")
@@ -75,7 +78,7 @@ def parse_lets(items) -> dict[str, Decl]:
             items = [items]
         pairs = []
         for item in items:
-            for part in re.split(r",(?![^()]*\))", item):
+            for part in _top_level_parts(item):
                 if not part.strip():
                     continue
                 if ":" not in part:
@@ -86,6 +89,17 @@ def parse_lets(items) -> dict[str, Decl]:
     for n, k in pairs:
         out[n] = k if isinstance(k, Decl) else parse_decl(n, str(k))
     return out
+
+
+def _top_level_parts(item: str) -> list[str]:
+    """'S:spd,A:matrix(rows(X),n)' -> the declarations, split at the commas outside brackets."""
+    parts, depth, start = [], 0, 0
+    for i, c in enumerate(item):
+        depth += (c == "(") - (c == ")")
+        if c == "," and depth == 0:
+            parts.append(item[start:i])
+            start = i + 1
+    return parts + [item[start:]]
 
 
 @dataclass
@@ -148,6 +162,7 @@ class Typer:
         self.symbols: dict[str, Symbol] = {}
         self.shapes: dict[int, tuple] = {}
         self.built: dict[int, object] = {}      # syntax node id -> graph node (pass 2)
+        self.sizes_of: list = []                # (size, "rows(X)"): declared as another variable's size
 
     # ------------------------------------------------------------ helpers
     def fresh(self, name=None):
@@ -156,7 +171,29 @@ class Typer:
         return d
 
     def size(self, s):
-        return self.fresh(s) if isinstance(s, str) else s
+        if not isinstance(s, str):
+            return s
+        if _SIZE_OF.fullmatch(s):       # rows(X): a size of its own, equated with X's once all is typed
+            d = self.fresh()
+            self.sizes_of.append((d, s))
+            return d
+        return self.fresh(s)
+
+    def equate_declared_sizes(self):
+        """A declared size written as the size of another variable (A:matrix(rows(X),n)) is that size."""
+        for d, written in self.sizes_of:
+            func, name = _SIZE_OF.fullmatch(written).groups()
+            sym = self.symbols.get(name)
+            if sym is None:
+                raise MatcalcError(f"the declared size {written} names {name}, which is not in the expression")
+            try:
+                FUNCTIONS[func].infer([sym.shape], self.u)      # len of a matrix is an error
+                size = FUNCTIONS[func].size_of(sym.shape)
+            except ShapeError as err:
+                raise MatcalcError(f"the declared size {written}: {err.message}", hint=err.hint) from None
+            if not self.u.eq(d, size):
+                raise ShapeError(f"the declared size {written} is {self.u.show(size)}, but the expression makes "
+                                 f"it {self.u.show(d)}")
 
     def desc(self, node) -> str:
         src = self.text[node.span[0]:node.span[1]].strip()
@@ -503,6 +540,7 @@ def typecheck(text: str, let=None, extra: tuple[str, ...] = ()) -> tuple[Typed, 
         except MatcalcError as err:
             raise err.with_source(t)
         trees.append((t, tree))
+    typer.equate_declared_sizes()
     namer = typer.u.namer()
     for sym in sorted(typer.symbols.values(), key=lambda s: s.first):
         for d in sym.shape:

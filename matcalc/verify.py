@@ -19,7 +19,9 @@ algebra (an internal error, exit 3), never a pass.
   200 times: log(b − Ax) needs every entry of b − Ax positive).
 - Checks: directional derivatives ⟨G, V⟩ against central differences with
   Richardson extrapolation, for every trial; the full entry-by-entry
-  comparison when the variable has at most 36 entries.
+  comparison when the variable has at most 36 entries. Hessians and
+  Hessian-vector products through the bilinear form wᵀHv, by mixed second
+  differences of the function (_second_order_verdict).
 - Judgement, with nothing absolute in it (an overall factor of 1e-15 changes
   nothing): each difference quotient comes with its uncertainty, the change of
   the extrapolated quotient between two steps plus the rounding noise of the
@@ -49,7 +51,7 @@ from .expr import Expr, postorder
 from .numeric import evaluate
 from .ops.domains import DOMAINS, draw as draw_in_domains
 
-TOLERANCE = {"grad": 1e-5, "jacobian": 1e-5, "vjp": 1e-5, "jvp": 1e-5, "hessian": 1e-4}
+TOLERANCE = {"grad": 1e-5, "jacobian": 1e-5, "vjp": 1e-5, "jvp": 1e-5, "hessian": 1e-4, "hvp": 1e-4}
 _DRAWS = 200
 
 
@@ -184,7 +186,7 @@ def check(kind: str, f, wrt: str, candidate: Expr, symbols: dict, domains: dict,
 
     f is the function as typed (a judge.Function: its syntax tree and canonical graph);
     symbols: name -> (kind, shape) for every name in f (and aux: the upstream
-    gradient g of a vjp or the direction v of a jvp, with its shape).
+    gradient g of a vjp or the direction v of a jvp or hvp, with its shape).
     Raises CanonicalFormDiffers when the engine's graph of f is not the typed f.
     """
     rng = np.random.default_rng(seed)
@@ -256,6 +258,9 @@ def check_cost(kind, f, candidate, x_entries, trials, sizes) -> float:
     full = 8 * x_entries if x_entries <= 36 else 0          # four steps, both sides, each entry
     if kind == "hessian":
         full = 16 * x_entries ** 2 if x_entries <= 16 else 0
+    if kind == "hvp":
+        full = 16 * x_entries if x_entries <= 36 else 0         # each entry against the direction
+    if kind in ("hessian", "hvp"):
         per_trial = 11 + 16 + 32 + 3    # noise, slopes, two pairs of directions, the point
     else:
         per_trial = 11 + 22 + 3         # noise, two directions with their scales, the point
@@ -474,8 +479,9 @@ def _one_trial(kind, prob, vals, cand, aux, zero, full, step=1.0) -> _Verdict:
     fun = lambda xx: prob.f_at(vals, xx) / unit  # noqa: E731
     cand = cand / unit
     tol = TOLERANCE[kind]
-    if kind == "hessian":
-        return _hessian_verdict(fun, x, cand, rng, full, step, xscale, zero)
+    if kind in ("hessian", "hvp"):
+        return _second_order_verdict(fun, x, cand, vals[aux] if kind == "hvp" else None, rng, full, step,
+                                     xscale, zero)
     t = step * 1e-4 * xscale
     if kind in ("grad", "vjp"):
         g = vals[aux] if kind == "vjp" else 1.0
@@ -531,29 +537,50 @@ def _gradient_verdict(fun_s, x, g, rng, t, full, tol, xscale, zero) -> _Verdict:
     return _Verdict.worst(verdicts)
 
 
-def _hessian_verdict(fun, x, h, rng, full, step, xscale, zero) -> _Verdict:
+def _second_order_verdict(fun, x, cand, v, rng, full, step, xscale, zero) -> _Verdict:
+    """A Hessian H (v None), or a Hessian-vector product H·v (shaped like x), against second
+    differences of the function as typed.
+
+    The judge has no gradient, so H·v cannot be had as (∇f(x + tv) − ∇f(x − tv))/2t. Both are
+    checked through the bilinear form aᵀHb, which the mixed second difference of f along a and b
+    gives directly (_second): for the product, ⟨w, H·v⟩ = wᵀHv along the direction v and random
+    directions w, and on the first trial (x of at most 36 entries) every entry eᵢᵀHv; for the
+    Hessian, random pairs (v, w) and (at most 16 entries) every pair of unit vectors. The mixed
+    difference cancels f(x) and the first-order terms exactly, so its error is O(t²) (removed by
+    Richardson extrapolation) plus rounding amplified by 1/t², which the uncertainty carries."""
     t = step * 1e-3 * xscale
-    tol = TOLERANCE["hessian"]
+    tol = TOLERANCE["hessian" if v is None else "hvp"]
     f = lambda xx: float(fun(xx)[0, 0])  # noqa: E731
     noise = _noise(lambda xx: np.array(f(xx)), x, rng)
     gain = _NOISE_GAIN[2] * noise / t ** 2
     # second derivatives are judged against how large the first ones are, per unit of x
-    slopes = [abs(float(_first(f, x, v, t)[0])) / float(np.linalg.norm(v))
-              for v in (rng.standard_normal(x.shape) for _ in range(2))]
+    slopes = [abs(float(_first(f, x, d, t)[0])) / float(np.linalg.norm(d))
+              for d in (rng.standard_normal(x.shape) for _ in range(2))]
     natural, flat = _scale(f, x, None, xscale, noise, lower=max(slopes) / xscale)
     flat = flat and zero
+    if v is None:
+        form = lambda a, b: a.reshape(1, -1) @ cand @ b.reshape(-1, 1)  # noqa: E731
+    else:
+        form = lambda a, b: np.sum(b * cand)  # noqa: E731  (a is v: ⟨b, H·v⟩ = vᵀHb)
     verdicts = []
-    if full and x.size <= 16:
-        basis = [np.eye(x.size)[i].reshape(x.shape) for i in range(x.size)]
+    basis = [np.eye(x.size)[i].reshape(x.shape) for i in range(x.size)] if full and x.size <= 36 else []
+    if basis and v is None and x.size <= 16:
         pairs = [[_second(f, x, a, b, t) for b in basis] for a in basis]
         fd = np.array([[p[0] for p in row] for row in pairs])
         moved = np.array([[p[1] for p in row] for row in pairs])
         u = float(np.linalg.norm(moved)) + gain * x.size
-        verdicts.append(_judge(h, fd, u, tol, natural * x.size, flat))
+        verdicts.append(_judge(cand, fd, u, tol, natural * x.size, flat))
+    if basis and v is not None:
+        pairs = [_second(f, x, a, v, t) for a in basis]
+        fd = np.array([p[0] for p in pairs]).reshape(x.shape)
+        moved = np.array([p[1] for p in pairs])
+        u = float(np.linalg.norm(moved)) + gain * np.sqrt(x.size)
+        verdicts.append(_judge(cand, fd, u, tol, natural * np.sqrt(x.size) * float(np.linalg.norm(v)), flat))
     for _ in range(2):
-        v, w = rng.standard_normal(x.shape), rng.standard_normal(x.shape)
-        want, moved = _second(f, x, v, w, t)
-        got = v.reshape(1, -1) @ h @ w.reshape(-1, 1)
+        a = rng.standard_normal(x.shape) if v is None else v
+        w = rng.standard_normal(x.shape)
+        want, moved = _second(f, x, a, w, t)
         u = moved + gain
-        verdicts.append(_judge(got, want, u, tol, natural * float(np.linalg.norm(v) * np.linalg.norm(w)), flat))
+        verdicts.append(_judge(form(a, w), want, u, tol, natural * float(np.linalg.norm(a) * np.linalg.norm(w)),
+                               flat))
     return _Verdict.worst(verdicts)

@@ -79,6 +79,11 @@ def _fd_error(r, value_fn, args, deriv, rng):
                 return _directional(f, xx, w, h)
             want = _directional(gw, x, v, h)
             got = v @ np.asarray(deriv) @ w
+        elif r.kind == "hvp":              # ⟨w, H·v⟩: differences along v of differences along w
+            v, w = np.asarray(args[names.index(r.aux)]), rng.standard_normal(x.shape)
+            h = 1e-3 * scale
+            want = _directional(lambda xx: _directional(f, xx, w, h), x, v, h)
+            got = np.sum(np.asarray(deriv) * w)
         elif r.kind == "vjp":
             g = np.asarray(args[names.index(r.aux)])
             want = _directional(lambda xx: np.sum(g * f(xx)), x, v, 1e-4 * scale)
@@ -247,6 +252,8 @@ REPRESENTATIVE = [
     ("hessian", "sum(softplus(X*w)) - y'*X*w", "w", None),
     ("vjp", "W2*tanh(W1*x + b1) + b2", "W1", None),
     ("jvp", "sigmoid(W*x + b)", "x", None),
+    ("hvp", "logdet(X)", "X", None),
+    ("hvp", "cross_entropy(W2*tanh(W1*x + b1) + b2, y)", "W1", {"y": "probability"}),
 ]
 
 
@@ -267,6 +274,8 @@ def _torch_autodiff(r, f_value, targs, wrt_index, aux_index):
         return torch.autograd.functional.hessian(f, x)
     if r.kind == "vjp":
         return torch.autograd.functional.vjp(f, x, targs[aux_index])[1]
+    if r.kind == "hvp":                         # double backward
+        return torch.autograd.functional.hvp(f, x, targs[aux_index])[1]
     return torch.autograd.functional.jvp(f, x, targs[aux_index])[1]
 
 
@@ -341,6 +350,8 @@ def _jax_autodiff(jax, r, f_value, jargs, i, k):
         return jax.hessian(f)(x)
     if r.kind == "vjp":
         return jax.vjp(f, x)[1](jargs[k])[0]
+    if r.kind == "hvp":                         # forward over reverse
+        return jax.jvp(jax.grad(f), (x,), (jargs[k],))[1]
     return jax.jvp(f, (x,), (jargs[k],))[1]
 
 
@@ -357,7 +368,7 @@ def test_jax_function_on_the_catalogue(entry, r, jax64):
     assert got.dtype == jnp.float64
     numpy_got = compile_function(function_code(r, "numpy"))(*args)
     assert rel_error(np.asarray(got), numpy_got) < 1e-9
-    if r.kind in ("grad", "vjp", "jvp") or entry["name"] in _JAX_AUTODIFF_SAMPLE:
+    if r.kind in ("grad", "vjp", "jvp", "hvp") or entry["name"] in _JAX_AUTODIFF_SAMPLE:
         f_both = compile_function(function_code(r, "jax", with_value=True))
         names = list(r.symbols)
         auto = _jax_autodiff(jax64, r, lambda *a: f_both(*a)[0], jargs, names.index(r.wrt),

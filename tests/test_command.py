@@ -20,7 +20,7 @@ from matcalc.command import safe_text
 runner = CliRunner()
 EXE = shutil.which("matcalc")
 MATCALC = [EXE] if EXE else [sys.executable, "-m", "matcalc"]
-COMMANDS = ("show", "grad", "jacobian", "hessian", "vjp", "jvp", "verify")
+COMMANDS = ("show", "grad", "jacobian", "hessian", "vjp", "jvp", "hvp", "verify")
 
 GOOD = '''[[identity]]
 name = "trace-product"

@@ -27,7 +27,12 @@ HAVE_TORCH = importlib.util.find_spec("torch") is not None
     ("grad", "max(A*x)", "x", "Aᵀ ismax(Ax)"),
     ("grad", "min(X)", "X", "ismin(X)"),
     ("jacobian", "layernorm(x)", "x", "(I − hhᵀ/n − 𝟏𝟏ᵀ/n)/var(x)^(1/2)  where h = layernorm(x)"),
-    ("vjp", "layernorm(x, eps)", "x", "(g − (hᵀg)h/n − sum(g) 𝟏/n)/(var(x) + ε)^(1/2)  where h = layernorm(x, ε)"),
+    ("vjp", "layernorm(x, eps)", "x", "(g − mean(g ⊙ h) h − mean(g) 𝟏)/(var(x) + ε)^(1/2)  where h = layernorm(x, ε)"),
+    ("vjp", "rmsnorm(x)", "x", "(g − mean(g ⊙ h) h)/mean(x²)^(1/2)  where h = rmsnorm(x)"),
+    ("vjp", "layernorm(X)", "X", "diag(𝟏 ⊘ (((X − X𝟏𝟏ᵀ/n)∘²)𝟏/n)^(1/2)) (G − diag((G ⊙ h)𝟏) h/n − G𝟏𝟏ᵀ/n)  "
+                                 "where h = layernorm(X)"),
+    ("vjp", "x + W2*gelu(W1*layernorm(x))", "x", "(t₁ − mean(h ⊙ t₁) h − mean(t₁) 𝟏)/var(x)^(1/2) + g  where "
+                                                 "h = layernorm(x), t₁ = W₁ᵀ((W₂ᵀg) ⊙ ((W₁h) ⊙ φ(W₁h) + Φ(W₁h)))"),
     ("jacobian", "rmsnorm(x)", "x", "(I − hhᵀ/n)/mean(x²)^(1/2)  where h = rmsnorm(x)"),
 ])
 def test_textbook_forms_verified(kind, expr, wrt, text):

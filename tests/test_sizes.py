@@ -12,7 +12,7 @@ import matcalc
 from matcalc import algebra as alg
 from matcalc.cli import app
 from matcalc.codegen import function_code
-from matcalc.errors import ParseError, ShapeError
+from matcalc.errors import MatcalcError, ParseError, ShapeError
 from matcalc.printing import source
 
 from test_codegen import compile_function
@@ -40,6 +40,8 @@ def test_sums_of_ones_and_traces_of_identities_are_sizes():
     assert matcalc.parse("sum(ones(m, n))").expr is alg.mul(alg.size("m"), n)
     assert matcalc.parse("sum(ones(3))").expr is alg.const(3)
     assert str(matcalc.parse("sum(ones(m, n))").expr) == "mn"
+    for sized in ("tr(ones(n, n))", "sum(eye(n))", "norm(eye(n))**2", "norm(ones(n))**2"):
+        assert matcalc.parse(sized).expr is n, sized
     r = matcalc.grad("(x - sum(x)/len(x)*ones(len(x)))'*(x - sum(x)/len(x)*ones(len(x)))", "x")
     assert "sum(𝟏)" not in r.text and r.verify().passed
 
@@ -50,6 +52,19 @@ def test_a_size_is_written_where_a_size_is_expected():
     assert p.symbols["B"].shape == (p.symbols["A"].shape[0],) * 2
     r = matcalc.grad("ones(len(x))'*A*ones(cols(A))", "A")
     assert r.text == "𝟏𝟏ᵀ" and r.verify().passed
+
+
+def test_a_declaration_may_name_another_variable_s_size():
+    p = matcalc.parse("x'*A*y", let="A:matrix(len(x), rows(y))")
+    assert p.symbols["A"].shape == (p.symbols["x"].shape[0], p.symbols["y"].shape[0])
+    p = matcalc.parse("tr(A*X)", let={"A": "matrix(cols(X), n)", "S": "spd(3)"})
+    assert p.symbols["A"].shape == ("m", "n") and p.symbols["X"].shape == ("n", "m")
+    with pytest.raises(MatcalcError, match="names Z, which is not in the expression"):
+        matcalc.parse("tr(A*X)", let="A:matrix(rows(Z),n)")
+    with pytest.raises(MatcalcError, match="len needs a vector"):
+        matcalc.parse("tr(A*X)", let="A:matrix(len(X), n)")
+    r = CliRunner().invoke(app, ["grad", "x'*A*x", "x", "--let", "A:matrix(len(x),len(x)),S:spd"])
+    assert r.exit_code == 0 and r.stdout.startswith("(A + Aᵀ)x")
 
 
 def test_len_of_a_matrix_is_an_error_with_a_caret_and_a_hint():

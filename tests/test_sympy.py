@@ -37,7 +37,7 @@ def _size(d):
 def sympy_value(expr, symbols, vals, sizes) -> np.ndarray:
     """expr evaluated by SymPy with the sizes and the values (2-D arrays by name) put in: every
     matrix expression made explicit, bottom up, by SymPy's own doit / as_explicit."""
-    put = {_size(d): sp.Integer(size) for d, size in sizes.items()}     # a size alone (sum(ones(m))) too
+    put = {_size(d): sp.Integer(size) for d, size in sizes.items()}     # (a size alone: n = len(x))
     for name, (_, shape) in symbols.items():
         v = vals[name]
         put[sp.Symbol(name) if shape == (1, 1) else sp.MatrixSymbol(name, *map(_size, shape))] = \

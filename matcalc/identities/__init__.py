@@ -8,7 +8,7 @@ tables, one per identity::
     name = "least-squares"                # required, unique across all files checked together
     expr = "norm(A*x - b)**2"             # required: the function, in matcalc syntax
     wrt = "x"                             # required: the variable (a name in expr)
-    op = "grad"                           # optional: grad (default), jacobian, hessian, vjp, jvp
+    op = "grad"                           # optional: grad (default), jacobian, hessian, vjp, jvp, hvp
     expected = "2*A'*(A*x - b)"           # required: the derivative, in matcalc syntax
     let = { S = "spd" }                   # optional: declarations, as --let (kind or kind(sizes))
     tags = ["least-squares"]              # optional: list of strings (matched by --filter)
@@ -19,12 +19,12 @@ sizes, and it is tied to the shape of the answer, so ``I``, ``eye(n)`` and
 ``ones(n)`` take the answer's sizes. It must not force sizes the expression
 leaves free to be equal or fixed (an ``expected`` that only types when ``A``
 is square is wrong: the identity must hold for all sizes).
-Its shape is the shape of the answer: the shape of ``wrt`` for ``grad`` and
-``vjp``, m×n for the ``jacobian`` of an m-vector w.r.t. an n-vector (1×n for a
-scalar), n×n for the ``hessian``, the shape of ``expr`` for ``jvp``.
+Its shape is the shape of the answer: the shape of ``wrt`` for ``grad``,
+``vjp`` and ``hvp``, m×n for the ``jacobian`` of an m-vector w.r.t. an n-vector
+(1×n for a scalar), n×n for the ``hessian``, the shape of ``expr`` for ``jvp``.
 The upstream gradient of a ``vjp`` is named ``g`` (``G`` when ``expr`` is a
-matrix or a row) and has the shape of ``expr``; the direction of a ``jvp`` is
-``v`` (``V`` when ``wrt`` is a matrix) and has the shape of ``wrt``: the names
+matrix or a row) and has the shape of ``expr``; the direction of a ``jvp`` or
+``hvp`` is ``v`` (``V`` when ``wrt`` is a matrix) and has the shape of ``wrt``: the names
 matcalc gives them (if ``expr`` already uses one, the next free one: ``g2``,
 ...). The size of a row is named as matcalc names it for ``expr`` alone.
 Unless the identity says otherwise with ``op``, it is a gradient: ``expr``

@@ -62,29 +62,12 @@ def _decl(shape) -> str:
     return "matrix"
 
 
-def _fresh(base: str, taken) -> str:
-    name, i = base, 2
-    while name in taken:
-        name, i = f"{base}{i}", i + 1
-    return name
-
-
-def _aux_name(op, f_shape, x_shape, names):
-    """The name matcalc gives the vjp's upstream gradient / the jvp's direction (as api.derivative)."""
-    from ..shapes import is_column, is_scalar
-    if op == "vjp":
-        return _fresh("g" if is_column(f_shape) or is_scalar(f_shape) else "G", names)
-    if op == "jvp":
-        return _fresh("v" if is_column(x_shape) or is_scalar(x_shape) else "V", names)
-    return None
-
-
 def _tie(op, n, expr, wrt, what) -> str:
     """An expression that types only when the name n has the shape of `what`:
     the function ("f"), the variable ("x") or the answer ("answer")."""
     if what == "f" or what == "answer" and op == "jvp":
         return f"{n} + ({expr})"
-    if what == "x" or what == "answer" and op in ("grad", "vjp"):
+    if what == "x" or what == "answer" and op in ("grad", "vjp", "hvp"):
         return f"{n} + {wrt}"
     if op == "hessian":
         return f"{n}*{wrt} + {wrt}"
@@ -92,7 +75,7 @@ def _tie(op, n, expr, wrt, what) -> str:
 
 
 def _answer_shape(op, f_shape, x_shape):
-    if op in ("grad", "vjp"):
+    if op in ("grad", "vjp", "hvp"):
         return x_shape
     if op == "jvp":
         return f_shape
@@ -169,7 +152,7 @@ class Prepared:
     f: object                 # Expr
     e: object                 # Expr
     symbols: dict             # name -> (kind, shape) of f's names and the aux input
-    aux: str | None           # the vjp's g / the jvp's v
+    aux: str | None           # the vjp's g / the direction v of a jvp or hvp
     domains: dict             # name -> set of domains (from f's ops)
     parsed: object            # api.Parsed of f, for matcalc's own derivation
 
@@ -230,10 +213,10 @@ def prepare(ident: Identity) -> Prepared:
         exc.part = "expected"
         raise exc.with_source(ident.expected)
     f_names = set(alone.symbols)
-    aux = _aux_name(op, alone.expr.shape, alone.symbols[wrt].shape, f_names)
+    aux = api.aux_name(op, alone.expr.shape, alone.symbols[wrt].shape, f_names)
     lets = dict(let)
     ties = []
-    if aux is not None:     # the vjp's g has the function's shape, the jvp's v the variable's
+    if aux is not None:     # the vjp's g has the function's shape, the direction of a jvp or hvp the variable's
         lets[aux] = _decl(alone.expr.shape if op == "vjp" else alone.symbols[wrt].shape)
         ties.append(_tie(op, aux, ident.expr, wrt, "f" if op == "vjp" else "x"))
     # -- expected typed with the expression, sharing names and sizes
@@ -244,7 +227,7 @@ def prepare(ident: Identity) -> Prepared:
         raise _Failed(f"{where} does not fit the expression: {_one_line(exc)}") from None
     # -- ... and tied to the shape of the answer, so that I, eye(n), ones(n) take the answer's sizes
     want = _answer_shape(op, free[0].expr.shape, free[0].symbols[wrt].shape)
-    answer = _fresh("Answer", f_names | set(free[0].symbols))
+    answer = api.fresh_name("Answer", f_names | set(free[0].symbols))
     lets[answer] = _decl(want)
     try:
         typed = typecheck(ident.expr, lets, extra=(f"({ident.expected}) + 0*{answer}", *ties,

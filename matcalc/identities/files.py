@@ -12,7 +12,7 @@ from typing import Iterable, Iterator
 
 from ..errors import MatcalcError
 
-OPS = ("grad", "jacobian", "hessian", "vjp", "jvp")
+OPS = ("grad", "jacobian", "hessian", "vjp", "jvp", "hvp")
 REQUIRED = ("name", "expr", "wrt", "expected")
 KEYS = ("name", "expr", "wrt", "op", "expected", "let", "tags", "source")
 

@@ -16,7 +16,7 @@ from .domains import DOMAINS
 
 SHAPES = ("elementwise", "scalar-of-square", "scalar-of-any", "scalar-of-vector", "vector-to-vector",
           "vectors-to-scalar")
-KINDS = ("grad", "jacobian", "hessian", "vjp", "jvp")
+KINDS = ("grad", "jacobian", "hessian", "vjp", "jvp", "hvp")
 ZERO = "zero"       # d=ZERO: the derivative is zero wherever the op is differentiable (step, sign)
 
 
@@ -33,6 +33,9 @@ class FunctionOp(Op):
     transpose  for a linear op: callable(node, ct) -> the adjoint of its argument when its own is ct
     matrix     for a linear op from vectors: callable(node, m) -> the Jacobian matrix, where m(t) is
                that of an argument (derive._LinearMap), or None when it has no matrix form
+    vjp        optional callable(node, i, ct) -> the adjoint of argument i when the node's own is ct: a
+               reverse rule kept whole (layernorm's (g − mean(g)𝟏 − mean(g ⊙ x̂)x̂)/σ), where
+               transposing d term by term would scatter it; it must agree with d (the tests check both)
     transposed optional callable(node) -> Expr | None: the node's transpose where the op knows a
                shorter form (diag(v)ᵀ = diag(v))
     canon      optional callable(*args) -> Expr | None: a simplification before a node is built
@@ -62,7 +65,7 @@ class FunctionOp(Op):
 
     def __init__(self, *, names: tuple, meaning: str, name: str | None = None, arity=1, shape="elementwise",
                  np: Callable | None = None, d=None, transpose: Callable | None = None,
-                 matrix: Callable | None = None, transposed: Callable | None = None, canon: Callable | None = None, text: str | None = None,
+                 matrix: Callable | None = None, vjp: Callable | None = None, transposed: Callable | None = None, canon: Callable | None = None, text: str | None = None,
                  source: str | None = None, latex=None, code=None, code_for: dict | None = None,
                  domain: tuple | None = None, probes: tuple = (), rule: str = "", cite: str = "",
                  letter: str | None = None, temp="t", usage: str | None = None, sp: Callable | None = None,
@@ -70,6 +73,8 @@ class FunctionOp(Op):
         lo, hi = (arity, arity) if isinstance(arity, int) else arity
         self.names, self.meaning, self.arity, self.shape = tuple(names), meaning, (lo, hi), shape
         self.np, self.d, self.transpose, self.matrix, self.canon = np, d, transpose, matrix, canon
+        if vjp is not None:
+            self.vjp = vjp
         if transposed is not None:
             self.transposed = transposed
         self.text, self.source, self.latex, self.code = text, source, latex, code

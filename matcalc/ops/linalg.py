@@ -39,7 +39,7 @@ def _tr_canon(x):
                 return mul(*chain[i:], *chain[:i])
     if x.op is ZERO:
         return const(0)
-    if x.op is IDENTITY:        # tr(Iₙ) = n: the size, printed by its name
+    if x.op in (IDENTITY, ONES):        # tr(Iₙ) = tr(𝟏𝟏ᵀ) = n: the size, printed by its name
         return size(x.shape[0])
     if x.op is DIAG and is_column(x.args[0].shape):
         return call("sum", x.args[0])
@@ -133,6 +133,8 @@ LOGDET = FunctionOp(
 def _norm_canon(x):
     if x.op is TRANSPOSE:
         return call("norm", x.args[0])
+    if x.op in (ONES, IDENTITY):    # ‖𝟏ₙ‖ = √n, ‖𝟏𝟏ᵀ‖ = √(mn), ‖Iₙ‖ = √n: a sum of that many squared ones
+        return power(size(x.shape[0]) if x.op is IDENTITY else count(x.shape), 1 / 2)
     if x.is_scalar:
         return call("abs", x)
     return None
@@ -200,6 +202,8 @@ def _sum_canon(x):
         return const(0)
     if x.op is ONES:                # sum(𝟏ₙ) = n, sum(𝟏𝟏ᵀ) = mn: sizes, printed by their names
         return count(x.shape)
+    if x.op is IDENTITY:            # sum(Iₙ) = n
+        return size(x.shape[0])
     if x.op.name == "softmax":      # each row sums to 1 (else a gradient that is 0 came out as
         return count((x.shape[0], 1)) if not is_column(x.shape) else const(1)   # (1 − sum(softmax(z)))x)
     return None

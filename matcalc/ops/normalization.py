@@ -20,7 +20,6 @@ import numpy as np
 from ..algebra import _need, add, call, had, hadpow, mul, ones, power, scale, size, sub
 from ..shapes import is_column
 from .function import FunctionOp
-from .reductions import centred
 
 _BA = "Ba, Kiros & Hinton, Layer Normalization (arXiv:1607.06450, 2016)"
 _ZHANG = "Zhang & Sennrich, Root Mean Square Layer Normalization (NeurIPS 2019)"
@@ -75,21 +74,35 @@ def rmsnorm_scale(node):
     return ax.power(ax.plus(ax.mean(hadpow(x, 2)), eps), 1 / 2)
 
 
+def _through_x(node, s, dx, centre: bool):
+    """(dx − mean(dx)𝟏 − mean(x̂ ⊙ dx) x̂)/σ (rmsnorm: not centred), per row for a matrix. The
+    Jacobian (I − 𝟏𝟏ᵀ/n − x̂x̂ᵀ/n)/σ is symmetric, so this is also the VJP of an adjoint dx."""
+    ax = _LastAxis(node.args[0])
+    terms = [dx, scale(-1, ax.scale(ax.mean(had(node, dx)), node))]
+    if centre:
+        terms.append(scale(-1, ax.fill(ax.mean(dx))))
+    return ax.scale(ax.power(s, -1), add(*terms))
+
+
 def _differential(stat, centre: bool):
     def d(node, dargs):
-        x, eps, ax = _args(node)
-        s = stat(node)
+        ax, s = _LastAxis(node.args[0]), stat(node)
         terms = []
-        if dargs[0] is not None:       # (dx − mean(dx)𝟏 − mean(x̂ ⊙ dx) x̂)/σ; rmsnorm: no centring
-            dx = dargs[0]
-            inner = [dx, scale(-1, ax.scale(ax.mean(had(node, dx)), node))]
-            if centre:
-                inner.append(scale(-1, ax.fill(ax.mean(dx))))
-            terms.append(ax.scale(ax.power(s, -1), add(*inner)))
+        if dargs[0] is not None:
+            terms.append(_through_x(node, s, dargs[0], centre))
         if len(dargs) > 1 and dargs[1] is not None:      # − x̂ dε/(2σ²)
             terms.append(ax.scale(mul(dargs[1], ax.power(s, -2)), scale(-1 / 2, node)))
         return add(*terms)
     return d
+
+
+def _reverse(stat, centre: bool):
+    def vjp(node, i, ct):
+        ax, s = _LastAxis(node.args[0]), stat(node)
+        if i == 0:
+            return _through_x(node, s, ct, centre)
+        return scale(-1 / 2, call("sum", ax.scale(ax.power(s, -2), had(node, ct))))    # −Σ x̂ᵢcᵢ/(2σᵢ²)
+    return vjp
 
 
 def _shape(name):
@@ -97,7 +110,7 @@ def _shape(name):
         x = shapes[0]
         _need(x[1] != 1 or x[0] != 1, f"{name} needs a column vector or a matrix (each row), got a scalar")
         _need(x[0] != 1, f"{name} needs a column vector or a matrix (each row), got {u.describe(x)}",
-              f"for a row vector write {name}(x')'")
+              f"of a row vector r write {name}(r')' (a column normalised, then transposed)")
         if len(shapes) > 1:
             _need(shapes[1] == (1, 1), f"the eps of {name} must be a scalar, got {u.describe(shapes[1])}")
         return x
@@ -112,6 +125,24 @@ def _np(centre: bool):
             return (x - x.mean(axis=axis, keepdims=True)) / np.sqrt(x.var(axis=axis, keepdims=True) + e)
         return x / np.sqrt((x ** 2).mean(axis=axis, keepdims=True) + e)
     return f
+
+
+def _sympy(centre: bool):
+    """The op in SymPy's matrix algebra: (x − mean(x)𝟏)/√(var(x) + ε) for a vector; for a matrix
+    diag(√(v + ε𝟏))⁻¹ C with C the centred rows and v their variances (rmsnorm: not centred)."""
+    def sp_form(X, eps=0):
+        from .. import to_sympy as ts
+        sp = ts.sp
+        m, n = X.shape
+        eps = ts.as_scalar(eps)
+        if n == 1:
+            C = X - ts.as_scalar(ts.matrix_sum(X)) / m * sp.OneMatrix(m, 1) if centre else X
+            s = sp.sqrt(ts.as_scalar(ts.matrix_sum(sp.HadamardPower(C, 2))) / m + eps)
+            return sp.MatMul(1 / s, C)
+        C = X - X * sp.OneMatrix(n, 1) * sp.OneMatrix(1, n) / n if centre else X
+        v = sp.HadamardPower(C, 2) * sp.OneMatrix(n, 1) / n + eps * sp.OneMatrix(m, 1)
+        return sp.DiagMatrix(ts.entrywise(lambda t: t ** sp.Rational(-1, 2), v)) * C
+    return sp_form
 
 
 def _with_eps(tpl):
@@ -134,10 +165,10 @@ def _norm_op(name, meaning, centre, stat, code, torch_code, rule, cite, probes):
     text, latex = _printed(name, name)
     return FunctionOp(
         names=(name,), meaning=meaning, arity=(1, 2), shape=_shape(name), np=_np(centre),
-        d=_differential(stat, centre), domain=("spread", "positive"), temp="h",
+        d=_differential(stat, centre), vjp=_reverse(stat, centre), domain=("spread", "positive"), temp="h",
         text=text, source=text, latex=latex,
         code=_with_eps(code), code_for={"torch": _with_eps(torch_code)},
-        rule=rule, cite=cite, probes=probes)
+        rule=rule, cite=cite, probes=probes, sp=_sympy(centre))
 
 
 LAYERNORM = _norm_op(

@@ -20,6 +20,11 @@ _BN = "Ioffe & Szegedy, Batch Normalization (ICML 2015), §3"
 _COOKBOOK = "Petersen & Pedersen, The Matrix Cookbook (2012)"
 
 
+def _to_sympy():
+    from .. import to_sympy
+    return to_sympy
+
+
 def _sympy_mean(X):
     from .. import to_sympy as ts
     r, c = X.shape
@@ -106,28 +111,31 @@ def _sympy_entrywise_square(X):
 
 def _extreme(name, pick, word):
     """max or min of all entries, with its arg-max indicator (the derivative, away from ties)."""
-    flag = "is" + name
+    flag, largest = "is" + name, name == "max"
+    torch_name = "torch.amax" if largest else "torch.amin"
     indicator = FunctionOp(
         names=(flag,), meaning=f"1 where X is its {word} entry, else 0 (the derivative of {name})",
         shape="elementwise", sign="nonnegative", d=ZERO_D,
         np=lambda X: (X == pick(X)).astype(float),
         text=flag + "({0})", latex=r"\operatorname{{" + flag + r"}}\left({0}\right)", source=flag + "({0})",
         code="({0} == {ns}." + name + "({0})).astype(float)",
-        code_for={"torch": "({0} == torch." + ("amax" if name == "max" else "amin") + "({0})).to(torch.float64)"},
-        domain=("untied",),
+        code_for={"torch": "({0} == " + torch_name + "({0})).to(torch.float64)"},
+        domain=("untied",), sp=lambda X: _to_sympy().ExtremeIndicator(X, largest),
         rule="constant away from ties", cite="the indicator of the arg-" + name + "; "
              + "Goodfellow, Bengio & Courville, Deep Learning (2016), §6.3.3 (max units: the gradient "
                "flows to the largest entry)",
         probes=((("grad", f"sum({flag}(x) .* x)", "x", None)),))
     extreme = FunctionOp(
         names=(name,), meaning=f"the {word} entry of all", shape="scalar-of-any",
+        usage=f"{name}(x) is the {word} entry of x; the entrywise {name} of x and y is "
+              + ("relu(x - y) + y" if largest else "y - relu(y - x)"),
         np=lambda X: np.array([[pick(X)]]),
         d=lambda node, d: inner(call(flag, node.args[0]), d[0]),
         canon=lambda x: x if x.is_scalar else call(name, x.args[0]) if x.op.name == "transpose" else None,
         text=name + "({0})", latex="\\" + name + r"\left({0}\right)", source=name + "({0})",
         code="{ns}." + name + "({0})",
-        code_for={"torch": "torch." + ("amax" if name == "max" else "amin") + "({0})"},
-        domain=("untied",),
+        code_for={"torch": torch_name + "({0})"},
+        domain=("untied",), sp=lambda X: _to_sympy().Extreme(X, largest),
         rule=f"d {name}(X) = sum({flag}(X) ⊙ dX), at a point without ties",
         cite="Goodfellow, Bengio & Courville, Deep Learning (2016), §6.3.3 (max units: the gradient flows "
              "to the largest entry)",
