@@ -387,6 +387,9 @@ def mul_parts(coef, atoms, factors) -> Expr:
     chain, pulled = _pull_scalars(chain)
     for a in pulled:
         add_atom(a, ONE)
+    if len(chain) == 2 and all(f.op is ONES for f in chain) and chain[0].shape[1] == 1 \
+            and chain[0].shape[0] != 1 and chain[1].shape[1] != 1:
+        chain = [ones((chain[0].shape[0], chain[1].shape[1]))]       # 𝟏𝟏ᵀ alone is the matrix of ones
     if chain and is_scalar(_chain_shape(chain)) and (exps or coef != 1 or _scalar_segment(chain).op is not MUL):
         add_atom(_scalar_segment(chain), ONE)
         chain = []
@@ -533,6 +536,9 @@ def _diagonal(f: Expr) -> bool:
 
 def _simplify_chain(chain: list[Expr]) -> list[Expr]:
     """Drop identities, cancel X X⁻¹, merge A A into A²."""
+    if len(chain) > 1:      # inside a longer product a matrix of ones is the two vectors 𝟏𝟏ᵀ (cheaper: A𝟏𝟏ᵀ)
+        chain = [g for f in chain for g in ([ones((f.shape[0], 1)), ones((1, f.shape[1]))]
+                                            if f.op is ONES and f.shape[0] != 1 and f.shape[1] != 1 else [f])]
     out: list[Expr] = []
     for f in chain:
         if f.op is IDENTITY and (out or len(chain) > 1):

@@ -22,6 +22,13 @@ class Backend(NamedTuple):       # not a dataclass: dataclasses loads inspect, �
     scalar_out: str
     kinds_note: str
     symmetric_check: str | None   # None: a check on values would not trace (jax.jit)
+    # A matrix S of one-hot rows is a selector: its row indices i (argmax), S R is the gather R[i],
+    # R Sᵀ the gather R[..., i], and Sᵀ R and R S scatter-adds into zeros (rows; columns), over
+    # {i}, {r} and {zeros}: never a dense product with a one-hot matrix (an embedding lookup).
+    scatter_rows: str
+    scatter_cols: str
+    onehot_index: str = "{ns}.argmax({0}, axis=-1)"
+    onehot_check: str | None = None   # a declared onehot matrix has one-hot rows (None: would not trace)
     constant_arg: str = "{0}"     # a number (or size) as a function's argument: torch.log(3) needs a tensor
     submodules: tuple = ()        # (prefix, import line): submodules a call needs imported
 
@@ -34,6 +41,11 @@ NUMPY = Backend(
     scalar_out="float({0})",
     kinds_note="vectors are 1-D arrays, scalars are floats",
     symmetric_check="np.allclose({0}, {0}.T)",
+    # np.add.at works in place; the lambda takes every value as an argument (an expression evaluated
+    # with its names as locals, Result.numpy, sees no enclosing names inside a lambda)
+    onehot_check="np.all(({0} == 0) | ({0} == 1)) and np.all({0}.sum(axis=-1) == 1)",
+    scatter_rows="(lambda _o, _i, _r: (np.add.at(_o, _i, _r), _o)[1])({zeros}, {i}, {r})",
+    scatter_cols="(lambda _o, _i, _r: (np.add.at(_o, (..., _i), _r), _o)[1])({zeros}, {i}, {r})",
 )
 
 TORCH = Backend(
@@ -47,6 +59,9 @@ TORCH = Backend(
                "a float32 one too, and so is the result",
     symmetric_check="torch.allclose({0}, {0}.T)",
     constant_arg="torch.as_tensor({0}, dtype=torch.float64)",
+    onehot_check="torch.all(({0} == 0) | ({0} == 1)) and torch.all({0}.sum(dim=-1) == 1)",
+    onehot_index="torch.argmax({0}, dim=-1)",
+    scatter_rows="{zeros}.index_add(0, {i}, {r})", scatter_cols="{zeros}.index_add(-1, {i}, {r})",
 )
 
 JAX = Backend(
@@ -58,6 +73,7 @@ JAX = Backend(
     kinds_note="vectors are 1-D arrays, scalars 0-d arrays; every argument is cast to JAX's default "
                "float type: float32, or float64 when jax_enable_x64 is set",
     symmetric_check=None,
+    scatter_rows="{zeros}.at[{i}].add({r})", scatter_cols="{zeros}.at[..., {i}].add({r})",
     submodules=(("jax.scipy.special.", "import jax.scipy.special"),),
 )
 

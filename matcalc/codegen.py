@@ -127,7 +127,7 @@ def function_code(result, backend: str = "numpy", with_value: bool = False, name
             if node in temps and node not in pr.names:
                 code = _unwrap(pr.render(node)[0])
                 if code not in by_code:
-                    by_code[code] = fresh(text_names.get(node) or node.op.temp.lower() or "t")
+                    by_code[code] = fresh(text_names.get(node) or node.op.temp_of(node).lower() or "t")
                     statements.append(f"    {by_code[code]} = {code}")
                 pr.names[node] = by_code[code]
     outs = []
@@ -194,7 +194,9 @@ def _docstring(result, be: Backend, with_value: bool) -> str:
     lines.append("    Raises:")
     lines.append("        ValueError: when an argument's shape does not fit the others"
                  + (", or a declared symmetric or diagonal matrix is not" if be.symmetric_check and any(
-                     k in ("symmetric", "spd", "diagonal") for k, _ in result.symbols.values()) else "") + ".")
+                     k in ("symmetric", "spd", "diagonal") for k, _ in result.symbols.values()) else "")
+                 + (", or a declared onehot matrix has a row that is not one-hot" if be.onehot_check and any(
+                     k == "onehot" and len(s) == 2 and 1 not in s for k, s in result.symbols.values()) else "") + ".")
     lines.append('    """')
     return "    " + "\n".join(lines)
 
@@ -254,6 +256,9 @@ def _shape_checks(result, be: Backend, params: dict, fresh) -> tuple[list[str], 
             allclose = be.symmetric_check.split("(")[0]
             out.append(f"    if not {allclose}({v}, {be.ns}.diag({be.ns}.diag({v}))):")
             out.append(f'        raise ValueError("{name} must be diagonal (declared diagonal)")')
+        if be.onehot_check and kind == "onehot" and len(dims) == 2:       # code indexes with its rows
+            out.append(f"    if not ({be.onehot_check.format(v)}):")
+            out.append(f'        raise ValueError("{name} must have one-hot rows (declared onehot)")')
     for name, v, axis, d in products:
         if all(n in bound for n in size_names(d)):
             ref, want = f"{v}.shape[{axis}]", size_code(d, lambda n: bound[n][0])

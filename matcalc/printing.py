@@ -80,8 +80,9 @@ def trivial(e: Expr, named=frozenset()) -> bool:
 def temp_base(e: Expr) -> str:
     """The letter of a named subexpression, as a textbook names it: its op's own (s for a softmax, h
     for a layer's activation), r for a difference (a residual), a capital for a matrix: H = σ(WX),
-    R = WᵀH − X, M = λI + A (M⁻¹ prints its inverse)."""
-    base = e.op.temp
+    R = WᵀH − X, M = λI + A (M⁻¹ prints its inverse); an op may name its matrix form apart (P for a
+    row-wise softmax, where S is the attention scores)."""
+    base = e.op.temp_of(e)
     if e.op is alg.ADD and any(alg.split_coef(t)[0] < 0 for t in e.args):
         base = "r"
     if len(base) > 1 or e.shape[0] == 1 or e.shape[1] == 1:
@@ -860,6 +861,7 @@ class CodePrinter(Printer):
         self.stmt = stmt
         self.share = stmt is None
         self.helpers: set[str] = set()
+        self.indices: dict[Expr, str] = {}     # a one-hot matrix -> the name of its row indices
 
     def run(self, e, shared=None):
         return self._in_text_order(super().run(e, shared))
@@ -869,7 +871,8 @@ class CodePrinter(Printer):
         code computes every inverse used more than once, once (n³ each time)."""
         super()._plan(root)
         order = postorder(root)
-        uses = Counter(a for node in order for a in node.args if a.op is alg.INV)
+        uses = Counter(inner for node in order for a in node.args        # X⁻¹ and X⁻ᵀ: uses of X⁻¹
+                       for inner in [a.args[0] if a.op is alg.TRANSPOSE else a] if inner.op is alg.INV)
         self.candidates |= {n for n in order if n.op is alg.INV and (n.args[0] in self.candidates or uses[n] >= 2)}
 
     def operand(self, e, prec):
@@ -979,12 +982,30 @@ class CodePrinter(Printer):
             if k + 1 == j and is_diagonal_matrix(chain[j]):
                 left = build(i, k)
                 return f"({left} * {diagonal(j)})"
+            if i == k and _onehot(chain[i]) or k + 1 == j and _onehot(chain[j]):
+                return self.selected(chain[i:k + 1], chain[k + 1:j + 1], build(i, k), build(k + 1, j))
             left, right = build(i, k), build(k + 1, j)
             if is_column(lshape) and is_row(rshape):
                 return f"{self.be.ns}.outer({left}, {right})"
             return f"({left} @ {right})"
         out = build(0, n - 1)
         return out[1:-1] if out.startswith("(") and not scaled and _balanced(out[1:-1]) else out
+
+    def selected(self, left, right, lcode, rcode):
+        """A product with a matrix of one-hot rows S at one end, as an index: S R = R[i], R Sᵀ = R[..., i],
+        Sᵀ R and R S scatter-adds (ops/domains.py draws such S; `i` the rows' argmax, computed once)."""
+        on_left = len(left) == 1 and _onehot(left[0]) is not None
+        s, transposed = _onehot(left[0] if on_left else right[0])
+        index = self.be.onehot_index.format(self.operand(s, 0), ns=self.be.ns)
+        if self.stmt is not None:
+            index = self.indices.get(s) or self.indices.setdefault(s, self.stmt(index, "i"))
+        other = rcode if on_left else lcode
+        if on_left != transposed:              # S R or R Sᵀ: a gather
+            return f"{other}[{index}]" if on_left else f"{other}[..., {index}]"
+        shape = alg.mul(*left, *right).shape
+        zeros = self.filled(alg.zero(shape))
+        tpl = self.be.scatter_rows if on_left else self.be.scatter_cols
+        return tpl.format(i=index, r=_unwrap(other), zeros=zeros)
 
     def had(self, e):
         num, den = [], []
@@ -1056,6 +1077,14 @@ class CodePrinter(Printer):
         tpl = e.op.code_template(self.be.name, e) if hasattr(e.op, "code_template") else None
         parts = tpl if isinstance(tpl, tuple) else (tpl,) if tpl else ()
         return [i for i in range(len(e.args)) if sum(part.count("{%d}" % i) for part in parts) > 1]
+
+
+def _onehot(f: Expr):
+    """(S, transposed) for a factor S or Sᵀ, S a matrix declared onehot (each row one-hot), else None."""
+    s = f.args[0] if f.op is alg.TRANSPOSE else f
+    if s.op is alg.SYM and s.attrs[1] == "onehot" and s.shape[0] != 1 and s.shape[1] != 1:
+        return s, f is not s
+    return None
 
 
 def _call_position(tpl: str, i: int) -> bool:

@@ -7,7 +7,7 @@ must not be applied to anything that is still to be differentiated.
 The rules and when they hold:
 - Sᵀ = S for a name declared symmetric, spd or diagonal, and for sums, inverses,
   powers and products A S Aᵀ of such — on the declared domain (assume);
-- sum(y) = 1 for a target y of cross_entropy: an assumption unless y is declared
+- sum(y) = 1 for a target y of cross_entropy (Y𝟏 = 𝟏 for a matrix of targets): an assumption unless y is declared
   probability or onehot, and then said with the result (api._assumptions);
 - common factors: Ax + Bx = (A + B)x, c·a + c·b = c(a + b), Σ cᵢ diag(vᵢ) =
   diag(Σ cᵢ vᵢ) — always (factor);
@@ -63,8 +63,20 @@ def assume(expr: Expr, kinds: dict[str, str], doms: dict[str, set[str]]) -> Expr
         if node.op.name == "sum" and node.args[0].op is alg.SYM \
                 and "probability" in doms.get(node.args[0].attrs[0], ()):
             return alg.const(1)
+        if node.op is alg.MUL:
+            return _unit_row_sums(node, doms)
         return None
     return alg.rewrite(expr, visit)
+
+
+def _unit_row_sums(node: Expr, doms) -> Expr | None:
+    """Y𝟏 = 𝟏 in a product, for a matrix Y of probability rows (the target of cross_entropy)."""
+    coef, atoms, chain = alg.mul_split(node)
+    for i, (y, o) in enumerate(zip(chain, chain[1:])):
+        if y.op is alg.SYM and y.shape[1] != 1 and o.op is alg.ONES and o.shape[1] == 1 \
+                and "probability" in doms.get(y.attrs[0], ()):
+            return alg.mul_parts(coef, atoms, chain[:i] + [alg.ones((y.shape[0], 1))] + chain[i + 2:])
+    return None
 
 
 def factor(expr: Expr) -> Expr:
@@ -356,6 +368,38 @@ def _measure(e: Expr, memo: dict) -> tuple[int, int]:
     return memo[e]
 
 
+def row_sums(expr: Expr) -> Expr:
+    """Row and column sums of a Hadamard product with a product of two inputs X, Y (names or their
+    transposes), summed over the inputs' shape instead: (XY ⊙ C)𝟏 = (X ⊙ CYᵀ)𝟏 and 𝟏ᵀ(XY ⊙ C) =
+    𝟏ᵀ(Y ⊙ XᵀC) — always (Σⱼₖ XᵢₖYₖⱼCᵢⱼ either way). FlashAttention's rowsum(dO ⊙ O) for
+    rowsum(dP ⊙ P) (Dao et al. 2022, Algorithm 4)."""
+    def leaf(f):
+        return f.op is alg.SYM or f.op is alg.TRANSPOSE and f.args[0].op is alg.SYM
+
+    def moved(h: Expr, side: int):
+        if h.op is not alg.HAD or len(h.args) != 2 or h.attrs[0] != (1, 1):
+            return None
+        for p, c in (h.args, h.args[::-1]):
+            coef, atoms, chain = alg.mul_split(p)
+            if coef == 1 and not atoms and len(chain) == 2 and all(map(leaf, chain)):
+                x, y = chain
+                return alg.had(x, alg.mul(c, alg.transpose(y))) if side == -1 else \
+                    alg.had(y, alg.mul(alg.transpose(x), c))
+        return None
+
+    def visit(node: Expr):
+        if node.op is not alg.MUL:
+            return None
+        coef, atoms, chain = alg.mul_split(node)
+        for i, (a, b) in enumerate(zip(chain, chain[1:])):
+            if b.op is alg.ONES and b.shape[1] == 1 and (got := moved(a, -1)) is not None:
+                return alg.mul_parts(coef, atoms, chain[:i] + [got, alg.ones((got.shape[1], 1))] + chain[i + 2:])
+            if a.op is alg.ONES and a.shape[0] == 1 and (got := moved(b, 0)) is not None:
+                return alg.mul_parts(coef, atoms, chain[:i] + [alg.ones((1, got.shape[0])), got] + chain[i + 2:])
+        return None
+    return alg.rewrite(expr, visit)
+
+
 def finish(expr: Expr, kinds: dict[str, str], doms: dict[str, set[str]]) -> Expr:
     from .textbook import tidy
-    return tidy(kronecker(factor(kronecker(expand(assume(expr, kinds, doms))))))     # (factoring makes products anew)
+    return tidy(kronecker(factor(kronecker(expand(row_sums(assume(expr, kinds, doms)))))))     # (factoring makes products anew)

@@ -168,7 +168,7 @@ def test_shared_subexpressions_are_named_statements():
     assert "    h = np.tanh(W1 @ x + b1)\n" in code          # named as in the text: where h = tanh(W₁x + b₁)
     assert ":=" not in code and "lambda" not in code
     code = function_code(matcalc.jacobian("softmax(z)", "z"), "numpy")
-    assert "    e = np.exp(z - np.max(z))\n    s = e / np.sum(e)\n" in code
+    assert "    e = np.exp(z - np.max(z, axis=-1, keepdims=True))\n    s = e / np.sum(e, axis=-1, keepdims=True)\n" in code
     assert code.endswith("    return np.diag(s) - np.outer(s, s)\n")
 
 

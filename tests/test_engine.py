@@ -339,4 +339,5 @@ def test_the_numpy_of_a_jacobian_has_its_two_dimensional_shape(expr, wrt, shape)
 def test_a_matrix_of_ones_prints_as_an_outer_product():
     # 𝟏 alone read as a vector (held-out review)
     assert matcalc.grad("sum(X)", "X").text == "𝟏𝟏ᵀ"
-    assert matcalc.grad("sum(inv(X))", "X").text == "−X⁻ᵀ 𝟏𝟏ᵀ X⁻ᵀ"
+    # inside a product the two vectors: (X⁻ᵀ𝟏)(𝟏ᵀX⁻ᵀ), an outer product, not an n×n product with 𝟏𝟏ᵀ
+    assert matcalc.grad("sum(inv(X))", "X").text == "−X⁻ᵀ𝟏𝟏ᵀX⁻ᵀ"

@@ -223,7 +223,7 @@ def _latex_heads() -> dict:
 
 _FUNCTION_OPS = _latex_heads()
 _TOKEN = re.compile(r"\\left\\\||\\right\\\||\\bigl\\\||\\bigr\\\||\\left\\lvert|\\right\\rvert|\\left[(\[]|\\right[)\]]|\\\||"
-                    r"\\operatorname\{[A-Za-z0-9]+\}|\\mathbb\{I\}|\\size\{[0-9a-z,*]+\}|\\[A-Za-z]+|"
+                    r"\\operatorname\{[A-Za-z0-9]+\}|\\mathbb\{I\}|\\size\{[0-9A-Za-z,*]+\}|\\[A-Za-z]+|"
                     r"[0-9]+|[A-Za-z]|[(){}\[\]^_+\-,>/]")
 
 

@@ -82,7 +82,7 @@ ERRORS = [
     ("2x", ParseError, "expected an operator before name 'x'", 1),
     ("x^y", UnsupportedError, "must be a number", 2),
     ("A^0.5", UnsupportedError, "whole number", 2),
-    ("softmax(A)", ShapeError, "softmax needs a column vector", 0),
+    ("logsumexp(alpha)", ShapeError, "logsumexp needs a column vector or a matrix", 0),
     ("sigmoid(x) + softmax(x')", ShapeError, "softmax needs a column vector", 13),
     ("x.__class__", ParseError, "unexpected '.'", 1),
     ("__import__('os')", ParseError, "a name must start with a letter", 0),

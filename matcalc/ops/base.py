@@ -50,6 +50,10 @@ class Op:
     def jvp(self, node, dargs):
         raise NotImplementedError(f"no derivative rule for {self.name}")
 
+    def temp_of(self, node) -> str:
+        """The name a shared temporary holding this node is given (printing, codegen)."""
+        return self.temp
+
     def __repr__(self):
         return f"Op({self.name})"
 

@@ -58,8 +58,11 @@ def _square(shape):
 def _probability(kind, shape, rng):
     if kind in ("probability", "onehot"):     # the kind's own sampler: rows of a matrix sum to 1
         return None
-    p = rng.uniform(0.1, 1.0, shape)
-    return p / p.sum()
+    return _probability_kind(shape, rng)
+
+
+def _unit_interval(kind, shape, rng):
+    return None if kind in KINDS else rng.uniform(0.05, 0.95, shape)
 
 
 def _spd_argument(kind, shape, rng):
@@ -105,6 +108,7 @@ def _away_from_zero(x):
 
 
 Domain(name="probability", meaning="entries in (0, 1) summing to 1 (a target distribution)", draw=_probability)
+Domain(name="unit-interval", meaning="entries in [0.05, 0.95] (a binary target)", draw=_unit_interval)
 Domain(name="spd", meaning="positive determinant (log det): drawn not symmetric", draw=_spd_argument, inverted=True)
 Domain(name="positive", meaning="entries in [0.5, 2]", draw=_positive)
 Domain(name="invertible", meaning="singular values in [1, 2]", draw=_invertible, inverted=True)

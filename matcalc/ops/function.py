@@ -60,8 +60,9 @@ class FunctionOp(Op):
                and the templates take the sizes (numbers, names or products), not values
     infix      the precedence of an operator notation (⊗): text and LaTeX bracket the arguments as
                operands of that precedence, and the result as such; None for a function call
-    temp, usage, sp, scalar_ok  the name of a shared temporary, a hint for a wrong number of
-               arguments, its SymPy form, whether a 1×1 argument is allowed (scalar-of-square)
+    temp, usage, sp, scalar_ok  the name of a shared temporary (or a pair: for a vector, for a
+               matrix), a hint for a wrong number of arguments, its SymPy form, whether a 1×1
+               argument is allowed (scalar-of-square)
     sugar      callable(*args) -> Expr: a shorthand that never becomes a node of its own (dot)
     sign       "positive" or "nonnegative" when every value it takes is (exp, abs): the power rules
                of the algebra use it ((u²)^½ = u only for u ≥ 0; algebra.positive, nonnegative)
@@ -74,7 +75,7 @@ class FunctionOp(Op):
                  matrix: Callable | None = None, vjp: Callable | None = None, transposed: Callable | None = None, canon: Callable | None = None, text: str | None = None,
                  source: str | None = None, latex=None, code=None, code_for: dict | None = None,
                  code_product: str | None = None, domain: tuple | None = None, probes: tuple = (), rule: str = "", cite: str = "",
-                 letter: str | None = None, temp: str = "t", usage: str | None = None, sp: Callable | None = None,
+                 letter: str | None = None, temp="t", usage: str | None = None, sp: Callable | None = None,
                  scalar_ok: bool = True, sugar: Callable | None = None, sign: str | None = None,
                  sized: bool = False, infix: int | None = None):
         lo, hi = (arity, arity) if isinstance(arity, int) else arity
@@ -88,6 +89,8 @@ class FunctionOp(Op):
         self.code_for, self.code_product = dict(code_for or {}), code_product
         self.domain = tuple(domain) if domain is not None else (None,) * hi
         self.probes, self.rule, self.cite, self.letter = tuple(probes), rule, cite, letter
+        # temp: a name, or (for a vector, for a matrix): a matrix reads by an uppercase name (s, P)
+        temp, self.matrix_temp = temp if isinstance(temp, tuple) else (temp, None)
         self.temp, self.usage, self.sp, self.scalar_ok, self.sugar = temp, usage, sp, scalar_ok, sugar
         self.name = name or self.names[0]
         if sign not in (None, "positive", "nonnegative"):
@@ -214,6 +217,9 @@ class FunctionOp(Op):
             from ..shapes import size_value
             return self.np(*[size_value(d, dims) for d in node.attrs])
         return self.np(*vals)
+
+    def temp_of(self, node) -> str:
+        return self.matrix_temp if self.matrix_temp and 1 not in node.shape else self.temp
 
     def jvp(self, node, dargs):
         if self.d == ZERO or all(d is None for d in dargs):

@@ -209,8 +209,8 @@ def _sum_canon(x):
         return count(x.shape)
     if x.op is IDENTITY:            # sum(Iₙ) = n
         return size(x.shape[0])
-    if x.op.name == "softmax":      # a softmax sums to 1 (else a gradient that is 0 came out as
-        return const(1)             # (1 − sum(softmax(z)))x and failed verification by rounding)
+    if x.op.name == "softmax":      # each row sums to 1 (else a gradient that is 0 came out as
+        return count((x.shape[0], 1)) if not is_column(x.shape) else const(1)   # (1 − sum(softmax(z)))x)
     return None
 
 
