@@ -122,7 +122,7 @@ def test_hvp_of_a_linear_function_is_zero_and_of_a_scalar_variable_a_scalar():
 def test_result_fields():
     r = matcalc.hvp("logdet(X)", "X", steps=True)
     assert r.kind == "hvp" and r.latex == r"-\mathbf{X}^{-\top}\mathbf{V}^\top\mathbf{X}^{-\top}"
-    assert r.numpy == "-np.linalg.inv(X).T @ (V.T @ np.linalg.inv(X).T)"
+    assert r.numpy == "-((_xi1 := np.linalg.inv(X)).T @ (V.T @ _xi1.T))"     # X⁻¹ computed once
     X = np.array([[2.0, 0.3], [0.1, 1.5]])
     V = np.array([[0.2, -1.0], [0.7, 0.4]])
     Xi = np.linalg.inv(X)

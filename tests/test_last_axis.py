@@ -32,7 +32,7 @@ CASES = [
     ("grad", "bce(X*w, y)", "w", None, "Xᵀ(σ(Xw) − y)"),
     ("grad", "bce(Z, Y)", "Z", None, "σ(Z) − Y"),
     ("grad", "bce(z, y)", "y", None, "−z"),
-    ("hessian", "bce(X*w, y)", "w", None, "Xᵀ diag(σ(Xw) ⊙ (𝟏 − σ(Xw))) X"),
+    ("hessian", "bce(X*w, y)", "w", None, "Xᵀ diag(h ⊙ (𝟏 − h)) X  where h = σ(Xw)"),
     ("vjp", "X*W' + ones(B)*b'", "X", None, "GW"),
     ("vjp", "X*W' + ones(B)*b'", "W", None, "GᵀX"),
     ("vjp", "X*W' + ones(B)*b'", "b", None, "Gᵀ𝟏"),
