@@ -14,6 +14,7 @@ are otherwise expected failures that say what was printed.
 """
 from __future__ import annotations
 
+import keyword
 import math
 import os
 import re
@@ -119,7 +120,8 @@ PROBLEMS = [
     P("j-XAXt", 14, "jacobian", "X*A*X'", "X", lambda v: v["X"] @ v["A"] @ v["X"].T,
       "XAᵀ ⊗ I + (I ⊗ XA)Kₘₙ", needs=(MATRIX_DERIV,)),
     P("j-inv-AX", 14, "jacobian", "inv(A*X)", "X", lambda v: inv(v["A"] @ v["X"]),
-      "−(AX)⁻ᵀ ⊗ X⁻¹", dom={"A": "wellcond", "X": "wellcond"}, needs=(MATRIX_DERIV,)),
+      "−(AX)⁻ᵀ ⊗ X⁻¹", let={"A": "matrix(n,n)", "X": "matrix(n,n)"}, dom={"A": "wellcond", "X": "wellcond"},
+      needs=(MATRIX_DERIV,)),
     P("j-tanh-AX", 14, "jacobian", "tanh(A*X)", "X", lambda v: np.tanh(v["A"] @ v["X"]),
       "diag(vec(𝟏𝟏ᵀ − tanh(AX)²))(I ⊗ A)", needs=(MATRIX_DERIV,)),
     P("j-X-had-AX", 14, "jacobian", "X .* (A*X)", "X", lambda v: v["X"] * (v["A"] @ v["X"]),
@@ -437,7 +439,9 @@ def result(p: P):
 
 
 def evaluate_numpy(r, vals):
-    return np.asarray(eval(r.numpy, {"np": np}, dict(vals)), dtype=float)   # noqa: S307  (matcalc's own code)
+    """matcalc's .numpy at vals; a name that is a Python keyword is spelt with a trailing _ there."""
+    env = {n + "_" if keyword.iskeyword(n) else n: x for n, x in vals.items()}
+    return np.asarray(eval(r.numpy, {"np": np}, env), dtype=float)   # noqa: S307  (matcalc's own code)
 
 
 def rel_error(got, want, floor=1e-8) -> float:
@@ -473,33 +477,37 @@ def test_numbers(p):
 # ----------------------------------------------------------------------------- printing (issue 17)
 
 _NAME = r"(?:[A-Za-zα-ωΑ-Ω𝟏ε][₀-₉ₐ-ₜ]*(?:_[a-z]+)?[⁻⁰¹²³ᵀ]*)"    # a name, with transposes and powers
-_TRIVIAL = re.compile(rf"^(?:{_NAME}{{1,2}}|[0-9.]+)$")      # a name, or the product of two (Xw)
+_TRIVIAL = re.compile(rf"^(?:{_NAME}{{1,2}}|(?:vec|√)\({_NAME}\)|[0-9./]+)$")
 _FUNC = re.compile(r"([a-z_]{2,}|[φΦσ√])\($")          # function names print lowercase, or as σ φ Φ √
 
 
 def groups(text: str):
-    """Every parenthesised group's content and every function call (name + group), as printed."""
+    """(span, text) of every parenthesised group's content and every function call, as printed; a call
+    that is all of an outer group's content has the same span (one occurrence, not two)."""
     out, stack = [], []
     for i, ch in enumerate(text):
         if ch == "(":
             stack.append(i)
         elif ch == ")" and stack:
             start = stack.pop()
-            inner = text[start + 1:i].strip()
-            out.append(inner)
+            raw = text[start + 1:i]
+            lead = len(raw) - len(raw.lstrip())
+            inner = raw.strip()
+            out.append(((start + 1 + lead, start + 1 + lead + len(inner)), inner))
             m = _FUNC.search(text[:start + 1])
             if m:
-                out.append(m.group(1) + "(" + inner + ")")
+                out.append(((m.start(1), i + 1), m.group(1) + "(" + inner + ")"))
     return out
 
 
 def repeats(text: str) -> list[str]:
-    """Non-trivial subexpressions printed more than once (a name or a number alone is trivial)."""
-    seen: dict = {}
-    for g in groups(text):
+    """Non-trivial subexpressions printed more than once (a name, a number, a product of two names,
+    vec or √ of a name are trivial)."""
+    spans: dict = {}
+    for span, g in groups(text):
         if not _TRIVIAL.match(g):
-            seen[g] = seen.get(g, 0) + 1
-    return sorted(g for g, n in seen.items() if n > 1)
+            spans.setdefault(g, set()).add(span)
+    return sorted(g for g, s in spans.items() if len(s) > 1)
 
 
 def test_repeat_detector():
@@ -507,6 +515,8 @@ def test_repeat_detector():
     assert repeats("−Aᵀ(AXB)⁻ᵀBᵀVᵀAᵀ(AXB)⁻ᵀBᵀ") == ["AXB"]
     assert repeats("Xᵀ diag(s ⊙ (𝟏 − s))X  where s = σ(Xw)") == []
     assert repeats("(I ⊗ (XA)) Kₘₙ + (XAᵀ) ⊗ I") == []
+    assert repeats("diag(vec(X)) (I ⊗ A) + diag(vec(AX))") == []
+    assert repeats("diag(vec(exp(AX))) + exp(AX)") == ["exp(AX)"]
 
 
 def _print_outcome(msg):
