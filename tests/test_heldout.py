@@ -142,7 +142,19 @@ PROBLEMS = [
       "vec(X)vec(I)ᵀ + tr(X)I", needs=(MATRIX_DERIV,)),
     P("j-adjugate", 14, "jacobian", "det(X)*inv(X)", "X", lambda v: det(v["X"]) * inv(v["X"]),
       "det(X)(vec(X⁻¹)vec(X⁻ᵀ)ᵀ − X⁻ᵀ ⊗ X⁻¹)", dom={"X": "wellcond"}, needs=(MATRIX_DERIV,)),
+    P("j-invX-b", 14, "jacobian", "inv(X)*b", "X", lambda v: inv(v["X"]) @ v["b"],
+      "−bᵀX⁻ᵀ ⊗ X⁻¹", dom={"X": "wellcond"}, needs=(MATRIX_DERIV,)),
+    P("j-X-diag-x", 14, "jacobian", "X*diag(x)", "x", lambda v: v["X"] @ np.diag(v["x"]),
+      "(I ⊗ X)diag(vec(I))(𝟏 ⊗ I)", needs=(MATRIX_DERIV,)),
+    P("j-quad-by-A", 14, "jacobian", "x'*A*x", "A", lambda v: float(v["x"] @ v["A"] @ v["x"]),
+      "vec(xxᵀ)ᵀ", needs=(MATRIX_DERIV,)),
+    P("j-SX-by-sym-S", 14, "jacobian", "S*X", "S", lambda v: v["S"] @ v["X"], "Xᵀ ⊗ I",
+      let={"S": "symmetric"}, needs=(MATRIX_DERIV,)),
     # --- issue 14: Hessians with respect to matrices, ∂²f/∂vec(X)∂vec(X)ᵀ
+    P("h-frobenius", 14, "hessian", "norm(X)", "X", lambda v: float(np.sqrt(np.sum(v["X"] ** 2))),
+      "(I − vec(X)vec(X)ᵀ/‖X‖²)/‖X‖", needs=(MATRIX_DERIV,)),
+    P("h-logdet-spd", 14, "hessian", "logdet(S)", "S", lambda v: math.log(det(v["S"])),
+      "−(S⁻¹ ⊗ S⁻¹)Kₙₙ", let={"S": "spd"}, needs=(MATRIX_DERIV,)),
     P("h-tr-XAXtB", 14, "hessian", "tr(X*A*X'*B)", "X", lambda v: np.trace(v["X"] @ v["A"] @ v["X"].T @ v["B"]),
       "Aᵀ ⊗ B + A ⊗ Bᵀ", needs=(MATRIX_DERIV,)),
     P("h-tr-inv", 14, "hessian", "tr(inv(X))", "X", lambda v: np.trace(inv(v["X"])),
@@ -187,6 +199,11 @@ PROBLEMS = [
       "2(xᵀAx)(A + Aᵀ)v + 2(uᵀv)u  where u = (A + Aᵀ)x", needs=("hvp",)),
     P("v-ce-AWx", 14, "hvp", "cross_entropy(A*W*x, y)", "W", lambda v: cross_entropy(v["A"] @ v["W"] @ v["x"], v["y"]),
       "Aᵀ(s ⊙ AVx − (sᵀAVx)s)xᵀ  where s = softmax(AWx)", let={"y": "probability"}, needs=("hvp",)),
+    P("v-logdet-spd", 14, "hvp", "logdet(S)", "S", lambda v: math.log(det(v["S"])),
+      "−S⁻¹VᵀS⁻¹", let={"S": "spd"}, needs=("hvp",)),
+    P("v-norm-AXb", 14, "hvp", "norm(A*X*b - c)^2", "X", lambda v: float(np.sum((v["A"] @ v["X"] @ v["b"] - v["c"]) ** 2)),
+      "2AᵀAVbbᵀ", needs=("hvp",)),
+    P("d-jvp-inv-spd", 14, "jvp", "inv(S)", "S", lambda v: inv(v["S"]), "−S⁻¹VS⁻¹", let={"S": "spd"}),
     P("d-jvp-XAX", 14, "jvp", "X*A*X", "X", lambda v: v["X"] @ v["A"] @ v["X"], "VAX + XAV"),
     P("d-vjp-invXA", 14, "vjp", "inv(X)*A", "X", lambda v: inv(v["X"]) @ v["A"], "−X⁻ᵀGAᵀX⁻ᵀ",
       dom={"X": "wellcond"}),
@@ -244,6 +261,13 @@ PROBLEMS = [
       lambda v: attention(v["X"] @ v["Wq"], v["Y"] @ v["Wk"], v["Y"] @ v["Wv"]),
       "YᵀSᵀXW_q/√k  where P = softmax(XW_q(YWₖ)ᵀ/√k), S = P ⊙ (G(YWᵥ)ᵀ − (G ⊙ PYWᵥ)𝟏𝟏ᵀ)",
       needs=(ROWWISE, "cols")),
+    P("r-attn-mask-M", 13, "vjp", "softmax(Q*K'/sqrt(cols(K)) + M)*V", "M",
+      lambda v: attention(v["Q"], v["K"], v["V"], v["M"]),
+      "P ⊙ (GVᵀ − (G ⊙ PV)𝟏𝟏ᵀ)  where P = softmax(QKᵀ/√n + M)", needs=(ROWWISE, "cols")),
+    P("r-vjp-softmax-row", 13, "vjp", "softmax(x')", "x", lambda v: softmax_rows(v["x"]),
+      "s ⊙ g − (sᵀg)s  where s = softmax(x)", needs=(ROWWISE,)),
+    P("r-grad-ce-undeclared", 13, "grad", "cross_entropy(X*W, Y)", "X", lambda v: cross_entropy(v["X"] @ v["W"], v["Y"]),
+      "(softmax(XW) − Y)Wᵀ", dom={"Y": "prob"}, needs=(ROWWISE,)),
     # --- issue 13: embeddings (a one-hot selector S)
     P("r-embed-ce-E", 13, "grad", "cross_entropy(S*E*W', Y)", "E", lambda v: cross_entropy(v["S"] @ v["E"] @ v["W"].T, v["Y"]),
       "Sᵀ(softmax(SEWᵀ) − Y)W", let={"S": "onehot", "Y": "probability"}, needs=(ROWWISE,)),
@@ -270,6 +294,13 @@ PROBLEMS = [
       "S = P ⊙ (GWᵥᵀHᵀ − (G ⊙ PHWᵥ)𝟏𝟏ᵀ), U = (SHWₖW_qᵀ + SᵀHW_qWₖᵀ)/√k + PᵀGWᵥᵀ",
       needs=(ROWWISE, "layernorm", "cols")),
     # --- issue 13: mean, var, max, min and sizes
+    P("r-grad-rms-eps", 13, "grad", "sum(C .* rmsnorm(X, eps))", "eps",
+      lambda v: np.sum(v["C"] * rmsnorm_rows(v["X"], v["eps"])),
+      "−sum(C ⊙ H ⊘ (2r²𝟏ᵀ))  where H = rmsnorm(X, ε)", dom={"eps": "pos"}, needs=("rmsnorm",)),
+    P("r-vjp-ln-row", 13, "vjp", "layernorm(x')", "x", lambda v: layernorm_rows(v["x"]),
+      "(g − mean(g)𝟏 − mean(g ⊙ h)h)/σ  where h = layernorm(x)", needs=("layernorm",)),
+    P("r-hess-var-Xw", 13, "hessian", "var(X*w)", "w", lambda v: float(np.var(v["X"] @ v["w"])),
+      "2Xᵀ(I − 𝟏𝟏ᵀ/m)X/m", needs=("var",)),
     P("r-grad-var-XW", 13, "grad", "var(X*W)", "W", lambda v: float(np.var(v["X"] @ v["W"])),
       "2Xᵀ(XW − mean(XW)𝟏𝟏ᵀ)/(mk)", needs=("var",)),
     P("r-grad-range", 13, "grad", "max(X*w) - min(X*w)", "w",
@@ -287,6 +318,26 @@ PROBLEMS = [
     P("r-hess-mean-logsig", 13, "hessian", "mean(log(sigmoid(X*w)))", "w",
       lambda v: float(np.mean(np.log(sigmoid(v["X"] @ v["w"])))),
       "−Xᵀ diag(s ⊙ (𝟏 − s))X/m  where s = σ(Xw)", needs=("mean",)),
+
+    # --- issues 13 and 14 together (run once both are merged): curvature of the batched layers
+    P("x-hess-ce-XW", 14, "hessian", "cross_entropy(X*W, Y)", "W", lambda v: cross_entropy(v["X"] @ v["W"], v["Y"]),
+      "Σᵢ (xᵢxᵢᵀ) ⊗ (diag(pᵢ) − pᵢpᵢᵀ)  where P = softmax(XW)", let={"Y": "probability"},
+      needs=(ROWWISE, MATRIX_DERIV)),
+    P("x-jac-softmax-Z", 14, "jacobian", "softmax(Z)", "Z", lambda v: softmax_rows(v["Z"]),
+      "diag(vec(P)) − diag(vec(P))(𝟏𝟏ᵀ ⊗ I)diag(vec(P))  where P = softmax(Z)", needs=(ROWWISE, MATRIX_DERIV)),
+    P("x-jac-layernorm-X", 14, "jacobian", "layernorm(X)", "X", lambda v: layernorm_rows(v["X"]),
+      "diag(vec(σ𝟏ᵀ))⁻¹(I − (𝟏𝟏ᵀ ⊗ I)/n − diag(vec(H))(𝟏𝟏ᵀ ⊗ I)diag(vec(H))/n)  where H = layernorm(X)",
+      needs=(MATRIX_DERIV, "layernorm")),
+    P("x-hess-var-X", 14, "hessian", "var(X)", "X", lambda v: float(np.var(v["X"])),
+      "2(I − 𝟏𝟏ᵀ/(mn))/(mn)", needs=(MATRIX_DERIV, "var")),
+    P("x-jac-embed", 14, "jacobian", "S*E", "E", lambda v: v["S"] @ v["E"], "I ⊗ S", let={"S": "onehot"},
+      needs=(ROWWISE, MATRIX_DERIV)),
+    P("x-hvp-ce-XW", 13, "hvp", "cross_entropy(X*W, Y)", "W", lambda v: cross_entropy(v["X"] @ v["W"], v["Y"]),
+      "Xᵀ(P ⊙ (U − (P ⊙ U)𝟏𝟏ᵀ))  where P = softmax(XW), U = XV", let={"Y": "probability"}, needs=(ROWWISE, "hvp")),
+    P("x-hvp-bce-XW", 13, "hvp", "bce(X*W, Y)", "W", lambda v: bce(v["X"] @ v["W"], v["Y"]),
+      "Xᵀ(P ⊙ (𝟏𝟏ᵀ − P) ⊙ XV)  where P = σ(XW)", dom={"Y": "unit"}, needs=(ROWWISE, "hvp")),
+    P("x-hvp-sum-lse", 13, "hvp", "sum(logsumexp(Z))", "Z", lambda v: float(np.sum(logsumexp_rows(v["Z"]))),
+      "P ⊙ (V − (P ⊙ V)𝟏𝟏ᵀ)  where P = softmax(Z)", needs=(ROWWISE, "hvp")),
 ]
 
 SECOND_ORDER = ("hessian", "hvp")
@@ -327,6 +378,9 @@ def draw(kind, shape, dom, rng):
         a = rng.uniform(0.5, 2.0, size=shape)
     elif dom == "unit":
         a = rng.uniform(0.1, 0.9, size=shape)
+    elif dom == "prob":                                 # rows summing to 1, the kind left undeclared
+        e = rng.uniform(0.1, 1.0, size=shape)
+        a = e / e.sum(axis=-1, keepdims=True)
     elif dom == "spread":
         a = 2 * a
     elif kind == "probability":
@@ -610,3 +664,28 @@ def test_torch_code_against_autograd(p):
     got = np.asarray(deriv.detach().numpy(), float)
     assert got.shape == auto.shape and rel_error(got, auto) < 1e-8, \
         f"{p.kind} {p.expr!r}: torch code differs from torch.autograd ({rel_error(got, auto) if got.shape == auto.shape else (got.shape, auto.shape)})"
+
+
+# ----------------------------------------------------------------------------- the command line
+
+@pytest.mark.parametrize("p", PROBLEMS, ids=[p.id for p in PROBLEMS])
+def test_command_line_gives_the_same_answer(p):
+    """`matcalc KIND EXPR WRT --let ... --format json` prints what the API gives, or refuses with exit 2."""
+    import json
+    from typer.testing import CliRunner
+    from matcalc.cli import app
+    why = missing(p)
+    if why:
+        pytest.skip(why)
+    args = [p.kind, p.expr, p.wrt, "--format", "json", "--no-verify"]
+    for name, kind in (p.let or {}).items():
+        args += ["--let", f"{name}:{kind}"]
+    out = CliRunner().invoke(app, args)
+    try:
+        r = getattr(matcalc, p.kind)(p.expr, p.wrt, let=p.let)
+    except MatcalcError:
+        assert out.exit_code == 2 and "Traceback" not in out.output, out.output
+        return
+    assert out.exit_code == 0, out.output
+    got = json.loads(out.stdout)["result"]
+    assert (got["text"], got["numpy"]) == (r.text, r.numpy)
