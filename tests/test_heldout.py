@@ -150,7 +150,27 @@ PROBLEMS = [
       "vec(xxᵀ)ᵀ", needs=(MATRIX_DERIV,)),
     P("j-SX-by-sym-S", 14, "jacobian", "S*X", "S", lambda v: v["S"] @ v["X"], "Xᵀ ⊗ I",
       let={"S": "symmetric"}, needs=(MATRIX_DERIV,)),
+    P("j-XXtX", 14, "jacobian", "X*X'*X", "X", lambda v: v["X"] @ v["X"].T @ v["X"],
+      "XᵀX ⊗ I + (Xᵀ ⊗ X)Kₘₙ + I ⊗ XXᵀ", needs=(MATRIX_DERIV,)),
+    P("j-sqrt-X", 14, "jacobian", "sqrt(X)", "X", lambda v: np.sqrt(v["X"]),
+      "diag(vec(𝟏𝟏ᵀ ⊘ √X))/2", dom={"X": "pos"}, needs=(MATRIX_DERIV,)),
+    P("j-triu", 14, "jacobian", "triu(X)", "X", lambda v: np.triu(v["X"]),
+      "diag(vec(triu(𝟏𝟏ᵀ)))", needs=(MATRIX_DERIV,)),
+    P("j-diag-x", 14, "jacobian", "diag(x)", "x", lambda v: np.diag(v["x"]),
+      "(I ⊗ 𝟏)... the n²×n selector of the diagonal", needs=(MATRIX_DERIV,)),
+    P("j-trX-A", 14, "jacobian", "tr(X)*A", "X", lambda v: np.trace(v["X"]) * v["A"],
+      "vec(A)vec(I)ᵀ", needs=(MATRIX_DERIV,)),
     # --- issue 14: Hessians with respect to matrices, ∂²f/∂vec(X)∂vec(X)ᵀ
+    P("h-cubic-trace", 14, "hessian", "tr(X*X*X)", "X", lambda v: np.trace(v["X"] @ v["X"] @ v["X"]),
+      "3Kₙₙ(Xᵀ ⊗ I + I ⊗ X)", needs=(MATRIX_DERIV,)),
+    P("h-softplus-Xw-by-X", 14, "hessian", "sum(softplus(X*w))", "X", lambda v: np.sum(softplus(v["X"] @ v["w"])),
+      "wwᵀ ⊗ diag(s ⊙ (𝟏 − s))  where s = σ(Xw)", needs=(MATRIX_DERIV,)),
+    P("h-trAX-squared", 14, "hessian", "tr(A*X)^2", "X", lambda v: np.trace(v["A"] @ v["X"]) ** 2,
+      "2vec(Aᵀ)vec(Aᵀ)ᵀ", needs=(MATRIX_DERIV,)),
+    P("h-aXXta", 14, "hessian", "a'*X*X'*a", "X", lambda v: float(v["a"] @ v["X"] @ v["X"].T @ v["a"]),
+      "2I ⊗ aaᵀ", needs=(MATRIX_DERIV,)),
+    P("h-bilinear-zero", 14, "hessian", "x'*X*y", "X", lambda v: float(v["x"] @ v["X"] @ v["y"]),
+      "0", needs=(MATRIX_DERIV,)),
     P("h-frobenius", 14, "hessian", "norm(X)", "X", lambda v: float(np.sqrt(np.sum(v["X"] ** 2))),
       "(I − vec(X)vec(X)ᵀ/‖X‖²)/‖X‖", needs=(MATRIX_DERIV,)),
     P("h-logdet-spd", 14, "hessian", "logdet(S)", "S", lambda v: math.log(det(v["S"])),
@@ -239,6 +259,19 @@ PROBLEMS = [
     P("r-grad-bce-by-hand", 13, "grad",
       "-sum(Y .* log(sigmoid(Z)) + (ones(rows(Z), cols(Z)) - Y) .* log(ones(rows(Z), cols(Z)) - sigmoid(Z)))", "Z",
       lambda v: bce(v["Z"], v["Y"]), "σ(Z) − Y", dom={"Y": "unit"}, needs=("rows", "cols")),
+    P("r-vjp-softmax-tau", 13, "vjp", "softmax(Z/tau)", "tau", lambda v: softmax_rows(v["Z"] / v["tau"]),
+      "−sum(P ⊙ (G − (G ⊙ P)𝟏𝟏ᵀ) ⊙ Z)/τ²  where P = softmax(Z/τ)", let={"tau": "scalar"}, dom={"tau": "pos"},
+      needs=(ROWWISE,)),
+    P("r-grad-bce-by-target", 13, "grad", "bce(Z, Y)", "Y", lambda v: bce(v["Z"], v["Y"]), "−Z",
+      dom={"Y": "unit"}, needs=(ROWWISE,)),
+    P("r-grad-ce-by-target", 13, "grad", "cross_entropy(Z, Y)", "Y", lambda v: cross_entropy(v["Z"], v["Y"]),
+      "−log_softmax(Z)", let={"Y": "probability"}, needs=(ROWWISE,)),
+    P("r-grad-ce-onehot", 13, "grad", "cross_entropy(Z, Y)", "Z", lambda v: cross_entropy(v["Z"], v["Y"]),
+      "softmax(Z) − Y", let={"Y": "onehot"}, needs=(ROWWISE,)),
+    P("r-grad-mean-softmax", 13, "grad", "mean(softmax(Z))", "Z", lambda v: float(np.mean(softmax_rows(v["Z"]))),
+      "0", needs=(ROWWISE, "mean")),
+    P("r-grad-max-softmax", 13, "grad", "max(softmax(Z))", "Z", lambda v: float(np.max(softmax_rows(v["Z"]))),
+      "P ⊙ (M − (M ⊙ P)𝟏𝟏ᵀ)  where P = softmax(Z), M = ismax(P)", needs=(ROWWISE, "max")),
     # --- issue 13: batched linear layers
     P("r-vjp-linear-b", 13, "vjp", "X*W + ones(rows(X))*b'", "b", lambda v: v["X"] @ v["W"] + v["b"][None, :],
       "Gᵀ𝟏", needs=("rows",)),
@@ -274,6 +307,8 @@ PROBLEMS = [
     P("r-embed-ln-E", 13, "vjp", "layernorm(S*E + P)", "E", lambda v: layernorm_rows(v["S"] @ v["E"] + v["P"]),
       "Sᵀ((G − G𝟏𝟏ᵀ/n − diag((G ⊙ H)𝟏)H/n) ⊘ (σ𝟏ᵀ))  where H = layernorm(SE + P)",
       let={"S": "onehot"}, dom={"P": "spread"}, needs=(ROWWISE, "layernorm")),
+    P("r-embed-tied", 13, "grad", "cross_entropy(S*E*E', Y)", "E", lambda v: cross_entropy(v["S"] @ v["E"] @ v["E"].T, v["Y"]),
+      "Sᵀ(softmax(SEEᵀ) − Y)E + (softmax(SEEᵀ) − Y)ᵀSE", let={"S": "onehot", "Y": "probability"}, needs=(ROWWISE,)),
     # --- issue 13: layer norm and RMSNorm (Ba et al. 2016; Zhang & Sennrich 2019), row-wise
     P("r-vjp-ln-XW", 13, "vjp", "layernorm(X*W)", "W", lambda v: layernorm_rows(v["X"] @ v["W"]),
       "Xᵀ((G − G𝟏𝟏ᵀ/n − diag((G ⊙ H)𝟏)H/n) ⊘ (σ𝟏ᵀ))  where H = layernorm(XW)", needs=("layernorm",)),
@@ -293,7 +328,11 @@ PROBLEMS = [
       "G + (U − U𝟏𝟏ᵀ/n − diag((U ⊙ H)𝟏)H/n) ⊘ (σ𝟏ᵀ)  where H = layernorm(X), P = softmax(HW_qW_kᵀHᵀ/√k), "
       "S = P ⊙ (GWᵥᵀHᵀ − (G ⊙ PHWᵥ)𝟏𝟏ᵀ), U = (SHWₖW_qᵀ + SᵀHW_qWₖᵀ)/√k + PᵀGWᵥᵀ",
       needs=(ROWWISE, "layernorm", "cols")),
+    P("r-block-rms-mlp", 13, "vjp", "X + gelu(rmsnorm(X)*W1)*W2", "W1",
+      lambda v: v["X"] + gelu(rmsnorm_rows(v["X"]) @ v["W1"]) @ v["W2"],
+      "Hᵀ((GW₂ᵀ) ⊙ (Φ(U) + U ⊙ φ(U)))  where H = rmsnorm(X), U = HW₁", needs=("rmsnorm",)),
     # --- issue 13: mean, var, max, min and sizes
+    P("r-grad-mean-zero", 13, "grad", "sum(x)/len(x) - mean(x)", "x", lambda v: 0.0, "0", needs=("mean", "len")),
     P("r-grad-rms-eps", 13, "grad", "sum(C .* rmsnorm(X, eps))", "eps",
       lambda v: np.sum(v["C"] * rmsnorm_rows(v["X"], v["eps"])),
       "−sum(C ⊙ H ⊘ (2r²𝟏ᵀ))  where H = rmsnorm(X, ε)", dom={"eps": "pos"}, needs=("rmsnorm",)),
@@ -662,6 +701,8 @@ def test_torch_code_against_autograd(p):
     else:
         auto = torch.autograd.functional.hvp(f, x, targs[names.index(r.aux)])[1].numpy()
     got = np.asarray(deriv.detach().numpy(), float)
+    if got.ndim == 1 and auto.ndim == 2 and auto.shape[0] == 1:
+        got = got[None, :]              # generated code returns a one-row Jacobian as a vector (its docstring says so)
     assert got.shape == auto.shape and rel_error(got, auto) < 1e-8, \
         f"{p.kind} {p.expr!r}: torch code differs from torch.autograd ({rel_error(got, auto) if got.shape == auto.shape else (got.shape, auto.shape)})"
 
