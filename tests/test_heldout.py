@@ -56,8 +56,8 @@ def sigmoid(z):
     return 1.0 / (1.0 + np.exp(-z))
 
 
-def bce(z, y):
-    return -float(np.sum(y * np.log(sigmoid(z)) + (1 - y) * np.log(1 - sigmoid(z))))
+def bce(z, y):                            # log σ(z) = −log(1 + e⁻ᶻ), log(1 − σ(z)) = −log(1 + eᶻ): finite at ±1000
+    return float(np.sum(y * np.logaddexp(0, -z) + (1 - y) * np.logaddexp(0, z)))
 
 
 def softplus(z):
@@ -730,3 +730,30 @@ def test_command_line_gives_the_same_answer(p):
     assert out.exit_code == 0, out.output
     got = json.loads(out.stdout)["result"]
     assert (got["text"], got["numpy"]) == (r.text, r.numpy)
+
+
+# ----------------------------------------------------------------------------- logits of ±1000 (issue 13, item 3)
+
+LARGE = [
+    P("big-ce", 13, "grad", "cross_entropy(Z, Y)", "Z", lambda v: cross_entropy(v["Z"], v["Y"]), "softmax(Z) − Y",
+      let={"Y": "probability"}, needs=(ROWWISE,)),
+    P("big-bce", 13, "grad", "bce(Z, Y)", "Z", lambda v: bce(v["Z"], v["Y"]), "σ(Z) − Y", dom={"Y": "unit"},
+      needs=(ROWWISE,)),
+    P("big-logsoftmax", 13, "vjp", "log_softmax(Z)", "Z", lambda v: log_softmax_rows(v["Z"]), "", needs=(ROWWISE,)),
+    P("big-softmax", 13, "vjp", "softmax(Z)", "Z", lambda v: softmax_rows(v["Z"]), "", needs=(ROWWISE,)),
+    P("big-lse", 13, "jvp", "logsumexp(Z)", "Z", lambda v: logsumexp_rows(v["Z"]), "", needs=(ROWWISE,)),
+    P("big-lse-vector", 13, "grad", "logsumexp(z)", "z", lambda v: float(logsumexp_rows(v["z"])), ""),
+]
+
+
+@pytest.mark.parametrize("p", LARGE, ids=[p.id for p in LARGE])
+def test_large_logits(p):
+    """matcalc's .numpy at logits of about ±1000: finite, and equal to differences of the stable reference."""
+    r = result(p)
+    sizes, vals = point(p, r, seed=11)
+    name = p.wrt
+    vals[name] = 1000 * np.sign(vals[name]) + vals[name]
+    want = np.asarray(expected(p, r, vals), dtype=float)
+    got = evaluate_numpy(r, vals)
+    assert np.all(np.isfinite(got)), f"{p.expr}: not finite at logits ±1000: {got}"
+    assert got.shape == want.shape and rel_error(got, want) < 1e-5, (r.text, got, want)
