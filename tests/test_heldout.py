@@ -160,7 +160,17 @@ PROBLEMS = [
       "(I ⊗ 𝟏)... the n²×n selector of the diagonal", needs=(MATRIX_DERIV,)),
     P("j-trX-A", 14, "jacobian", "tr(X)*A", "X", lambda v: np.trace(v["X"]) * v["A"],
       "vec(A)vec(I)ᵀ", needs=(MATRIX_DERIV,)),
+    P("j-exp-alpha-A", 14, "jacobian", "exp(alpha*A)", "alpha", lambda v: np.exp(v["alpha"] * v["A"]),
+      "vec(A ⊙ exp(αA))", needs=(MATRIX_DERIV,)),
+    P("j-kron-xy", 14, "jacobian", "kron(x, y)", "x", lambda v: np.kron(v["x"], v["y"]), "I ⊗ y",
+      needs=(MATRIX_DERIV, "kron")),
+    P("j-commutation", 14, "jacobian", "commutation(m, n)*vec(X)", "X", lambda v: vec(v["X"].T), "Kₘₙ",
+      let={"X": "matrix(m,n)"}, needs=(MATRIX_DERIV, "commutation", "vec")),
     # --- issue 14: Hessians with respect to matrices, ∂²f/∂vec(X)∂vec(X)ᵀ
+    P("h-tr-kron", 14, "hessian", "tr(kron(X, X))", "X", lambda v: np.trace(np.kron(v["X"], v["X"])),
+      "2vec(I)vec(I)ᵀ", needs=(MATRIX_DERIV, "kron")),
+    P("h-sym-tr-ASS", 14, "hessian", "tr(A*S*S)", "S", lambda v: np.trace(v["A"] @ v["S"] @ v["S"]),
+      "(I ⊗ Aᵀ)Kₙₙ + Kₙₙ(I ⊗ A)", let={"S": "symmetric"}, needs=(MATRIX_DERIV,)),
     P("h-cubic-trace", 14, "hessian", "tr(X*X*X)", "X", lambda v: np.trace(v["X"] @ v["X"] @ v["X"]),
       "3Kₙₙ(Xᵀ ⊗ I + I ⊗ X)", needs=(MATRIX_DERIV,)),
     P("h-softplus-Xw-by-X", 14, "hessian", "sum(softplus(X*w))", "X", lambda v: np.sum(softplus(v["X"] @ v["w"])),
@@ -701,8 +711,9 @@ def test_torch_code_against_autograd(p):
     else:
         auto = torch.autograd.functional.hvp(f, x, targs[names.index(r.aux)])[1].numpy()
     got = np.asarray(deriv.detach().numpy(), float)
-    if got.ndim == 1 and auto.ndim == 2 and auto.shape[0] == 1:
-        got = got[None, :]              # generated code returns a one-row Jacobian as a vector (its docstring says so)
+    if got.ndim == 1 and auto.ndim == 2 and 1 in auto.shape:
+        got = got.reshape(auto.shape)   # generated code returns a one-row or one-column Jacobian as a vector
+                                        # (its docstring says so)
     assert got.shape == auto.shape and rel_error(got, auto) < 1e-8, \
         f"{p.kind} {p.expr!r}: torch code differs from torch.autograd ({rel_error(got, auto) if got.shape == auto.shape else (got.shape, auto.shape)})"
 
