@@ -376,7 +376,8 @@ PROBLEMS = [
       "diag(vec(P)) − diag(vec(P))(𝟏𝟏ᵀ ⊗ I)diag(vec(P))  where P = softmax(Z)", needs=(ROWWISE, MATRIX_DERIV)),
     P("x-jac-layernorm-X", 14, "jacobian", "layernorm(X)", "X", lambda v: layernorm_rows(v["X"]),
       "diag(vec(σ𝟏ᵀ))⁻¹(I − (𝟏𝟏ᵀ ⊗ I)/n − diag(vec(H))(𝟏𝟏ᵀ ⊗ I)diag(vec(H))/n)  where H = layernorm(X)",
-      needs=(MATRIX_DERIV, "layernorm")),
+      # rows of 5: the layer norm of 2 entries is ±1 whatever they are, its Jacobian 0 (rounding only)
+      let={"X": "matrix(m,5)"}, needs=(MATRIX_DERIV, "layernorm")),
     P("x-hess-var-X", 14, "hessian", "var(X)", "X", lambda v: float(np.var(v["X"])),
       "2(I − 𝟏𝟏ᵀ/(mn))/(mn)", needs=(MATRIX_DERIV, "var")),
     P("x-jac-embed", 14, "jacobian", "S*E", "E", lambda v: v["S"] @ v["E"], "I ⊗ S", let={"S": "onehot"},
