@@ -226,8 +226,8 @@ FORWARD_OVER_REVERSE = "forward mode over reverse mode"     # the --steps line b
 def hvp(f: Expr, wrt: Expr, v: Expr, steps: list | None = None) -> Expr:
     """∇²f·v, shaped like wrt: the directional derivative of the gradient along v (forward mode
     over reverse mode; Pearlmutter, Fast exact multiplication by the Hessian, Neural Computation
-    6(1), 1994). The Hessian is never formed: for a matrix wrt it is a 4-way object, its product
-    with v a matrix."""
+    6(1), 1994). The Hessian is never formed: for an m×n wrt it is mn×mn in vec form (`hessian`),
+    its product with v an m×n matrix."""
     g = _gradient_to_differentiate(f, wrt, steps)
     if steps is not None:
         x, d = wrt.attrs[0], v.attrs[0]
