@@ -5,9 +5,12 @@
   transposed locally (JAX's linearise-then-transpose): only the linear ops
   need a transpose rule (sum, product, Hadamard product and transpose here;
   the function ops declare theirs in their spec, as `transpose`). Adjoints of a node used twice are summed, so the result
-  grows linearly with the expression.
-- jacobian: the JVP written as a matrix (diag(f'(x)) for elementwise ops).
-- hessian: the Jacobian of the gradient.
+  grows linearly with the expression. An op whose spec has a `vjp` of its own
+  (layernorm) keeps that reverse rule whole instead.
+- jacobian: the JVP written as a matrix (diag(f'(x)) for elementwise ops); of
+  or by a matrix, the Jacobian of vec(f) by vec(x), written with Kronecker
+  products (d vec(AXB) = (Bᵀ ⊗ A) d vec(X)).
+- hessian: the Jacobian of the gradient (by a matrix: mn×mn, in vec form).
 - hvp: the JVP of the gradient (forward-over-reverse, Pearlmutter 1994): the
   Hessian applied to a direction, never formed, so also for a matrix variable.
 """
