@@ -13,7 +13,7 @@ from .lazy_numpy import np
 
 from ..algebra import (MUL, ONES, TRANSPOSE, ZERO, call, const, count, had, inner, mul, mul_parts, mul_split, ones,
                        power, sub)
-from ..shapes import is_column
+from ..shapes import size_product
 from .function import ZERO as ZERO_D, FunctionOp
 from .linalg import _linear_invariant
 
@@ -51,9 +51,9 @@ def _per_entry(node):
 
 
 def _mean_matrix(node, m):
-    """mean(t) = 𝟏ᵀt/n for a column t: its Jacobian is 𝟏ᵀ/n times t's."""
+    """mean(t) = 𝟏ᵀvec(t)/(mn): its Jacobian is 𝟏ᵀ/(mn) times t's (as sum's, ops/linalg.py)."""
     a = node.args[0]
-    return mul(_per_entry(node), ones((1, a.shape[0])), m(a)) if is_column(a.shape) else None
+    return mul(_per_entry(node), ones((1, size_product(*a.shape))), m(a))
 
 
 MEAN = FunctionOp(
