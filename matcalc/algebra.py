@@ -31,7 +31,8 @@ never the other way. The rules, with their conditions:
 - matrix chains: identities dropped; X X⁻¹ = I (X invertible); Xᵃ Xᵇ = Xᵃ⁺ᵇ for
   integers; diag(u) diag(v) = diag(u ⊙ v), diag(u) v = u ⊙ v, vᵀ diag(u) =
   (v ⊙ u)ᵀ; a 1×1 piece is a scalar factor (x yᵀz = (yᵀz) x), 𝟏ᵀu = sum(u),
-  vᵀx = xᵀv — always.
+  vᵀx = xᵀv; 𝟏ₘ𝟏ₙᵀ alone is the m×n matrix of ones, and inside a longer product
+  a matrix of ones is written 𝟏𝟏ᵀ (A𝟏𝟏ᵀ costs less than A·ones) — always.
 - transposes pushed to the leaves: (Aᵀ)ᵀ = A, (AB)ᵀ = BᵀAᵀ, sums, Hadamard
   products, (Xᵏ)ᵀ = (Xᵀ)ᵏ, f(Xᵀ) = f(X)ᵀ for an entrywise f, (XᵀX)⁻ᵀ = (XᵀX)⁻¹
   — always.

@@ -5,9 +5,12 @@
   transposed locally (JAX's linearise-then-transpose): only the linear ops
   need a transpose rule (sum, product, Hadamard product and transpose here;
   the function ops declare theirs in their spec, as `transpose`). Adjoints of a node used twice are summed, so the result
-  grows linearly with the expression.
-- jacobian: the JVP written as a matrix (diag(f'(x)) for elementwise ops).
-- hessian: the Jacobian of the gradient.
+  grows linearly with the expression. An op whose spec has a `vjp` of its own
+  (layernorm) keeps that reverse rule whole instead.
+- jacobian: the JVP written as a matrix (diag(f'(x)) for elementwise ops); of
+  or by a matrix, the Jacobian of vec(f) by vec(x), written with Kronecker
+  products (d vec(AXB) = (Bᵀ ⊗ A) d vec(X)).
+- hessian: the Jacobian of the gradient (by a matrix: mn×mn, in vec form).
 - hvp: the JVP of the gradient (forward-over-reverse, Pearlmutter 1994): the
   Hessian applied to a direction, never formed, so also for a matrix variable.
 """
@@ -226,8 +229,8 @@ FORWARD_OVER_REVERSE = "forward mode over reverse mode"     # the --steps line b
 def hvp(f: Expr, wrt: Expr, v: Expr, steps: list | None = None) -> Expr:
     """∇²f·v, shaped like wrt: the directional derivative of the gradient along v (forward mode
     over reverse mode; Pearlmutter, Fast exact multiplication by the Hessian, Neural Computation
-    6(1), 1994). The Hessian is never formed: for a matrix wrt it is a 4-way object, its product
-    with v a matrix."""
+    6(1), 1994). The Hessian is never formed: for an m×n wrt it is mn×mn in vec form (`hessian`),
+    its product with v an m×n matrix."""
     g = _gradient_to_differentiate(f, wrt, steps)
     if steps is not None:
         x, d = wrt.attrs[0], v.attrs[0]

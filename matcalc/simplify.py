@@ -17,9 +17,12 @@ The rules and when they hold:
   vec(AMBᵀ) and vec(M)ᵀ(B ⊗ A) = vec(AᵀMB)ᵀ; K_mn K_nm = I; K_pm(A ⊗ B)K_nq = B ⊗ A for A m×n,
   B p×q, used where one K is I (A or B a row, or a column); Σ A ⊗ Bᵢ = A ⊗ ΣBᵢ and
   Σ Aᵢ ⊗ B = (ΣAᵢ) ⊗ B — always (Magnus & Neudecker, ch. 2 and 3);
-- Hadamard products of sums multiplied out, with like terms and quotients
-  cancelled (σ ⊙ (𝟏 − σ) ⊘ (𝟏 − σ) = σ) — where the quotients are defined, as
-  typed (expand);
+- Hadamard products of sums, and products of scalars, multiplied out, with like
+  terms and quotients cancelled (σ ⊙ (𝟏 − σ) ⊘ (𝟏 − σ) = σ) — where the quotients
+  are defined, as typed (expand);
+- row and column sums of a Hadamard product with a product XY of two inputs,
+  summed over the inputs' shape: (XY ⊙ C)𝟏 = (X ⊙ CYᵀ)𝟏, 𝟏ᵀ(XY ⊙ C) = 𝟏ᵀ(Y ⊙ XᵀC)
+  — always (row_sums);
 - the rewrites toward a textbook's form of textbook.py, each with where it holds.
 """
 from __future__ import annotations

@@ -162,6 +162,21 @@ def test_derivative_of_or_by_a_matrix(kind, expr, wrt, let, text, numpy):
     assert rel_error(evaluate(r.expr, vals, sizes), want) < 1e-10
 
 
+@pytest.mark.parametrize("expr, hessian", [
+    ("var(X)", lambda n: 2 * (np.eye(n) / n - np.ones((n, n)) / n ** 2)),
+    ("mean(X)^2", lambda n: 2 * np.ones((n, n)) / n ** 2),
+])
+def test_mean_of_a_matrix_has_a_jacobian_in_vec_form(expr, hessian):
+    # mean's Jacobian rule takes vec of a matrix argument, as sum's does (it was for columns only,
+    # and the Hessian of var(X) by X was refused)
+    from catalogue_points import point
+    from matcalc.numeric import evaluate
+    r = matcalc.hessian(expr, "X")
+    assert r.verify(trials=3).passed
+    sizes, vals = point(r, seed=2)
+    assert rel_error(evaluate(r.expr, vals, sizes), hessian(vals["X"].size)) < 1e-10
+
+
 def test_jacobians_of_diag_and_triangles_are_masks():
     for expr, text in (("diag(x)", "diag(vec(I)) (𝟏 ⊗ I)"), ("triu(X)", "diag(vec(triu(𝟏𝟏ᵀ)))")):
         r = matcalc.jacobian(expr, expr[5])

@@ -30,7 +30,9 @@ class FunctionOp(Op):
     np         callable(*2-D arrays) -> 2-D array: the verifier's and evaluator's implementation
     d          callable(node, dargs) -> the differential (JVP) given the arguments' differentials
                (None for an argument that does not vary), or ZERO
-    transpose  for a linear op: callable(node, ct) -> the adjoint of its argument when its own is ct
+    transpose  for a linear op: callable(node, ct) -> the adjoint of its argument when its own is ct;
+               for a bilinear op (kron) callable(node, ct, i): the adjoint of argument i, the one
+               that varies (derive._transpose_rule)
     matrix     for a linear op from vectors: callable(node, m) -> the Jacobian matrix, where m(t) is
                that of an argument (derive._LinearMap), or None when it has no matrix form
     vjp        optional callable(node, i, ct) -> the adjoint of argument i when the node's own is ct: a

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from .lazy_numpy import np
 
-from ..algebra import MUL, ONES, ZERO, call, const, count, had, inner, mul, mul_parts, mul_split, ones, power, sub
-from ..shapes import is_column
+from ..algebra import (MUL, ONES, TRANSPOSE, ZERO, call, const, count, had, inner, mul, mul_parts, mul_split, ones,
+                       power, sub)
+from ..shapes import size_product
 from .function import ZERO as ZERO_D, FunctionOp
 from .linalg import _linear_invariant
 
@@ -50,9 +51,9 @@ def _per_entry(node):
 
 
 def _mean_matrix(node, m):
-    """mean(t) = 𝟏ᵀt/n for a column t: its Jacobian is 𝟏ᵀ/n times t's."""
+    """mean(t) = 𝟏ᵀvec(t)/(mn): its Jacobian is 𝟏ᵀ/(mn) times t's (as sum's, ops/linalg.py)."""
     a = node.args[0]
-    return mul(_per_entry(node), ones((1, a.shape[0])), m(a)) if is_column(a.shape) else None
+    return mul(_per_entry(node), ones((1, size_product(*a.shape))), m(a))
 
 
 MEAN = FunctionOp(
@@ -71,7 +72,7 @@ MEAN = FunctionOp(
 def _var_canon(x):
     if x.is_scalar or x.op in (ZERO, ONES):
         return const(0)                         # one entry, or all equal: no spread
-    if x.op.name == "transpose":
+    if x.op is TRANSPOSE:                       # var(Xᵀ) = var(X): the same entries — always
         return call("var", x.args[0])
     if x.op is MUL:                             # var(cX) = c² var(X) for a number or scalar c
         c, atoms, chain = mul_split(x)
@@ -131,7 +132,8 @@ def _extreme(name, pick, word):
               + ("relu(x - y) + y" if largest else "y - relu(y - x)"),
         np=lambda X: np.array([[pick(X)]]),
         d=lambda node, d: inner(call(flag, node.args[0]), d[0]),
-        canon=lambda x: x if x.is_scalar else call(name, x.args[0]) if x.op.name == "transpose" else None,
+        # max(a) = a for a scalar, max(Xᵀ) = max(X) (the same entries) — always
+        canon=lambda x: x if x.is_scalar else call(name, x.args[0]) if x.op is TRANSPOSE else None,
         text=name + "({0})", latex="\\" + name + r"\left({0}\right)", source=name + "({0})",
         code="{ns}." + name + "({0})",
         code_for={"torch": torch_name + "({0})"},
