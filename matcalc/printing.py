@@ -419,6 +419,11 @@ class TextPrinter(Printer):
     def look(self, name: str) -> str:
         return _look(name)
 
+    def render(self, e: Expr) -> tuple[str, int]:
+        if getattr(e.op, "prefix", None):
+            return self.prefixed(e.op.prefix, e.args[0]), POST_P
+        return super().render(e)
+
     def function(self, e: Expr) -> str:
         letter = getattr(e.op, "letter", None)
         if letter and _look(letter) in self.reserved:      # a variable σ: sigmoid in full
@@ -482,10 +487,14 @@ class TextPrinter(Printer):
             return self.neg + s, NEG_P
         return s, MUL_P
 
+    def prefixed(self, sign: str, a: Expr) -> str:
+        """√n, √x, √(x + y): a prefix sign, its argument bracketed unless an atom."""
+        return sign + self.operand(a, POST_P + 1)
+
     def power(self, a: Expr, x: Fraction, prec: int) -> str:
         """a^x for x > 0: √a for the square root, as a textbook writes it."""
         if x == Fraction(1, 2):
-            return "√" + self.operand(a, POST_P + 1)
+            return self.prefixed("√", a)
         return self.operand(a, prec if x == 1 else POW_P + 1) + ("" if x == 1 else _sup(x))
 
     def had(self, e):

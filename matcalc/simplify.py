@@ -7,8 +7,10 @@ must not be applied to anything that is still to be differentiated.
 The rules and when they hold:
 - Sᵀ = S for a name declared symmetric, spd or diagonal, and for sums, inverses,
   powers and products A S Aᵀ of such — on the declared domain (assume);
-- sum(y) = 1 for a target y of cross_entropy (Y𝟏 = 𝟏 for a matrix of targets): an assumption unless y is declared
-  probability or onehot, and then said with the result (api._assumptions);
+- sum(y) = 𝟏ᵀy = 1 for a target y of cross_entropy (Y𝟏 = 𝟏 and sum(Y) = m for an m×n matrix of targets):
+  an assumption unless y is declared probability or onehot, and then said with the result
+  (api._assumptions); the same for the value of an op whose rows sum to 1 (unit_rows: softmax),
+  wherever it is defined;
 - common factors: Ax + Bx = (A + B)x, c·a + c·b = c(a + b), Σ cᵢ diag(vᵢ) =
   diag(Σ cᵢ vᵢ) — always (factor);
 - Kronecker products (kronecker): (A ⊗ B)(C ⊗ D) = AC ⊗ BD when cols(A) = rows(C) and
@@ -47,6 +49,8 @@ def domains(expr: Expr) -> dict[str, set[str]]:
 def assume(expr: Expr, kinds: dict[str, str], doms: dict[str, set[str]]) -> Expr:
     """Use declared symmetry (Sᵀ = S) and probability targets (sum(y) = 1)."""
     symmetric: dict[Expr, bool] = {}
+    unit = {n for n, k in kinds.items() if k in ("probability", "onehot")} \
+        | {n for n, d in doms.items() if "probability" in d}      # names whose rows sum to 1
 
     def is_symmetric(n: Expr) -> bool:
         if n not in symmetric:
@@ -63,22 +67,30 @@ def assume(expr: Expr, kinds: dict[str, str], doms: dict[str, set[str]]) -> Expr
     def visit(node: Expr):
         if node.op is alg.TRANSPOSE and is_symmetric(node.args[0]):
             return node.args[0]
-        if node.op.name == "sum" and node.args[0].op is alg.SYM \
-                and "probability" in doms.get(node.args[0].attrs[0], ()):
-            return alg.const(1)
+        if node.op.name == "sum" and _unit_rows(node.args[0], unit):      # m rows of sum 1; a column: one
+            y = node.args[0]
+            return alg.size(y.shape[0]) if y.shape[1] != 1 else alg.const(1)
         if node.op is alg.MUL:
-            return _unit_row_sums(node, doms)
+            return _unit_row_sums(node, unit)
         return None
     return alg.rewrite(expr, visit)
 
 
-def _unit_row_sums(node: Expr, doms) -> Expr | None:
-    """Y𝟏 = 𝟏 in a product, for a matrix Y of probability rows (the target of cross_entropy)."""
+def _unit_rows(y: Expr, unit: set[str]) -> bool:
+    """Every row of y sums to 1: a name of probability or one-hot rows (declared, or the target of
+    cross_entropy), or the value of an op that says so of itself (softmax)."""
+    return y.op.unit_rows if hasattr(y.op, "unit_rows") else y.op is alg.SYM and y.attrs[0] in unit
+
+
+def _unit_row_sums(node: Expr, unit: set[str]) -> Expr | None:
+    """Y𝟏 = 𝟏 (Y𝟏𝟏ᵀ = 𝟏𝟏ᵀ) and 𝟏ᵀy = 1 (𝟏𝟏ᵀy = 𝟏) in a product, for a matrix Y (a column y) whose rows
+    sum to 1 (_unit_rows): every column of a matrix of ones sums a row."""
     coef, atoms, chain = alg.mul_split(node)
-    for i, (y, o) in enumerate(zip(chain, chain[1:])):
-        if y.op is alg.SYM and y.shape[1] != 1 and o.op is alg.ONES and o.shape[1] == 1 \
-                and "probability" in doms.get(y.attrs[0], ()):
-            return alg.mul_parts(coef, atoms, chain[:i] + [alg.ones((y.shape[0], 1))] + chain[i + 2:])
+    for i, (a, b) in enumerate(zip(chain, chain[1:])):
+        if a.shape[1] != 1 and b.op is alg.ONES and _unit_rows(a, unit):
+            return alg.mul_parts(coef, atoms, chain[:i] + [alg.ones((a.shape[0], b.shape[1]))] + chain[i + 2:])
+        if b.shape[1] == 1 and b.shape[0] != 1 and a.op is alg.ONES and _unit_rows(b, unit):
+            return alg.mul_parts(coef, atoms, chain[:i] + [alg.ones((a.shape[0], 1))] + chain[i + 2:])
     return None
 
 

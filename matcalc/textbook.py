@@ -17,7 +17,9 @@ a result longer, and one bottom-up pass applies them all (so they terminate):
   matrix times u when that prints shorter: Kᵀ((Vc) ⊙ s − (sᵀVc)s) = Kᵀ(diag(s) − ssᵀ)Vc;
 - exp(u) = sum(exp(u)) softmax(u) for every real vector u (the definition of softmax), used only
   when every sum(exp(u)) then cancels: diag(exp(z))/t − exp(z)exp(z)ᵀ/t², t = sum(exp(z)), is
-  diag(s) − ssᵀ.
+  diag(s) − ssᵀ;
+- k·mean(X) = sum(X) where k, among the factors of a product, is X's number of entries mn, always
+  (mean(X) = sum(X)/(mn)): sum(x) − n mean(x) = 0 for x of length n.
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from . import algebra as alg
 from .expr import Expr, postorder
 from .ops.elementwise import EXP, SIGMOID, STEP
 from .ops.linalg import DIAG, SUM
+from .ops.reductions import MEAN
 from .ops.nn import SOFTMAX
 from .shapes import is_column
 
@@ -62,10 +65,25 @@ def _visit(node: Expr) -> Expr | None:
     if node.op is alg.ADD:
         return _pairs(node) or _common_hadamard(node) or _as_matrix_times_vector(node)
     if node.op is alg.MUL:
-        return _cancel_inverses(node) or _fewer_transposes_of_scalar(node)
+        return _cancel_inverses(node) or _fewer_transposes_of_scalar(node) or _sum_of_mean(node)
     if node.op is DIAG and not is_column(node.args[0].shape):
         flipped = alg.call("diag", alg.transpose(node.args[0]))
         return flipped if _transposes(flipped) < _transposes(node) else None
+    return None
+
+
+def _sum_of_mean(node: Expr) -> Expr | None:
+    """k·mean(X) → sum(X) where the product's factors hold X's number of entries mn (module docstring);
+    only where every size of mn cancels, and a number factor too, so that it prints shorter."""
+    coef, atoms, chain = alg.mul_split(node)
+    exps = dict(atoms)
+    for a, x in atoms:
+        if a.op is MEAN and x == 1:
+            c, sizes, _ = alg.mul_split(alg.count(a.args[0].shape))
+            if (coef / c).denominator == 1 and all(exps.get(s, 0) >= e for s, e in sizes):
+                less = dict(sizes)
+                rest = [(s, e - less.get(s, 0)) for s, e in atoms if s is not a]
+                return alg.mul_parts(coef / c, rest + [(alg.call("sum", a.args[0]), 1)], chain)
     return None
 
 

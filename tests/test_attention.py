@@ -21,11 +21,11 @@ CASES = [
     ("grad", "cross_entropy(X*W' + ones(B)*b', Y)", "b", {"Y": "onehot"}, "(softmax(𝟏bᵀ + XWᵀ) − Y)ᵀ𝟏"),
     ("grad", "cross_entropy(X*W' + ones(B)*b', Y)", "X", {"Y": "probability"}, "(softmax(𝟏bᵀ + XWᵀ) − Y)W"),
     # attention: ∇V = PᵀG, ∇S = P ⊙ (GVᵀ − rowsum(G ⊙ O)𝟏ᵀ), ∇Q = ∇S K/√d, ∇K = ∇Sᵀ Q/√d
-    ("vjp", ATTENTION, "V", None, "softmax(QKᵀ/√(n))ᵀ G"),
-    ("vjp", ATTENTION, "Q", None, "(P ⊙ (GVᵀ − (G ⊙ (PV))𝟏𝟏ᵀ))K/√(n)  where P = softmax(QKᵀ/√(n))"),
-    ("vjp", ATTENTION, "K", None, "(Pᵀ ⊙ (VGᵀ − 𝟏𝟏ᵀ(Gᵀ ⊙ (VᵀPᵀ))))Q/√(n)  where P = softmax(QKᵀ/√(n))"),
+    ("vjp", ATTENTION, "V", None, "softmax(QKᵀ/√n)ᵀ G"),
+    ("vjp", ATTENTION, "Q", None, "(P ⊙ (GVᵀ − (G ⊙ (PV))𝟏𝟏ᵀ))K/√n  where P = softmax(QKᵀ/√n)"),
+    ("vjp", ATTENTION, "K", None, "(Pᵀ ⊙ (VGᵀ − 𝟏𝟏ᵀ(Gᵀ ⊙ (VᵀPᵀ))))Q/√n  where P = softmax(QKᵀ/√n)"),
     ("vjp", "softmax(Q*K'/sqrt(cols(Q)) + M)*V", "Q", None,
-     "(P ⊙ (GVᵀ − (G ⊙ (PV))𝟏𝟏ᵀ))K/√(n)  where P = softmax(QKᵀ/√(n) + M)"),
+     "(P ⊙ (GVᵀ − (G ⊙ (PV))𝟏𝟏ᵀ))K/√n  where P = softmax(QKᵀ/√n + M)"),
     ("vjp", "softmax(S)*V", "S", None, "P ⊙ (GVᵀ − (G ⊙ (PV))𝟏𝟏ᵀ)  where P = softmax(S)"),
 ]
 

@@ -45,7 +45,7 @@ CATALOGUE = [
     ('grad', 'sum(x)', 'x', None, '𝟏'),
     ('grad', 'sum(exp(x))', 'x', None, 'exp(x)'),
     ('grad', 'sum(log(x))', 'x', None, '𝟏 ⊘ x'),
-    ('grad', 'sum(sqrt(x))', 'x', None, '(𝟏 ⊘ √(x))/2'),
+    ('grad', 'sum(sqrt(x))', 'x', None, '(𝟏 ⊘ √x)/2'),
     ('grad', 'sum(sigmoid(x))', 'x', None, 'σ(x) ⊙ (𝟏 − σ(x))'),
     ('grad', 'sum(tanh(x))', 'x', None, '𝟏 − tanh(x)²'),
     ('grad', 'sum(relu(x))', 'x', None, '𝟙[x > 0]'),

@@ -162,6 +162,15 @@ ROWS = [      # (row of the issue's table, op, expression, variable, declaration
      "det(AXB) X⁻ᵀ"),
     ("subexpressions named once", "grad", "norm(X - W'*sigmoid(W*X))**2", "W", None,
      "2(−(H ⊙ (𝟏𝟏ᵀ − H) ⊙ (WR))Xᵀ − HRᵀ)  where H = σ(WX), R = X − WᵀH"),
+    ("n mean(x) is sum(x)", "grad", "norm(x - mean(x)*ones(len(x)))^2/len(x)", "x", None, "2(x − mean(x) 𝟏)/n"),
+    ("mn mean(X) is sum(X)", "grad", "mean(X)*rows(X)*cols(X)*sum(X)", "X", None, "2 sum(X) 𝟏𝟏ᵀ"),
+    ("a number of entries", "grad", "5*mean(x)*sum(x)", "x", {"x": "vector(5)"}, "2 sum(x) 𝟏"),
+    ("softmax rows sum to 1", "grad", "mean(softmax(Z))", "Z", None, "0"),
+    ("a softmax sums to 1", "grad", "ones(n)'*softmax(z)*sum(z) + sum(softmax(z))", "z", None, "𝟏"),
+    ("probability rows sum to 1", "grad", "sum(Y .* log_softmax(Z))", "Z", {"Y": "probability"}, "Y − softmax(Z)"),
+    ("m probability rows sum to m", "grad", "sum(Y)*cross_entropy(Z, Y)", "Z", {"Y": "onehot"}, "m(softmax(Z) − Y)"),
+    ("the square root of a size", "grad", "sum(X)/sqrt(cols(X))", "X", None, "𝟏𝟏ᵀ/√n"),
+    ("the square root of a name", "grad", "sum(sqrt(x + y)) + sum(sqrt(x))", "x", None, "(𝟏 ⊘ √(x + y) + 𝟏 ⊘ √x)/2"),
 ]
 
 

@@ -38,14 +38,14 @@ class Elementwise(FunctionOp):
     def __init__(self, *, name: str, meaning: str, np: callable, fprime, text_head: str, latex_head: str = "",
                  code: str, code_for: dict | None = None, rule: str, cite: str, domain: str | None = None,
                  temp: str = "t", canon=None, sp=None, letter=None, text=None, latex=None, probes=None,
-                 sign=None):
+                 sign=None, prefix=None):
         self.fprime, self._sp = fprime, sp
         inner = "x" if domain == "positive" else "A*x"    # the verifier draws names, not A*x, positive
         super().__init__(
             names=(name,), meaning=meaning, np=np, d=ZERO if fprime is None else self._d,
             text=text or text_head + "({0})", latex=latex or latex_head + r"\left({0}\right)",
             source=name + "({0})", code=code, code_for=code_for, rule=rule, cite=cite, domain=(domain,),
-            temp=temp, canon=canon, letter=letter, sign=sign,
+            temp=temp, canon=canon, letter=letter, sign=sign, prefix=prefix,
             probes=probes or (("grad", f"sum({name}(x))", "x", None), ("jacobian", f"{name}({inner})", "x", None),
                               ("grad", f"sum({name}(X))", "X", None)))
         self.sp = self._sympy
@@ -101,7 +101,7 @@ LOG = Elementwise(name="log", meaning="natural logarithm, entrywise", np=np.log,
                   text_head="log", latex_head=r"\log", code="{ns}.log({0})", rule="d log(x) = dx ⊘ x",
                   cite=_TABLES, domain="positive", canon=_log_canon)
 SQRT = Elementwise(name="sqrt", meaning="square root, entrywise", np=np.sqrt,
-                   fprime=lambda x, y: scale(0.5, hadpow(y, -1)), text_head="√", latex_head=r"\sqrt",
+                   fprime=lambda x, y: scale(0.5, hadpow(y, -1)), text_head="√", prefix="√", latex_head=r"\sqrt",
                    latex=r"\sqrt{{{0}}}", code="{ns}.sqrt({0})", rule="d √x = dx ⊘ (2√x)", cite=_TABLES,
                    domain="positive", sign="nonnegative")
 SIN = Elementwise(name="sin", meaning="sine, entrywise", np=np.sin, fprime=lambda x, y: call("cos", x),

@@ -62,6 +62,10 @@ class FunctionOp(Op):
                and the templates take the sizes (numbers, names or products), not values
     infix      the precedence of an operator notation (⊗): text and LaTeX bracket the arguments as
                operands of that precedence, and the result as such; None for a function call
+    unit_rows  every row of its value sums to 1 (of a column vector, its entries), wherever it is
+               defined: P𝟏 = 𝟏 for softmax, which the simplification uses (simplify.assume)
+    prefix     a sign the text writes before its one argument with no brackets when that is an atom
+               (√n, √x; √(x + y) otherwise), as for a power ½; None for the text template
     temp, usage, sp, scalar_ok  the name of a shared temporary (or a pair: for a vector, for a
                matrix), a hint for a wrong number of arguments, its SymPy form, whether a 1×1
                argument is allowed (scalar-of-square)
@@ -79,7 +83,8 @@ class FunctionOp(Op):
                  code_product: str | None = None, domain: tuple | None = None, probes: tuple = (), rule: str = "", cite: str = "",
                  letter: str | None = None, temp="t", usage: str | None = None, sp: Callable | None = None,
                  scalar_ok: bool = True, sugar: Callable | None = None, sign: str | None = None,
-                 sized: bool = False, infix: int | None = None):
+                 sized: bool = False, infix: int | None = None, prefix: str | None = None,
+                 unit_rows: bool = False):
         lo, hi = (arity, arity) if isinstance(arity, int) else arity
         self.names, self.meaning, self.arity, self.shape = tuple(names), meaning, (lo, hi), shape
         self.np, self.d, self.transpose, self.matrix, self.canon = np, d, transpose, matrix, canon
@@ -97,7 +102,7 @@ class FunctionOp(Op):
         self.name = name or self.names[0]
         if sign not in (None, "positive", "nonnegative"):
             raise TypeError(f"op {self.name}: sign must be 'positive', 'nonnegative' or None, got {sign!r}")
-        self.sign, self.sized, self.infix = sign, sized, infix
+        self.sign, self.sized, self.infix, self.prefix, self.unit_rows = sign, sized, infix, prefix, unit_rows
         self._validate()
         super().__init__()
 

@@ -147,7 +147,7 @@ def _lse_d(node, d):
 
 
 SOFTMAX = FunctionOp(
-    sign="positive",
+    sign="positive", unit_rows=True,
     names=("softmax",), meaning="exp(z) / sum(exp(z)) for a column vector; for a matrix, each row",
     shape=_named("softmax", _rows_shape(reduce=False)),
     np=_softmax_np, temp=("s", "P"),       # P: the attention (probability) matrix, as papers name it
