@@ -113,6 +113,25 @@ def _signed_transposes(e: Expr):
 _TRANSPOSED_SIZE = 200
 
 
+def _sub_sums(order) -> list[Expr]:
+    """The sums whose terms are some (not all) of another sum's terms, once for each such sum:
+    the flattened a + b + c holds a + b. Only sums that share b's first term are compared, and
+    at most _SUB_SUMS of those for each b (naming is for reading; a long result is not read)."""
+    sums = [n for n in order if n.op is alg.ADD]
+    holding: dict[Expr, list[Expr]] = {}      # a term -> the sums it is a term of
+    for a in sums:
+        for t in set(a.args):
+            holding.setdefault(t, []).append(a)
+    out = []
+    for b in sums:
+        tb = Counter(b.args)
+        out += [b for a in holding[b.args[0]][:_SUB_SUMS] if len(b.args) < len(a.args) and not tb - Counter(a.args)]
+    return out
+
+
+_SUB_SUMS = 50
+
+
 def _reading(e: Expr):
     """Which of a sum's signed transposes to name: a column rather than a row, fewer transposes in
     its terms, more terms added than subtracted; then any fixed order."""
@@ -168,6 +187,8 @@ class Printer:
             for a in node.args:
                 if canon[a] is not canon[node]:
                     uses[canon[a]] = uses.get(canon[a], 0) + 1
+        for part in _sub_sums(order):      # a sum among a longer sum's terms is a use (M − M𝟏𝟏ᵀ/k)
+            uses[part] = uses.get(part, 0) + 1
         # a difference printed as the negation of its named partner: X − WᵀH as −R
         self.partner = {node: c for node, c in canon.items() if node.op is alg.ADD and c is not node}
         self.candidates = set()
@@ -293,8 +314,13 @@ class Printer:
         return str(d)
 
     def add(self, e: Expr) -> str:
-        out = []
-        for i, t in enumerate(e.args):
+        out, terms = [], list(e.args)
+        part = self.named_part(e) if self.share else None
+        if part is not None:        # M + c for a named M = a + b, where the sum is a + b + c
+            out.append(self.operand(part, ADD_P))
+            for t in part.args:
+                terms.remove(t)
+        for i, t in enumerate(terms, start=len(out)):
             c, rest = alg.split_coef(t)
             if c < 0:
                 body = self.operand(alg.scale(-c, rest), ADD_P + 1)
@@ -305,6 +331,18 @@ class Printer:
         return " ".join(out)
 
     plus, minus, neg = "+", "-", "-"
+
+    def named_part(self, e: Expr) -> Expr | None:
+        """The longest named sum whose terms are some of e's (not all), else None."""
+        if not hasattr(self, "_named_sums"):      # a term -> the named sums that begin with it
+            self._named_sums: dict[Expr, list[Expr]] = {}
+            for c in self.candidates:
+                if c.op is alg.ADD:
+                    self._named_sums.setdefault(c.args[0], []).append(c)
+        terms = Counter(e.args)
+        parts = [c for t in terms for c in self._named_sums.get(t, ())
+                 if len(c.args) < len(e.args) and not Counter(c.args) - terms]
+        return max(parts, key=lambda c: len(c.args), default=None)
 
     def function(self, e: Expr) -> str:
         tpl = getattr(e.op, self.template)
@@ -632,6 +670,18 @@ class LatexPrinter(Printer):
     template = "latex"
     plus, minus, neg = "+", "-", "-"
 
+    def named_part(self, e: Expr) -> Expr | None:
+        """The longest named sum whose terms are some of e's (not all), else None."""
+        if not hasattr(self, "_named_sums"):      # a term -> the named sums that begin with it
+            self._named_sums: dict[Expr, list[Expr]] = {}
+            for c in self.candidates:
+                if c.op is alg.ADD:
+                    self._named_sums.setdefault(c.args[0], []).append(c)
+        terms = Counter(e.args)
+        parts = [c for t in terms for c in self._named_sums.get(t, ())
+                 if len(c.args) < len(e.args) and not Counter(c.args) - terms]
+        return max(parts, key=lambda c: len(c.args), default=None)
+
     def __init__(self, style="bold", reserved=()):
         super().__init__()
         self.style = style
@@ -860,6 +910,18 @@ class CodePrinter(Printer):
 
     template = "code"
     plus, minus, neg = "+", "-", "-"
+
+    def named_part(self, e: Expr) -> Expr | None:
+        """The longest named sum whose terms are some of e's (not all), else None."""
+        if not hasattr(self, "_named_sums"):      # a term -> the named sums that begin with it
+            self._named_sums: dict[Expr, list[Expr]] = {}
+            for c in self.candidates:
+                if c.op is alg.ADD:
+                    self._named_sums.setdefault(c.args[0], []).append(c)
+        terms = Counter(e.args)
+        parts = [c for t in terms for c in self._named_sums.get(t, ())
+                 if len(c.args) < len(e.args) and not Counter(c.args) - terms]
+        return max(parts, key=lambda c: len(c.args), default=None)
 
     def __init__(self, dims: dict, backend=None, params: dict | None = None, stmt=None):
         super().__init__()

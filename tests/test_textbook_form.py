@@ -162,6 +162,8 @@ ROWS = [      # (row of the issue's table, op, expression, variable, declaration
      "det(AXB) X⁻ᵀ"),
     ("subexpressions named once", "grad", "norm(X - W'*sigmoid(W*X))**2", "W", None,
      "2(−(H ⊙ (𝟏𝟏ᵀ − H) ⊙ (WR))Xᵀ − HRᵀ)  where H = σ(WX), R = X − WᵀH"),
+    ("a named sum among a longer sum's terms", "grad", "norm(A*x - b)^2 + sum(exp(A*x - b + c))", "x", None,
+     "Aᵀ(exp(r + c) + 2r)  where r = Ax − b"),
     ("n mean(x) is sum(x)", "grad", "norm(x - mean(x)*ones(len(x)))^2/len(x)", "x", None, "2(x − mean(x) 𝟏)/n"),
     ("mn mean(X) is sum(X)", "grad", "mean(X)*rows(X)*cols(X)*sum(X)", "X", None, "2 sum(X) 𝟏𝟏ᵀ"),
     ("a number of entries", "grad", "5*mean(x)*sum(x)", "x", {"x": "vector(5)"}, "2 sum(x) 𝟏"),
