@@ -19,6 +19,7 @@ from .ops.linalg import is_diagonal_matrix
 from .shapes import is_column, is_row, is_vector, size_code
 
 ADD_P, MUL_P, NEG_P, POW_P, POST_P, ATOM_P = 10, 20, 25, 30, 40, 50
+KRON_P = 15     # ⊗ binds looser than a product, as in Magnus & Neudecker: (A ⊗ B)(C ⊗ D) = AC ⊗ BD
 _SUP = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 _SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 _UNSUB = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
@@ -66,9 +67,9 @@ def trivial(e: Expr, named=frozenset()) -> bool:
     Xᵀ, X⁻¹, x², 2x, h), or the same around one operation on atoms that prints in at most TRIVIAL_LEN
     characters as text (Ax, xᵀSx, x − μ, x² + 𝟏, (A + B)⁻¹, ‖x‖, σ(z), det(X), tanh(x), W₁h).
     Everything else is named when it occurs twice: σ(WX), Ax − b, softmax(z), (λI + A)⁻¹."""
-    e = _stripped(e)
-    if not e.args:
+    if _atom(e, named):         # 2t for a named t is t
         return True
+    e = _stripped(e)
     if not all(_atom(a, named) for a in e.args):
         return False
     pr = TextPrinter()
@@ -202,7 +203,7 @@ class Printer:
         negated = self.negated_partner(e, prec)
         if negated is not None:
             return negated
-        s, own = self.render(e)
+        s, own = self.render(self.scalars_inside(e) or e)
         if self.share and e in self.candidates:
             name = self.shared_name(self.forced[e]) if self.forced is not None else self.new_name(e)
             self.defs.append((name, s))
@@ -300,12 +301,28 @@ class Printer:
         """The precedence of an op printed as an operator (A ⊗ B) in this notation, else None."""
         return getattr(e.op, "infix", None) if self.template in ("text", "latex") else None
 
+    def scalars_inside(self, e: Expr) -> Expr | None:
+        """c(A ⊗ B) as cA ⊗ B (always: the one infix op, ⊗, is bilinear), so that −X⁻ᵀ ⊗ X⁻¹ and
+        2I ⊗ AᵀA need no brackets; a node for printing only. None for anything else."""
+        if e.op is not alg.MUL:
+            return None
+        coef, atoms, chain = alg.mul_split(e)
+        if len(chain) != 1 or not self.infix(chain[0]) or chain[0] in self.candidates:
+            return None
+        k = chain[0]
+        return Expr(k.op, (alg.mul_parts(coef, atoms, [k.args[0]]),) + k.args[1:], k.attrs, k.shape)
+
     def arguments(self, e: Expr, prec: int = 0) -> list[str]:
         """A function's arguments printed; a sized op's sizes (commutation(m, n))."""
         if getattr(e.op, "sized", False):
             return [self.size_arg(d) for d in e.attrs]
         infix = self.infix(e)
-        return [self.operand(a, infix + 1 if infix else prec) for a in e.args]
+        if not infix:
+            return [self.operand(a, prec) for a in e.args]
+        # the operator is associative (A ⊗ B ⊗ C); a Hadamard product beside it is bracketed
+        # although it binds tighter: A ⊙ B ⊗ C misleads
+        return [self.operand(a, infix if a.op is e.op else MUL_P + 1 if a.op is alg.HAD else infix + 1)
+                for a in e.args]
 
     def size(self, d) -> str:          # a size as a number in an expression (n = len(x))
         return str(d)
@@ -670,18 +687,6 @@ class LatexPrinter(Printer):
     template = "latex"
     plus, minus, neg = "+", "-", "-"
 
-    def named_part(self, e: Expr) -> Expr | None:
-        """The longest named sum whose terms are some of e's (not all), else None."""
-        if not hasattr(self, "_named_sums"):      # a term -> the named sums that begin with it
-            self._named_sums: dict[Expr, list[Expr]] = {}
-            for c in self.candidates:
-                if c.op is alg.ADD:
-                    self._named_sums.setdefault(c.args[0], []).append(c)
-        terms = Counter(e.args)
-        parts = [c for t in terms for c in self._named_sums.get(t, ())
-                 if len(c.args) < len(e.args) and not Counter(c.args) - terms]
-        return max(parts, key=lambda c: len(c.args), default=None)
-
     def __init__(self, style="bold", reserved=()):
         super().__init__()
         self.style = style
@@ -694,7 +699,7 @@ class LatexPrinter(Printer):
         negated = self.negated_partner(e, prec)
         if negated is not None:
             return negated
-        s, own = self.render(e)
+        s, own = self.render(self.scalars_inside(e) or e)
         if self.forced and e in self.forced:       # the text printer's shared names, shape-aware
             name = latex_name(self.forced[e].translate(_UNSUB), e.shape, self.style)
             self.defs.append((name, s))
@@ -910,18 +915,6 @@ class CodePrinter(Printer):
 
     template = "code"
     plus, minus, neg = "+", "-", "-"
-
-    def named_part(self, e: Expr) -> Expr | None:
-        """The longest named sum whose terms are some of e's (not all), else None."""
-        if not hasattr(self, "_named_sums"):      # a term -> the named sums that begin with it
-            self._named_sums: dict[Expr, list[Expr]] = {}
-            for c in self.candidates:
-                if c.op is alg.ADD:
-                    self._named_sums.setdefault(c.args[0], []).append(c)
-        terms = Counter(e.args)
-        parts = [c for t in terms for c in self._named_sums.get(t, ())
-                 if len(c.args) < len(e.args) and not Counter(c.args) - terms]
-        return max(parts, key=lambda c: len(c.args), default=None)
 
     def __init__(self, dims: dict, backend=None, params: dict | None = None, stmt=None):
         super().__init__()

@@ -200,7 +200,7 @@ _INFIX = {  # operator -> (left binding power, right binding power)
     "+": (10, 11), "-": (10, 11),
     "*": (20, 21), "@": (20, 21), "/": (20, 21), ".*": (20, 21), "./": (20, 21),
     "**": (40, 39), "^": (40, 39), ".^": (40, 39),   # right-associative
-    "⊗": (20, 21),
+    "⊗": (15, 16),      # looser than a product, as printed: A ⊗ B*C is kron(A, B*C)
 }
 _CALLS = {"⊗": "kron"}     # operators that spell a function: A ⊗ B is the call kron(A, B)
 _PREFIX_BP = 30        # -a binds looser than a power: -x**2 is -(x**2)

@@ -63,9 +63,11 @@ def test_products_that_do_not_follow_are_shape_errors(expr, let):
 
 @pytest.mark.parametrize("expr, text, latex, source", [
     ("kron(A, B)", "A ⊗ B", r"\mathbf{A} \otimes \mathbf{B}", "kron(A, B)"),
-    ("kron(A*B, C)*D", "((AB) ⊗ C)D", r"((\mathbf{A}\mathbf{B}) \otimes \mathbf{C})\mathbf{D}", "kron(A*B, C)*D"),
+    ("kron(A*B, C)*D", "(AB ⊗ C)D", r"(\mathbf{A}\mathbf{B} \otimes \mathbf{C})\mathbf{D}", "kron(A*B, C)*D"),
     ("kron(A, B)'", "Aᵀ ⊗ Bᵀ", r"\mathbf{A}^\top \otimes \mathbf{B}^\top", "kron(A', B')"),
-    ("kron(2*A, alpha*B)", "2α(A ⊗ B)", r"2\alpha(\mathbf{A} \otimes \mathbf{B})", "2*alpha*kron(A, B)"),
+    ("A ⊗ B*C", "A ⊗ BC", r"\mathbf{A} \otimes \mathbf{B}\mathbf{C}", "kron(A, B*C)"),   # AC ⊗ BD
+    ("D .* E ⊗ F", "(D ⊙ E) ⊗ F", r"(\mathbf{D} \odot \mathbf{E}) \otimes \mathbf{F}", "kron(D.*E, F)"),
+    ("kron(2*A, alpha*B)", "2αA ⊗ B", r"2\alpha\mathbf{A} \otimes \mathbf{B}", "2*alpha*kron(A, B)"),
     ("kron(alpha, X)", "αX", r"\alpha\mathbf{X}", "alpha*X"),
     ("kron(x, y')", "xyᵀ", r"\mathbf{x}\mathbf{y}^\top", "x*y'"),
     ("vec(X)", "vec(X)", r"\operatorname{vec}(\mathbf{X})", "vec(X)"),
@@ -117,14 +119,14 @@ CASES = [
     ("hessian", "logdet(X)", "X", None, "−(X⁻¹ ⊗ X⁻ᵀ) Kₙₙ", None),
     ("hessian", "tr(X'*A*X)", "X", None, "I ⊗ (A + Aᵀ)",
      lambda v: np.kron(np.eye(v["X"].shape[1]), v["A"] + v["A"].T)),
-    ("hessian", "norm(A*X - B)^2", "X", None, "2I ⊗ (AᵀA)",
+    ("hessian", "norm(A*X - B)^2", "X", None, "2I ⊗ AᵀA",
      lambda v: 2 * np.kron(np.eye(v["X"].shape[1]), v["A"].T @ v["A"])),
-    ("hessian", "tr(inv(X)*A)", "X", None, "((X⁻¹AX⁻¹) ⊗ X⁻ᵀ + X⁻¹ ⊗ (X⁻ᵀAᵀX⁻ᵀ)) Kₙₙ", None),
-    ("hessian", "cross_entropy(W*x, y)", "W", {"y": "probability"}, "(xxᵀ) ⊗ (diag(s) − ssᵀ)  where s = softmax(Wx)",
+    ("hessian", "tr(inv(X)*A)", "X", None, "(X⁻¹AX⁻¹ ⊗ X⁻ᵀ + X⁻¹ ⊗ X⁻ᵀAᵀX⁻ᵀ) Kₙₙ", None),
+    ("hessian", "cross_entropy(W*x, y)", "W", {"y": "probability"}, "xxᵀ ⊗ (diag(s) − ssᵀ)  where s = softmax(Wx)",
      lambda v: np.kron(v["x"] @ v["x"].T, np.diag(_softmax(v["W"] @ v["x"]).reshape(-1))
                        - _softmax(v["W"] @ v["x"]) @ _softmax(v["W"] @ v["x"]).T)),
     ("hessian", "tr(X'*X)", "X", None, "2I", None),
-    ("hessian", "(a'*X*b)^2", "X", None, "2(bbᵀ) ⊗ (aaᵀ)",
+    ("hessian", "(a'*X*b)^2", "X", None, "2bbᵀ ⊗ aaᵀ",
      lambda v: 2 * np.kron(v["b"] @ v["b"].T, v["a"] @ v["a"].T)),
 ]
 

@@ -10,7 +10,7 @@ from .lazy_numpy import np
 
 from ..algebra import ADD, IDENTITY, MUL, add, identity, is_zero, mul, mul_parts, mul_split, transpose, zero
 from ..errors import UnsupportedError
-from ..printing import MUL_P
+from ..printing import KRON_P
 from ..shapes import is_column, is_row, size_product
 from .function import FunctionOp
 
@@ -106,7 +106,7 @@ KRON = FunctionOp(
     names=("kron",), meaning="Kronecker product A ⊗ B (mp×nq for A m×n, B p×q)", arity=2,
     shape=_kron_shape, np=np.kron, d=_kron_d, transpose=_kron_transpose, matrix=_kron_matrix,
     transposed=lambda node: kron(transpose(node.args[0]), transpose(node.args[1])),
-    canon=_kron_canon, infix=MUL_P,     # ⊗ binds as a product does
+    canon=_kron_canon, infix=KRON_P,     # AC ⊗ BD: a product binds tighter
     text="{0} ⊗ {1}", latex=r"{0} \otimes {1}", source="kron({0}, {1})", code=_kron_code,
     code_for={"torch": lambda node: _kron_code(node, ".contiguous()")},
     rule="d(A ⊗ B) = dA ⊗ B + A ⊗ dB",
