@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from .lazy_numpy import np
 
-from ..algebra import ADD, IDENTITY, MUL, add, identity, is_zero, mul, mul_parts, mul_split, transpose, zero
+from ..algebra import ADD, IDENTITY, MUL, ONES, ZERO, add, identity, is_zero, mul, mul_parts, mul_split, transpose, zero
 from ..errors import UnsupportedError
+from ..expr import Expr
 from ..printing import KRON_P
 from ..shapes import is_column, is_row, size_product
 from .function import FunctionOp
@@ -139,6 +140,8 @@ def _vec_canon(x):
         return x
     if is_row(x.shape):                        # vec(xᵀ) = x
         return transpose(x)
+    if x.op in (ONES, ZERO):                   # vec(𝟏𝟏ᵀ) = 𝟏, vec(0) = 0 (mn entries)
+        return Expr(x.op, (), (), (size_product(*x.shape), 1))
     if x.op is ADD:
         return add(*[vec(t) for t in x.args])
     if x.op is MUL:
