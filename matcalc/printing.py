@@ -16,7 +16,7 @@ from . import algebra as alg
 from .expr import Expr, budget, free_leaves, postorder
 from .ops.function import temporary_name
 from .ops.linalg import is_diagonal_matrix
-from .shapes import is_column, is_row, is_vector, size_code
+from .shapes import Product, is_column, is_row, is_vector, size_code
 
 ADD_P, MUL_P, NEG_P, POW_P, POST_P, ATOM_P = 10, 20, 25, 30, 40, 50
 KRON_P = 15     # ⊗ binds looser than a product, as in Magnus & Neudecker: (A ⊗ B)(C ⊗ D) = AC ⊗ BD
@@ -383,15 +383,21 @@ class SourcePrinter(Printer):
         return _fmt_num(c)
 
     def size(self, d):
-        return f"sum(ones({d}))"       # reads back as the size d (len(x) needs a variable of that size)
+        return f"sum(ones({self.size_arg(d)}))"       # reads back as the size d (len(x) needs a variable of that size)
+
+    def size_arg(self, d) -> str:       # a product of sizes as it reads back: m*n, n^2
+        if not isinstance(d, Product):
+            return str(d)
+        return "*".join(([str(d.coeff)] if d.coeff != 1 else []) + [n if k == 1 else f"{n}^{k}" for n, k in d.powers])
 
     def filled(self, e):
-        r, c = e.shape
+        r, c = map(self.size_arg, e.shape)
+        column, row = e.shape[1] == 1, e.shape[0] == 1
         if e.op is alg.IDENTITY:
             return f"eye({r})"
         if e.op is alg.ONES:
-            return f"ones({r})" if c == 1 else f"ones({c})'" if r == 1 else f"ones({r}, {c})"
-        return f"(0*ones({r}))" if c == 1 else f"(0*ones({c})')" if r == 1 else f"(0*ones({r}, {c}))"
+            return f"ones({r})" if column else f"ones({c})'" if row else f"ones({r}, {c})"
+        return f"(0*ones({r}))" if column else f"(0*ones({c})')" if row else f"(0*ones({r}, {c}))"
 
     def mul(self, e):
         coef, atoms, chain = alg.mul_split(e)

@@ -31,6 +31,8 @@ _SIZE_OF = re.compile(r"(len|rows|cols)\(\s*([A-Za-z][A-Za-z0-9_]*)\s*\)")
 _DECL = re.compile(r"^\s*(scalar|vector|matrix|symmetric|spd|diagonal|probability|onehot)\s*(?:\(\s*(" + _SIZE + r")\s*"
                    r"(?:,\s*(" + _SIZE + r")\s*)?\))?\s*$")
 
+_MAX_SIZE_POWER = 8      # n^8 entries is already more than any machine holds
+
 
 @dataclass(frozen=True)
 class Decl:
@@ -392,21 +394,31 @@ class Typer:
 
     def _sizes(self, node: Call) -> list:
         """The arguments of eye(n), ones(m, n), commutation(m, n): sizes, not values."""
-        dims = []
-        for arg in node.args:
-            if isinstance(arg, Num) and arg.value.denominator == 1 and arg.value >= 1:
-                dims.append(int(arg.value))
-            elif isinstance(arg, Name):
-                dims.append(self.fresh(arg.id))
-            elif self._size_call(arg):          # ones(len(x)), eye(rows(A)): that variable's size
-                dims.append(FUNCTIONS[arg.func].size_of(self.infer(arg.args[0])))
-                continue
-            else:
-                self.fail(f"a size is a name such as n, a positive whole number or len(x), rows(X), cols(X)",
-                          arg.span, cls=ParseError)
-            self.shapes[id(arg)] = SCALAR
+        dims = [self._size(arg) for arg in node.args]
         self.call_sizes[id(node)] = dims
         return dims
+
+    def _size(self, arg):
+        """One size: a positive whole number, a name, len(x), rows(X), cols(X), or a product of those
+        (m*n, n^2: the sizes of vec(X) and of Kronecker products)."""
+        if self._size_call(arg):          # ones(len(x)), eye(rows(A)): that variable's size
+            return FUNCTIONS[arg.func].size_of(self.infer(arg.args[0]))
+        self.shapes[id(arg)] = SCALAR
+        if isinstance(arg, Num) and arg.value.denominator == 1 and arg.value >= 1:
+            return int(arg.value)
+        if isinstance(arg, Name):
+            return self.fresh(arg.id)
+        if isinstance(arg, Binary) and arg.op in ("*", "@"):
+            return self.u.mul(self._size(arg.left), self._size(arg.right))
+        if isinstance(arg, Binary) and arg.op in ("^", "**"):
+            k = arg.right.value if isinstance(arg.right, Num) else None
+            if k is None or k.denominator != 1 or not 1 <= k <= _MAX_SIZE_POWER:
+                self.fail(f"the power of a size is a whole number from 1 to {_MAX_SIZE_POWER}", arg.right.span,
+                          cls=ParseError)
+            base = self._size(arg.left)
+            return self.u.mul(*[base] * int(k))
+        self.fail("a size is a name such as n, a positive whole number, len(x), rows(X), cols(X), "
+                  "or a product of those (m*n, n^2)", arg.span, cls=ParseError)
 
     # ------------------------------------------------------------ pass 2: graph
     def build(self, node, namer: Namer):

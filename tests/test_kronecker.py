@@ -65,7 +65,7 @@ def test_products_that_do_not_follow_are_shape_errors(expr, let):
     ("kron(A, B)", "A ⊗ B", r"\mathbf{A} \otimes \mathbf{B}", "kron(A, B)"),
     ("kron(A*B, C)*D", "(AB ⊗ C)D", r"(\mathbf{A}\mathbf{B} \otimes \mathbf{C})\mathbf{D}", "kron(A*B, C)*D"),
     ("kron(A, B)'", "Aᵀ ⊗ Bᵀ", r"\mathbf{A}^\top \otimes \mathbf{B}^\top", "kron(A', B')"),
-    ("vec(ones(m, n))", "𝟏", r"\mathbf{1}", "ones(mn)"),      # vec(𝟏𝟏ᵀ) = 𝟏: the Hessian of var(X)
+    ("vec(ones(m, n))", "𝟏", r"\mathbf{1}", "ones(m*n)"),      # vec(𝟏𝟏ᵀ) = 𝟏: the Hessian of var(X)
     ("A ⊗ B*C", "A ⊗ BC", r"\mathbf{A} \otimes \mathbf{B}\mathbf{C}", "kron(A, B*C)"),   # AC ⊗ BD
     ("D .* E ⊗ F", "(D ⊙ E) ⊗ F", r"(\mathbf{D} \odot \mathbf{E}) \otimes \mathbf{F}", "kron(D.*E, F)"),
     ("kron(2*A, alpha*B)", "2αA ⊗ B", r"2\alpha\mathbf{A} \otimes \mathbf{B}", "2*alpha*kron(A, B)"),

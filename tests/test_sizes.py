@@ -77,6 +77,17 @@ def test_len_of_a_matrix_is_an_error_with_a_caret_and_a_hint():
         matcalc.parse("ones(len(x) + 1)")
 
 
+def test_a_size_may_be_a_product_of_sizes_and_reads_back():
+    p = matcalc.parse("commutation(n, n)*ones(n*n) + eye(n^2)*ones(rows(X)*cols(X))", let="X:matrix(n,n)")
+    assert str(p.expr.shape[0]) == "n²" and p.text == "Kₙₙ 𝟏 + 𝟏"
+    for expr in ("ones(m*n)", "ones(2*n, n^2)", "vec(X)'*ones(rows(X)*cols(X))"):
+        p = matcalc.parse(expr)
+        assert matcalc.parse(source(p.expr), p.declarations()).expr is p.expr, expr
+    r = CliRunner().invoke(app, ["grad", "x'*x + ones(n^0)'*ones(n)", "x"])
+    assert r.exit_code == 2 and "the power of a size is a whole number from 1 to 8" in r.stderr
+    assert "^" in r.stderr.splitlines()[1] and "Traceback" not in r.stderr
+
+
 def test_sizes_have_derivative_zero_and_are_constants():
     r = matcalc.grad("len(x)*rows(A)", "x")
     assert r.text == "0" and r.verify().passed
