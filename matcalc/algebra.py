@@ -764,8 +764,12 @@ def transpose(e: Expr) -> Expr:
     op = e.op
     if op is TRANSPOSE:
         return e.args[0]
-    if op is INV and transpose(e.args[0]) is e.args[0]:
-        return e                                 # (XᵀX)⁻ᵀ = (XᵀX)⁻¹
+    if op is INV:
+        t = transpose(e.args[0])
+        if t is e.args[0]:
+            return e                             # (XᵀX)⁻ᵀ = (XᵀX)⁻¹
+        if _transposes(t) < _transposes(e.args[0]):
+            return inv(t)                        # ((Xᵀ)²)⁻ᵀ = (X²)⁻¹: (M⁻¹)ᵀ = (Mᵀ)⁻¹, always
     if op in (ZERO, ONES):
         return Expr(op, (), (), (e.shape[1], e.shape[0]))
     if op is IDENTITY:
@@ -783,6 +787,13 @@ def transpose(e: Expr) -> Expr:
     if op is MATPOW:
         return matpow(transpose(e.args[0]), e.attrs[0])
     return Expr(TRANSPOSE, (e,), (), (e.shape[1], e.shape[0]))
+
+
+def _transposes(e: Expr, limit: int = 64) -> float:
+    """How many transposes e's tree holds (inf past `limit` nodes: a large one is left as it is)."""
+    if e.tree_size > limit:
+        return float("inf")
+    return (e.op is TRANSPOSE) + sum(_transposes(a, limit) for a in e.args)
 
 
 class InvOp(Op):

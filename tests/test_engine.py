@@ -122,6 +122,7 @@ CATALOGUE = [
     ('grad', 'logdet(inv(X))', 'X', None, '−X⁻ᵀ'),
     ('grad', 'tr(X^-2)', 'X', None, '−2(X⁻ᵀ)³'),
     ('grad', 'tr(inv(X)*X*A)', 'X', None, '0'),
+    ('hessian', 'tr(inv(X))', 'X', None, '(X⁻² ⊗ X⁻ᵀ + X⁻¹ ⊗ (X⁻ᵀ)²) Kₙₙ'),      # ((Xᵀ)²)⁻ᵀ is X⁻²
     ('grad', "sqrt((x-y)'*inv(S)*(x-y))", 'S', {'S': 'spd'}, '−S⁻¹(x − y)(x − y)ᵀS⁻¹/(2√((x − y)ᵀS⁻¹(x − y)))'),
     ('jacobian', "x'*A", 'x', None, 'Aᵀ'),
 ]
