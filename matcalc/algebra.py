@@ -34,8 +34,8 @@ never the other way. The rules, with their conditions:
   vᵀx = xᵀv; 𝟏ₘ𝟏ₙᵀ alone is the m×n matrix of ones, and inside a longer product
   a matrix of ones is written 𝟏𝟏ᵀ (A𝟏𝟏ᵀ costs less than A·ones) — always.
 - transposes pushed to the leaves: (Aᵀ)ᵀ = A, (AB)ᵀ = BᵀAᵀ, sums, Hadamard
-  products, (Xᵏ)ᵀ = (Xᵀ)ᵏ, f(Xᵀ) = f(X)ᵀ for an entrywise f, (XᵀX)⁻ᵀ = (XᵀX)⁻¹
-  — always.
+  products, (Xᵏ)ᵀ = (Xᵀ)ᵏ, f(Xᵀ) = f(X)ᵀ for an entrywise f, (XᵀX)⁻ᵀ = (XᵀX)⁻¹,
+  (M⁻¹)ᵀ = (Mᵀ)⁻¹ where Mᵀ holds fewer transposes (((Xᵀ)²)⁻ᵀ = X⁻²) — always.
 - inverses: (X⁻¹)⁻¹ = X, I⁻¹ = I, (Xᵀ)⁻¹ = (X⁻¹)ᵀ, (c Π aᵢ M)⁻¹ = c⁻¹ Π aᵢ⁻¹ M⁻¹
   for scalars aᵢ, diag(v)⁻¹ = diag(v^∘−1) — where the inverse exists.
 - matrix powers: X⁰ = I, X⁻ᵏ = (Xᵏ)⁻¹, (Xᵃ)ᵇ = Xᵃᵇ for integers — always.
