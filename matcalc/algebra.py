@@ -768,7 +768,7 @@ def transpose(e: Expr) -> Expr:
         t = transpose(e.args[0])
         if t is e.args[0]:
             return e                             # (XᵀX)⁻ᵀ = (XᵀX)⁻¹
-        if _transposes(t) < _transposes(e.args[0]):
+        if count_transposes(t) < count_transposes(e.args[0]):
             return inv(t)                        # ((Xᵀ)²)⁻ᵀ = (X²)⁻¹: (M⁻¹)ᵀ = (Mᵀ)⁻¹, always
     if op in (ZERO, ONES):
         return Expr(op, (), (), (e.shape[1], e.shape[0]))
@@ -789,11 +789,11 @@ def transpose(e: Expr) -> Expr:
     return Expr(TRANSPOSE, (e,), (), (e.shape[1], e.shape[0]))
 
 
-def _transposes(e: Expr, limit: int = 64) -> float:
+def count_transposes(e: Expr, limit: int = 64) -> float:
     """How many transposes e's tree holds (inf past `limit` nodes: a large one is left as it is)."""
     if e.tree_size > limit:
         return float("inf")
-    return (e.op is TRANSPOSE) + sum(_transposes(a, limit) for a in e.args)
+    return (e.op is TRANSPOSE) + sum(count_transposes(a, limit) for a in e.args)
 
 
 class InvOp(Op):

@@ -38,6 +38,18 @@ def _untranspose_sum(e: Expr):
     return None
 
 
+def _fewer_transposes(e: Expr) -> Expr | None:
+    """eᵀ when printing (eᵀ)ᵀ saves at least two transposes (Pᵀ ⊙ (VGᵀ − 𝟏𝟏ᵀ(Gᵀ ⊙ VᵀPᵀ)) as
+    (P ⊙ (GVᵀ − (G ⊙ PV)𝟏𝟏ᵀ))ᵀ), else None. Only small e are transposed: each costs its size."""
+    if e.tree_size > _FLIP_SIZE:
+        return None
+    t = alg.transpose(e)
+    return t if alg.count_transposes(t) + 1 < alg.count_transposes(e) else None
+
+
+_FLIP_SIZE = 64
+
+
 def _atom(e: Expr, named=frozenset()) -> bool:
     """A name, a number, 𝟏, I or 0, or a named subexpression, or one of those transposed, inverted,
     raised to a power or with a number in front: x, Xᵀ, X⁻¹, x², 2x, h (for h = σ(Wx))."""
@@ -95,9 +107,13 @@ def _canonical(e: Expr, present) -> Expr:
     """The node that e prints through, and whose name it uses when that node is named: the argument
     of a transpose, an inverse, a matrix power or a number times it (Rᵀ, M⁻¹, 2H); for a sum, the
     one of ±e, ±eᵀ in the result that reads best (X − WᵀH and Xᵀ − HᵀW are R and Rᵀ for
-    R = X − WᵀH)."""
+    R = X − WᵀH); for a Hadamard product, eᵀ when that is in the result and prints with fewer
+    transposes (_fewer_transposes)."""
     while e.op in (alg.TRANSPOSE, alg.INV, alg.MATPOW) or e.op is alg.MUL and alg.split_coef(e)[0] != 1:
         e = e.args[0] if e.op is not alg.MUL else alg.split_coef(e)[1]
+    if e.op is alg.HAD:
+        t = _fewer_transposes(e)
+        return t if t is not None and t in present else e
     if e.op is not alg.ADD:
         return e
     return min((c for c in _signed_transposes(e) if c is e or c in present and c.op is alg.ADD), key=_reading)
@@ -191,7 +207,7 @@ class Printer:
         for part in _sub_sums(order):      # a sum among a longer sum's terms is a use (M − M𝟏𝟏ᵀ/k)
             uses[part] = uses.get(part, 0) + 1
         # a difference printed as the negation of its named partner: X − WᵀH as −R
-        self.partner = {node: c for node, c in canon.items() if node.op is alg.ADD and c is not node}
+        self.partner = {node: c for node, c in canon.items() if node.op in (alg.ADD, alg.HAD) and c is not node}
         self.candidates = set()
         for node in order:      # arguments first: what is named is an atom for what holds it (W₁h)
             if uses.get(node, 0) >= 2 and not trivial(node, self.candidates):
@@ -288,6 +304,9 @@ class Printer:
         if op is alg.MUL:
             return self.mul(e)
         if op is alg.HAD:
+            flipped = _fewer_transposes(e) if self.template in ("text", "latex") else None    # code: .T is free
+            if flipped is not None:
+                return self.transpose(Expr(alg.TRANSPOSE, (flipped,), (), e.shape)), POST_P
             return self.had(e)
         if op is alg.TRANSPOSE:
             return self.transpose(e), POST_P
@@ -741,6 +760,9 @@ class LatexPrinter(Printer):
         if op is alg.MUL:
             return self.mul(e)
         if op is alg.HAD:
+            flipped = _fewer_transposes(e) if self.template in ("text", "latex") else None    # code: .T is free
+            if flipped is not None:
+                return self.transpose(Expr(alg.TRANSPOSE, (flipped,), (), e.shape)), POST_P
             return self.had(e)
         if op is alg.TRANSPOSE:
             return self.transpose(e), POST_P

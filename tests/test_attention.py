@@ -23,7 +23,7 @@ CASES = [
     # attention: ∇V = PᵀG, ∇S = P ⊙ (GVᵀ − rowsum(G ⊙ O)𝟏ᵀ), ∇Q = ∇S K/√d, ∇K = ∇Sᵀ Q/√d
     ("vjp", ATTENTION, "V", None, "softmax(QKᵀ/√n)ᵀ G"),
     ("vjp", ATTENTION, "Q", None, "(P ⊙ (GVᵀ − (G ⊙ (PV))𝟏𝟏ᵀ))K/√n  where P = softmax(QKᵀ/√n)"),
-    ("vjp", ATTENTION, "K", None, "(Pᵀ ⊙ (VGᵀ − 𝟏𝟏ᵀ(Gᵀ ⊙ (VᵀPᵀ))))Q/√n  where P = softmax(QKᵀ/√n)"),
+    ("vjp", ATTENTION, "K", None, "(P ⊙ (GVᵀ − (G ⊙ (PV))𝟏𝟏ᵀ))ᵀQ/√n  where P = softmax(QKᵀ/√n)"),
     ("vjp", "softmax(Q*K'/sqrt(cols(Q)) + M)*V", "Q", None,
      "(P ⊙ (GVᵀ − (G ⊙ (PV))𝟏𝟏ᵀ))K/√n  where P = softmax(QKᵀ/√n + M)"),
     ("vjp", "softmax(S)*V", "S", None, "P ⊙ (GVᵀ − (G ⊙ (PV))𝟏𝟏ᵀ)  where P = softmax(S)"),
