@@ -304,10 +304,7 @@ class Printer:
         if op is alg.MUL:
             return self.mul(e)
         if op is alg.HAD:
-            flipped = _fewer_transposes(e) if self.template in ("text", "latex") else None    # code: .T is free
-            if flipped is not None:
-                return self.transpose(Expr(alg.TRANSPOSE, (flipped,), (), e.shape)), POST_P
-            return self.had(e)
+            return self.hadamard(e)
         if op is alg.TRANSPOSE:
             return self.transpose(e), POST_P
         if op is alg.INV:
@@ -319,6 +316,14 @@ class Printer:
     def infix(self, e: Expr):
         """The precedence of an op printed as an operator (A ⊗ B) in this notation, else None."""
         return getattr(e.op, "infix", None) if self.template in ("text", "latex") else None
+
+    def hadamard(self, e: Expr) -> tuple[str, int]:
+        """A Hadamard product; in text and LaTeX through its transpose where that saves transposes
+        ((P ⊙ (GVᵀ − …))ᵀ, _fewer_transposes). Code keeps its .T: free, and names stay shared."""
+        flipped = _fewer_transposes(e) if self.template in ("text", "latex") else None
+        if flipped is not None:
+            return self.transpose(Expr(alg.TRANSPOSE, (flipped,), (), e.shape)), POST_P
+        return self.had(e)
 
     def scalars_inside(self, e: Expr) -> Expr | None:
         """c(A ⊗ B) as cA ⊗ B (always: the one infix op, ⊗, is bilinear), so that −X⁻ᵀ ⊗ X⁻¹ and
@@ -760,10 +765,7 @@ class LatexPrinter(Printer):
         if op is alg.MUL:
             return self.mul(e)
         if op is alg.HAD:
-            flipped = _fewer_transposes(e) if self.template in ("text", "latex") else None    # code: .T is free
-            if flipped is not None:
-                return self.transpose(Expr(alg.TRANSPOSE, (flipped,), (), e.shape)), POST_P
-            return self.had(e)
+            return self.hadamard(e)
         if op is alg.TRANSPOSE:
             return self.transpose(e), POST_P
         if op is alg.INV:

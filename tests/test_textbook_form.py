@@ -80,6 +80,12 @@ def test_no_fuzzed_gradient_prints_a_subexpression_twice(ex):
         assert not repeated(r.expr, r.symbols), (src, wrt, r.text)
 
 
+def test_a_named_node_with_a_number_in_front_is_not_a_repeat():
+    # found by the fuzzer: σ(2t) and softplus(2t) for t = sum(A𝟏) repeat only the name t
+    r = matcalc.grad("1/softplus(((ones(m)+ones(m))'*A*ones(m)))", "A")
+    assert "where t = " in r.text and not repeated(r.expr, r.symbols)
+
+
 @pytest.mark.parametrize(("name", "text", "defs"), [
     ("layers", "(h ⊙ (𝟏 − h) ⊙ (W₂ᵀ(𝟏 − tanh(W₂h)²)))xᵀ", "h = σ(W₁x)"),
 ])
