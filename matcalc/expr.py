@@ -9,10 +9,14 @@ Nodes are built only through the canonicalising constructors in
 """
 from __future__ import annotations
 
-import hashlib
 import weakref
 from contextlib import contextmanager
 from fractions import Fraction
+
+try:        # hashlib's own blake2b, without `import hashlib`, whose OpenSSL start-up costs ≈ 9 ms
+    from _blake2 import blake2b
+except ImportError:     # an interpreter without the _blake2 module: the same function through hashlib
+    from hashlib import blake2b
 
 _TABLE: "weakref.WeakValueDictionary[tuple, Expr]" = weakref.WeakValueDictionary()
 
@@ -48,7 +52,7 @@ class Expr:
             return node
         node = object.__new__(cls)
         node.op, node.args, node.attrs, node.shape = op, tuple(args), tuple(attrs), tuple(shape)
-        h = hashlib.blake2b(repr((op.name, attrs, shape)).encode(), digest_size=8)
+        h = blake2b(repr((op.name, attrs, shape)).encode(), digest_size=8)
         for a in args:
             h.update(a.digest)
         node.digest = h.digest()
