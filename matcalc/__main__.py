@@ -1,5 +1,3 @@
-import sys
+from .cli import run
 
-from .launch import run
-
-sys.exit(run())
+run()

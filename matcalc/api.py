@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from functools import cached_property
 
 from . import algebra as alg
@@ -16,13 +15,14 @@ from . import derive, simplify
 from .errors import LimitError, MatcalcError, ShapeError, UnsupportedError, UsageError
 from .expr import Expr, budget
 from .printing import latex, numpy_code, shared_names, source, text
+from .record import factory, record
 from .shapes import Product, fmt_shape, is_column, is_row, is_scalar, size_code
 from .typecheck import Symbol, typecheck
 
 KINDS = ("grad", "jacobian", "hessian", "vjp", "jvp", "hvp")
 
 
-@dataclass
+@record
 class Parsed:
     """A typed expression: `expr` is the graph; `symbols` every name with its kind and shape."""
 
@@ -80,7 +80,7 @@ def parse(expr: str, let=None) -> Parsed:
     return Parsed(expr, t.expr, t.symbols, t.tree, t.tree_shapes)
 
 
-@dataclass
+@record
 class Result:
     """A derivative: the result graph, how to print it and how to check it."""
 
@@ -90,10 +90,10 @@ class Result:
     expr: Expr
     aux: str | None = None    # the upstream gradient (vjp) or direction (jvp, hvp) named in the result
     aux_shape: tuple | None = None
-    steps: list = field(default_factory=list)
-    notes: list = field(default_factory=list)
+    steps: list = factory(list)
+    notes: list = factory(list)
     absent: tuple | None = None     # (kind, shape) of a variable that does not occur in the expression
-    assumptions: list = field(default_factory=list)     # what the result assumes of its inputs
+    assumptions: list = factory(list)     # what the result assumes of its inputs
 
     @property
     def shape(self) -> tuple:

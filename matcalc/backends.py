@@ -5,10 +5,11 @@ overrides it for a backend only where that backend differs (ops/, `code_for`).
 """
 from __future__ import annotations
 
-from typing import NamedTuple
+from .record import record
 
 
-class Backend(NamedTuple):       # not a dataclass: dataclasses loads inspect, ≈ 8 ms of every start-up
+@record(frozen=True)
+class Backend:
     name: str
     ns: str                       # the array namespace: np, torch, jnp
     imports: tuple                # the module's import lines

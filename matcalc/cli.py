@@ -4,102 +4,42 @@ Errors a user can make are MatcalcErrors: they print the expression with a
 caret under the fault on stderr and exit with code 2. Exit codes: 0 success,
 1 a verification failed, 2 bad input or usage (the boundary that decides them,
 shared with the other command modules: matcalc/command.py).
+
+Commands are declared in matcalc/args.py's terms (arguments, options, help); this module declares
+show and the derivative commands, verify_cmd.py and functions_cmd.py theirs. Nothing of the engine,
+NumPy or rich loads before a command needs it: `--version` and `--help` load none of them.
 """
 from __future__ import annotations
 
-import json
 import sys
-from typing import List, Optional
-
-import typer
 
 from . import __version__
-from .command import Command, Group, console, run_action
+from .args import Arg, Command, Opt, help_width, main_help
+from .command import run_action
 
-EXAMPLES = """
-[bold]Examples[/]
-
-  matcalc show "norm(A*x - b)**2"
-  matcalc grad "norm(A*x - b)**2" x
-  matcalc grad "x'*S*x" x --let S:symmetric
-  matcalc grad "logdet(X)" X --format latex
-  matcalc jacobian "softmax(z)" z
-  matcalc hessian "sum(softplus(X*w)) - y'*X*w" w
-  matcalc vjp "W*x" W --steps
-  matcalc hvp "logdet(X)" X
-  matcalc grad "cross_entropy(W*x, y)" W --format numpy
-  echo "tr(A*X*B)" | matcalc grad - X
-
-Every function of the language: [bold]matcalc functions[/]; one of them: [bold]matcalc functions NAME[/].
-Each command's own help: [bold]matcalc COMMAND --help[/].
-"""
-
-app = typer.Typer(
-    name="matcalc",
-    help="Symbolic matrix calculus: gradients, Jacobians and Hessians in textbook notation, checked "
-         "numerically.\n" + EXAMPLES,
-    rich_markup_mode="rich",
-    cls=Group,
-    no_args_is_help=True,
-    add_completion=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
+TEXT = "Symbolic matrix calculus: gradients, Jacobians and Hessians in textbook notation, checked numerically."
+EXAMPLES = (
+    'matcalc show "norm(A*x - b)**2"',
+    'matcalc grad "norm(A*x - b)**2" x',
+    'matcalc grad "x\'*S*x" x --let S:symmetric',
+    'matcalc grad "logdet(X)" X --format latex',
+    'matcalc jacobian "softmax(z)" z',
+    'matcalc hessian "sum(softplus(X*w)) - y\'*X*w" w',
+    'matcalc vjp "W*x" W --steps',
+    'matcalc hvp "logdet(X)" X',
+    'matcalc grad "cross_entropy(W*x, y)" W --format numpy',
+    'echo "tr(A*X*B)" | matcalc grad - X',
 )
+MAIN_FOOTER = "Every function of the language: matcalc functions; one of them: matcalc functions NAME. " \
+              "Each command's own help: matcalc COMMAND --help."
+FOOTER = "The functions of the language: matcalc functions; the syntax: the README."
 
-LET_HELP = "Declare a name's kind: NAME:KIND, KIND one of scalar vector matrix symmetric spd diagonal, " \
-           "optionally sized: 'A:matrix(m,n)'. Repeat or separate with commas."
-EXPR_HELP = "The expression, in matcalc syntax (see README). '-' reads it from standard input."
-VAR_HELP = "The variable to differentiate with respect to."
+LET = Opt(("-l", "--let"), "let", "Declare a name's kind: NAME:KIND, KIND one of scalar vector matrix symmetric "
+          "spd diagonal probability onehot, optionally sized: 'A:matrix(m,n)'. Repeat or separate with "
+          "commas.", kind="list", metavar="NAME:KIND")
+EXPR = Arg("expr", "EXPR", "The expression, in matcalc syntax (see README). '-' reads it from standard input.")
+VAR = Arg("var", "VAR", "The variable to differentiate with respect to.")
 FORMATS = ("text", "latex", "png", "svg", "numpy", "torch", "jax", "json")
-FLAG = ""       # the metavar of an on/off option: nothing (typer would write <bool>)
-
-
-def _expr_argument():
-    return typer.Argument(..., metavar="EXPR", help=EXPR_HELP, show_default=False)
-
-
-def _let_option():
-    return typer.Option([], "--let", "-l", metavar="NAME:KIND", help=LET_HELP, show_default=False)
-
-
-def _plain_option(what: str):
-    return typer.Option(False, "--plain", metavar=FLAG, help=what)
-
-
-def _examples(*lines: str) -> str:
-    """The end of a command's help: where the language is listed, and examples to copy."""
-    return "\n\nThe functions of the language: [bold]matcalc functions[/]; the syntax: the README." \
-           "\n\n[bold]Examples[/]\n\n" + "\n".join(f"  {line}" for line in lines) + "\n"
-
-
-class _ExprCommand(Command):
-    """A command whose expression may start with a minus: `matcalc grad "-sum(log(x))" x`.
-
-    The option parser takes any argument starting with '-' for an option. One that reads as an
-    expression (an operator, bracket or digit in it, or not one of the command's options) is
-    passed on as an argument, marked with a leading space that the expression reader strips."""
-
-    def parse_args(self, ctx, args):
-        shorts = {o for p in self.params for o in p.opts + p.secondary_opts if not o.startswith("--")}
-        shorts |= {o for o in ctx.help_option_names if not o.startswith("--")}
-
-        def expression_like(a):
-            return a.startswith("-") and a != "-" and not a.startswith("--") and (
-                any(c in "()*'+/^.@ ,[]" for c in a) or a[1].isdigit() or a[:2] not in shorts)
-
-        return super().parse_args(ctx, [" " + a if expression_like(a) else a for a in args])
-
-
-def _version(value: bool):
-    if value:
-        typer.echo(f"matcalc {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def main(version: Optional[bool] = typer.Option(None, "--version", callback=_version, is_eager=True, metavar="",
-                                                help="Show the version and exit.")):
-    """matcalc"""
-
 
 STDIN_LIMIT = 256 * 1024   # bytes read from standard input for '-'
 
@@ -121,111 +61,96 @@ def _read_expr(expr: str) -> str:
     return expr.lstrip()
 
 
-# ----------------------------------------------------------------------------- show
-
-SHOW_HELP = "Parse an expression and print it with its shape and the kind and shape of every name." + _examples(
-    'matcalc show "norm(A*x - b)**2"',
-    'matcalc show "x\'*A*x" --let A:symmetric --format latex',
-    'matcalc show "W2*tanh(W1*x + b1)" --format json')
-
-
-@app.command(cls=_ExprCommand, help=SHOW_HELP)
-def show(expr: str = _expr_argument(),
-         let: List[str] = _let_option(),
-         format: str = typer.Option("text", "--format", "-f", metavar="FORMAT", help="text, latex or json."),
-         plain: bool = _plain_option("Only the expression: no colour, no table.")):
-    def action():
-        from .api import parse
-        from .shapes import fmt_shape
-        p = parse(_read_expr(expr), let)
-        if format == "json":
-            typer.echo(json.dumps({"input": p.source, "text": p.text, "latex": p.latex(),
-                                   "canonical": p.canonical, "shape": fmt_shape(p.shape),
-                                   "names": p.names()}, ensure_ascii=False, indent=2))
-            return
-        if format == "latex":
-            typer.echo(p.latex())
-            return
-        _check_format(format, ("text", "latex", "json"))
-        con = console(plain)
-        if plain:
-            con.print(p.text)
-            return
-        from rich.table import Table
-        con.print(f"[bold]{_esc(p.text)}[/]   [dim](shape {fmt_shape(p.shape)})[/]")
-        table = Table(box=None, show_header=True, header_style="dim", pad_edge=False)
-        for col in ("name", "kind", "shape"):
-            table.add_column(col)
-        for row in p.names():
-            table.add_row(row["name"], row["kind"], row["shape"])
-        con.print(table)
-    run_action(action)
-
-
-def _esc(s: str) -> str:
-    from rich.markup import escape
-    return escape(s)
-
-
 def _check_format(fmt, allowed):
     if fmt not in allowed:
         from .errors import UsageError
         raise UsageError(f"unknown format {fmt!r}; choose one of {', '.join(allowed)}")
 
 
+# ----------------------------------------------------------------------------- show
+
+def show(expr, let, format, plain):
+    import json
+
+    from .api import parse
+    from .shapes import fmt_shape
+    _check_format(format, ("text", "latex", "json"))
+    p = parse(_read_expr(expr), let)
+    if format == "json":
+        print(json.dumps({"input": p.source, "text": p.text, "latex": p.latex(), "canonical": p.canonical,
+                          "shape": fmt_shape(p.shape), "names": p.names()}, ensure_ascii=False, indent=2))
+    elif format == "latex":
+        print(p.latex())
+    elif plain:
+        print(p.text)
+    else:
+        from rich.markup import escape
+        from rich.table import Table
+
+        from .command import console
+        con = console()
+        con.print(f"[bold]{escape(p.text)}[/]   [dim](shape {fmt_shape(p.shape)})[/]")
+        table = Table(box=None, show_header=True, header_style="dim", pad_edge=False)
+        for col in ("name", "kind", "shape"):
+            table.add_column(col)
+        for row in p.names():
+            table.add_row(row["name"], row["kind"], row["shape"])
+        con.print(table)
+
+
+SHOW = Command(
+    "show", "Parse an expression and print it with its shape and the kind and shape of every name.", show,
+    [EXPR, LET,
+     Opt(("-f", "--format"), "format", "text, latex or json.", metavar="FORMAT", default="text"),
+     Opt(("--plain",), "plain", "Only the expression: no colour, no table.", kind="flag")],
+    footer=FOOTER,
+    examples=('matcalc show "norm(A*x - b)**2"',
+              'matcalc show "x\'*A*x" --let A:symmetric --format latex',
+              'matcalc show "W2*tanh(W1*x + b1)" --format json'))
+
+
 # ----------------------------------------------------------------------------- derivatives
 
-def _derivative_command(kind: str, doc: str):
-    def command(expr: str = _expr_argument(),
-                var: str = typer.Argument(..., metavar="VAR", help=VAR_HELP, show_default=False),
-                let: List[str] = _let_option(),
-                format: str = typer.Option("text", "--format", "-f", metavar="FORMAT",
-                                           help=", ".join(FORMATS) + "."),
-                verify: Optional[bool] = typer.Option(None, "--verify/--no-verify", metavar=FLAG,
-                                                      help="Check the result by finite differences "
-                                                           "(on by default for text output)."),
-                steps: bool = typer.Option(False, "--steps", metavar=FLAG,
-                                           help="Show the derivation, rule by rule."),
-                plain: bool = _plain_option("Only the result: no colour, no shapes."),
-                seed: int = typer.Option(0, "--seed", min=0, metavar="N", help="Random seed of the numeric check."),
-                trials: int = typer.Option(5, "--trials", min=1, max=100, metavar="N",
-                                           help="Random points to check."),
-                latex_style: str = typer.Option("bold", "--latex-style", metavar="STYLE",
-                                                help="bold or plain letters in LaTeX."),
-                equation: bool = typer.Option(False, "--equation", metavar=FLAG,
-                                              help="With --format latex: a full display equation."),
-                standalone: bool = typer.Option(False, "--standalone", metavar=FLAG,
-                                                help="With --format latex: a complete document "
-                                                     "(compiles with pdflatex as is)."),
-                output: Optional[str] = typer.Option(None, "--output", "-o", metavar="FILE",
-                                                     help="Write to FILE, a new file, instead of standard "
-                                                          "output (needed for png and svg)."),
-                force: bool = typer.Option(False, "--force", metavar=FLAG,
-                                           help="With -o: replace FILE if it exists (a symbolic link is "
-                                                "replaced, never written through)."),
-                name: Optional[str] = typer.Option(None, "--name", metavar="NAME",
-                                                   help="With --format numpy, torch or jax: the generated "
-                                                        f"function's name (default {kind}_f)."),
-                with_value: bool = typer.Option(False, "--with-value", metavar=FLAG,
-                                                help="With --format numpy, torch or jax: a function "
-                                                     "returning (value, derivative).")):
-        def action():
-            from .api import derivative
-            _check_format(format, FORMATS)
-            from .output import check_options
-            check_options(format, output, with_value, equation, latex_style, standalone, name)
-            result = derivative(kind, _read_expr(expr), var, let, steps=steps)
-            check = verify if verify is not None else (format == "text" and not plain)
-            report = result.verify(trials=trials, seed=seed) if check else None
-            from .output import render
-            render(result, format, report=report, steps=steps, plain=plain, latex_style=latex_style,
-                   equation=equation, output=output, with_value=with_value, standalone=standalone,
-                   force=force, name=name)
-            if report is not None and report.status == "failed":     # inconclusive is not a failure
-                raise typer.Exit(1)
-        run_action(action)
-    command.__name__ = kind
-    return command
+def _derivative(kind: str):
+    def action(expr, var, let, format, verify, steps, plain, seed, trials, latex_style, equation, standalone,
+               output, force, name, with_value):
+        from .api import derivative
+        from .output import check_options, render
+        _check_format(format, FORMATS)
+        check_options(format, output, with_value, equation, latex_style, standalone, name)
+        result = derivative(kind, _read_expr(expr), var, let, steps=steps)
+        check = verify if verify is not None else (format == "text" and not plain)
+        report = result.verify(trials=trials, seed=seed) if check else None
+        render(result, format, report=report, steps=steps, plain=plain, latex_style=latex_style,
+               equation=equation, output=output, with_value=with_value, standalone=standalone, force=force,
+               name=name)
+        return 1 if report is not None and report.status == "failed" else 0     # inconclusive is no failure
+    return action
+
+
+def _derivative_options(kind: str) -> list:
+    return [
+        EXPR, VAR, LET,
+        Opt(("-f", "--format"), "format", ", ".join(FORMATS) + ".", metavar="FORMAT", default="text"),
+        Opt(("--verify",), "verify", "Check the result by finite differences (on by default for text output).",
+            kind="switch"),
+        Opt(("--steps",), "steps", "Show the derivation, rule by rule.", kind="flag"),
+        Opt(("--plain",), "plain", "Only the result: no colour, no shapes.", kind="flag"),
+        Opt(("--seed",), "seed", "Random seed of the numeric check.", kind="int", metavar="N", default=0, lo=0),
+        Opt(("--trials",), "trials", "Random points to check.", kind="int", metavar="N", default=5, lo=1, hi=100),
+        Opt(("--latex-style",), "latex_style", "bold or plain letters in LaTeX.", metavar="STYLE", default="bold"),
+        Opt(("--equation",), "equation", "With --format latex: a full display equation.", kind="flag"),
+        Opt(("--standalone",), "standalone", "With --format latex: a complete document (compiles with pdflatex "
+            "as is).", kind="flag"),
+        Opt(("-o", "--output"), "output", "Write to FILE, a new file, instead of standard output (needed for png "
+            "and svg).", metavar="FILE"),
+        Opt(("--force",), "force", "With -o: replace FILE if it exists (a symbolic link is replaced, never "
+            "written through).", kind="flag"),
+        Opt(("--name",), "name", "With --format numpy, torch or jax: the generated function's name (default "
+            f"{kind}_f).", metavar="NAME"),
+        Opt(("--with-value",), "with_value", "With --format numpy, torch or jax: a function returning (value, "
+            "derivative).", kind="flag"),
+    ]
 
 
 _DERIVATIVES = {
@@ -256,19 +181,65 @@ _DERIVATIVES = {
                 'matcalc hvp "x\'*A*x" x --steps',
                 'matcalc hvp "cross_entropy(W*x, y)" W --let y:probability --format torch']),
 }
-for _kind, (_doc, _lines) in _DERIVATIVES.items():
-    app.command(name=_kind, cls=_ExprCommand, help=_doc + _examples(*_lines), short_help=_doc)(
-        _derivative_command(_kind, _doc))
 
 
-from .functions_cmd import register as _register_functions  # noqa: E402  (the functions command's module)
-_register_functions(app)
-from .verify_cmd import register as _register_verify   # noqa: E402  (the verify command's own module)
-_register_verify(app)
+def _commands() -> dict:
+    from .functions_cmd import COMMAND as functions
+    from .verify_cmd import COMMAND as verify
+    derivatives = [Command(kind, doc, _derivative(kind), _derivative_options(kind), footer=FOOTER, examples=lines)
+                   for kind, (doc, lines) in _DERIVATIVES.items()]
+    return {c.name: c for c in [SHOW, *derivatives, functions, verify]}
+
+
+# ----------------------------------------------------------------------------- entry
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command line (sys.argv[1:] by default); the exit code."""
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
+    commands = _commands()
+    if not argv or argv[0] in ("-h", "--help"):
+        code = _write(main_help(commands, TEXT, EXAMPLES, MAIN_FOOTER, help_width()) + "\n")
+        return code or (0 if argv else 2)       # no command at all is a usage error, after the help
+    if argv[0] == "--version":
+        return _write(f"matcalc {__version__}\n")
+    command = commands.get(argv[0])
+    if command is None:
+        return run_action(lambda: _unknown(argv[0], commands))
+    try:
+        values = command.parse(argv[1:])
+    except Exception as exc:        # a usage error, through the boundary that prints it
+        return run_action(lambda: _raise(exc))
+    if values is None:
+        return _write(command.help() + "\n")
+    return run_action(lambda: command.action(**values))
+
+
+def _unknown(word: str, commands: dict):
+    import difflib
+
+    from .errors import UsageError
+    what = "option" if word.startswith("-") else "command"
+    close = difflib.get_close_matches(word, list(commands) + ["--version", "--help"], n=1)
+    raise UsageError(f"no such {what} {word!r}" + (f" (did you mean {close[0]}?)" if close else ""),
+                     hint="matcalc COMMAND [ARGS]... (the commands: matcalc --help)")
+
+
+def _raise(exc: Exception):
+    raise exc
+
+
+def _write(text: str) -> int:
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return 0
+    except OSError as exc:          # a full disk, a closed pipe: the same message as every command's
+        return run_action(lambda: _raise(exc))
 
 
 def run():
-    app()
+    """The console script `matcalc` and `python -m matcalc`."""
+    sys.exit(main())
 
 
 if __name__ == "__main__":

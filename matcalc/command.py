@@ -8,112 +8,10 @@ files are written by `write_file`, which never writes through a symbolic link or
 """
 from __future__ import annotations
 
-import errno
-import functools
 import os
 import sys
-import tempfile
-import typing
-from pathlib import Path
-
-import typer
 
 from .errors import MatcalcError, UsageError
-
-
-class _PlainHelp:
-    """Help without typer's type tags (`<bool>`, `<str>`): flags show nothing, values their metavar;
-    values converted without pydantic (`_convert_plainly`)."""
-
-    def __init__(self, *args, **kw):
-        super().__init__(*args, **kw)
-        for param in self.params:
-            _convert_plainly(param)
-
-    def get_help_option(self, ctx):
-        option = super().get_help_option(ctx)
-        if option is not None:
-            option.metavar = ""
-            _convert_plainly(option)
-        return option
-
-
-class Group(_PlainHelp, typer.core.TyperGroup):
-    """The matcalc app's group of commands."""
-
-
-class Command(_PlainHelp, typer.core.TyperCommand):
-    """A command whose help names its arguments as the README does: `grad [OPTIONS] EXPR VAR` (typer
-    would write `{EXPR} {VAR}`), without type tags."""
-
-    def __init__(self, *args, **kw):
-        super().__init__(*args, **kw)
-        for param in self.params:
-            if param.param_type_name == "argument":
-                param.display_type_rich = lambda ctx: None       # the metavar says it (EXPR, VAR)
-
-    def collect_usage_pieces(self, ctx):
-        pieces = [self.options_metavar] if self.options_metavar else []
-        for param in self.get_params(ctx):
-            if param.param_type_name == "argument":
-                name = param.metavar or param.name.upper()
-                pieces.append(name if param.required else f"[{name}]")
-            else:
-                pieces += param.get_usage_pieces(ctx)
-        return pieces
-
-
-def _convert_plainly(param):
-    """typer ≥ 0.26 converts each value through a pydantic TypeAdapter, and loading pydantic takes
-    50 to 100 ms of a command's start-up. matcalc's values are strings, flags, integers in a range and
-    lists of them: they are converted here, as the adapter would, with its messages. Other parameters, or a
-    typer without that layer, keep typer's own conversion."""
-    desc = getattr(param, "type_descriptor", None)
-    if desc is None or getattr(param, "_runtime_param", False) is not None:
-        return
-    info = desc.parameter_info
-    if _leaf(desc.annotation) in (str, int, bool) and info.parser is None and not info.clamp \
-            and desc.file_annotation is None:
-        param._runtime_param = _plain_value_class()(info, desc.annotation)
-
-
-def _leaf(annotation):
-    return typing.get_args(annotation)[0] if typing.get_origin(annotation) is list else annotation
-
-
-@functools.cache
-def _plain_value_class():
-    from typer._coercion import RuntimeParam
-
-    class PlainValue(RuntimeParam):
-        def _coerce_value(self, value, param, ctx):
-            kind = _leaf(self.annotation)
-            try:
-                if isinstance(value, (list, tuple)):
-                    return [_plain_value(kind, v, self.parameter_info) for v in value]
-                return _plain_value(kind, value, self.parameter_info)
-            except ValueError as exc:
-                raise typer.BadParameter(str(exc), ctx=ctx, param=param) from None
-
-    return PlainValue
-
-
-def _plain_value(kind, value, info):
-    if kind is str:
-        return value if isinstance(value, str) else str(value)
-    if kind is bool:            # a flag's value is True or False (typer passes no other to a flag)
-        if isinstance(value, bool):
-            return value
-        raise ValueError("Input should be a valid boolean")
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise ValueError("Input should be a valid integer, unable to parse string as an integer") from None
-    if info.min is not None and number < info.min:
-        raise ValueError(f"Input should be greater than or equal to {info.min}")
-    if info.max is not None and number > info.max:
-        raise ValueError(f"Input should be less than or equal to {info.max}")
-    return number
 
 
 def safe_text(s: str) -> str:
@@ -122,36 +20,44 @@ def safe_text(s: str) -> str:
     return "".join(c if c.isprintable() or c == "\n" else " " if c == "\t" else "\ufffd" for c in s)
 
 
-def error(message: str, code: int = 2) -> typer.Exit:
-    """Print `message` on stderr (made safe) and return the Exit to raise."""
-    sys.stderr.write(safe_text(message) + "\n")
-    return typer.Exit(code)
-
-
 def note(message: str) -> None:
     sys.stderr.write(safe_text(f"note: {message}") + "\n")
 
 
-def run_action(action):
-    """Run a command's action: its errors become messages and exit codes, never tracebacks."""
+def run_action(action) -> int:
+    """Run a command's action; its exit code: the action's own (0 when it returns none), or that of what
+    went wrong, said in one message on stderr, never a traceback."""
     try:
-        value = action()
+        code = action()
         sys.stdout.flush()      # a full disk shows here, not after the exit code is decided
-        return value
+        return code if isinstance(code, int) else 0
     except MatcalcError as err:
-        raise error(err.render(), err.exit_code)
+        return _fail(err.render(), err.exit_code)
     except RecursionError:
-        raise error("limit exceeded: the expression is too deeply nested")
-    except (typer.Exit, typer.Abort, KeyboardInterrupt, BrokenPipeError):
-        raise
+        return _fail("limit exceeded: the expression is too deeply nested")
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+    except BrokenPipeError:     # the reader left (`matcalc … | head -1`): nothing more to say
+        drop_stdout()
+        return 1
     except OSError as exc:      # the output cannot be written: the machine's limit, not a bug
         drop_stdout()
-        raise error(f"error: cannot write the output: {exc.strerror or exc}")
+        return _fail(f"error: cannot write the output: {exc.strerror or exc}")
     except MemoryError:
-        raise error("limit exceeded: out of memory")
+        return _fail("limit exceeded: out of memory")
     except Exception as exc:   # a bug: say so plainly, without a traceback
-        raise error(f"internal error: {type(exc).__name__}: {exc}\n"
-                    "This is a bug in matcalc; please report it with the command you ran.", 3)
+        return _fail(f"internal error: {type(exc).__name__}: {exc}\n"
+                     "This is a bug in matcalc; please report it with the command you ran.", 3)
+
+
+def _fail(message: str, code: int = 2) -> int:
+    """Print `message` on stderr (made safe); the exit code."""
+    try:
+        sys.stderr.write(safe_text(message) + "\n")
+        sys.stderr.flush()
+    except OSError:         # stderr itself is gone: the exit code says it
+        pass
+    return code
 
 
 def drop_stdout():
@@ -226,6 +132,10 @@ def check_target(path: str, force: bool = False, inputs=(), what: str = "the out
 def write_file(path: str, data: str | bytes, force: bool = False, inputs=(), what: str = "the output") -> None:
     """Write `data` (text as UTF-8) to the regular file `path` after `check_target`, atomically: the
     data goes to a temporary file in the same folder, which then takes the name."""
+    import errno
+    import tempfile
+    from pathlib import Path
+
     check_target(path, force, inputs, what)
     p = Path(path)
     folder = p.parent
@@ -244,7 +154,7 @@ def write_file(path: str, data: str | bytes, force: bool = False, inputs=(), wha
         raise UsageError(f"cannot write {what} {path}: {reason}") from None
 
 
-def _same(p: Path, other) -> bool:
+def _same(p, other) -> bool:
     try:
         return os.path.samefile(p, other)
     except OSError:

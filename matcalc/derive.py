@@ -16,19 +16,19 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import wraps
 
 from . import algebra as alg
 from .errors import UnsupportedError
 from .expr import Depends, Expr, Leaves, postorder
-from .ops.linalg import DIAG, is_diagonal_matrix
 from .ops.kron import commutation, kron, vec
+from .ops.linalg import DIAG, is_diagonal_matrix
+from .record import record
 from .shapes import is_column, is_row, size_product
 from .simplify import expand
 
 
-@dataclass
+@record
 class Step:
     """One rule application, for --steps."""
     rule: str

@@ -1,27 +1,11 @@
 """`matcalc functions [NAME]`: the functions of the language, from the op registry."""
 from __future__ import annotations
 
-from typing import Optional
-
-import typer
-
-from .command import Command, console, error, run_action
+from .args import Arg, Command, Opt
+from .command import console
 
 
-def register(app: typer.Typer) -> None:
-    """Add the functions command to the matcalc app."""
-
-    @app.command("functions", cls=Command)
-    def functions(name: Optional[str] = typer.Argument(None, metavar="[NAME]",
-                                                      help="One function: its rule, source and an example."),
-                  plain: bool = typer.Option(False, "--plain", help="No colour.")):
-        """List the functions of the language (name, arguments, meaning, derivative rule).
-
-        Examples: matcalc functions; matcalc functions logdet"""
-        run_action(lambda: _show(name, plain))
-
-
-def _show(name, plain):
+def functions(name, plain):
     from rich.markup import escape
     from rich.table import Table
 
@@ -41,8 +25,9 @@ def _show(name, plain):
     if e is None:
         import difflib
         close = difflib.get_close_matches(name, [n for x in entries() for n in x.names], n=1)
-        raise error(f"error: unknown function {name!r}\n"
-                    + (f"hint: did you mean {close[0]}?" if close else "hint: matcalc functions lists them"))
+        from .errors import MatcalcError
+        raise MatcalcError(f"unknown function {name!r}",
+                           hint=f"did you mean {close[0]}?" if close else "matcalc functions lists them")
     con.print(f"[bold]{escape(' / '.join(e.names))}[/]  ({e.arguments} argument{'s' if e.arity != (1, 1) else ''})")
     con.print(f"  {escape(e.meaning)}")
     con.print(f"  derivative: {escape(e.rule)}")
@@ -55,3 +40,10 @@ def _show(name, plain):
         con.print(f"  example: matcalc {kind} \"{escape(expr)}\" {wrt}"
                   + "".join(f" --let {k}:{v}" for k, v in (let or {}).items()))
         con.print(f"           {escape(r.text)}")
+
+
+COMMAND = Command(
+    "functions", "List the functions of the language (name, arguments, meaning, derivative rule).", functions,
+    [Arg("name", "[NAME]", "One function: its rule, source and an example.", nargs="?"),
+     Opt(("--plain",), "plain", "No colour.", kind="flag")],
+    examples=("matcalc functions", "matcalc functions logdet"))

@@ -7,14 +7,9 @@ dvipng or dvisvgm, in a temporary directory).
 from __future__ import annotations
 
 import io
-import json
 import math
-import shutil
-import subprocess
-import tempfile
+import sys
 from pathlib import Path
-
-import typer
 
 from .command import PIPED_WIDTH, check_target, console, output_width, safe_text, styled_output, write_file
 from .errors import MatcalcError, UsageError
@@ -45,13 +40,14 @@ def render(result, fmt: str, report=None, steps=False, plain=False, latex_style=
         check_target(output, force)          # refused before any work, not after TeX has run
     if fmt != "json":       # notes and assumptions go to stderr: stdout holds the result alone
         for note in list(result.notes) + list(result.assumptions):
-            typer.echo(f"note: {note}", err=True)
+            print(f"note: {note}", file=sys.stderr)
     if fmt in PICTURE_FORMATS:
         render_picture(result, fmt, output, latex_style, force)
         _wrote(output)
         _report_to_stderr(report)
         return
     if fmt == "json":
+        import json
         text = json.dumps(as_json(result, report, latex_style), ensure_ascii=False, indent=2)
     elif fmt == "latex" and standalone:
         text = tex_document(latex_equation(result, latex_style)).rstrip("\n")
@@ -67,7 +63,7 @@ def render(result, fmt: str, report=None, steps=False, plain=False, latex_style=
             write_file(output, text + "\n", force)
             _wrote(output)
         else:
-            typer.echo(text)
+            print(text)
         if fmt != "json":
             _report_to_stderr(report)
         return
@@ -102,7 +98,7 @@ def check_options(fmt: str, output=None, with_value=False, equation=False, latex
 
 
 def _wrote(path: str):
-    typer.echo(safe_text(f"wrote {path}"), err=True)
+    print(safe_text(f"wrote {path}"), file=sys.stderr)
 
 
 # ----------------------------------------------------------------------------- terminal text
@@ -115,7 +111,7 @@ def _terminal(result, report, steps, plain, con=None):
         colour = {"passed": "green", "inconclusive": "yellow"}.get(report.status, "red")
         lines.append((f"  {report.summary()}", colour))
     if con is None:
-        typer.echo("\n".join(line for line, _ in lines))
+        print("\n".join(line for line, _ in lines))
         return
     from rich.markup import escape
     if steps and result.steps and not plain:
@@ -126,7 +122,7 @@ def _terminal(result, report, steps, plain, con=None):
 
 def _report_to_stderr(report):
     if report is not None:
-        typer.echo(report.summary(), err=True)
+        print(report.summary(), file=sys.stderr)
 
 
 def steps_tree(result):
@@ -234,6 +230,8 @@ def tex_document(body: str, wide: bool = False) -> str:
 
 def run_latex(source: str, workdir: Path, name: str = "matcalc") -> Path:
     """Compile `source` with latex in workdir; the DVI file, or RenderError with TeX's own message."""
+    import shutil
+    import subprocess
     if shutil.which("latex") is None:
         raise RenderError("TeX is not installed: the 'latex' program was not found",
                           hint="install TeX Live (Debian/Ubuntu: apt-get install texlive-latex-base "
@@ -263,7 +261,11 @@ def tex_error(log: str) -> str:
 
 
 def render_picture(result, fmt: str, path: str, style: str = "bold", force: bool = False):
-    """Render the display equation to a PNG or SVG file through latex and dvipng / dvisvgm."""
+    """Render the display equation to a PNG or SVG file through latex and dvipng / dvisvgm (loaded here:
+    these modules cost a few ms of every command's start-up)."""
+    import shutil
+    import subprocess
+    import tempfile
     tool = {"png": "dvipng", "svg": "dvisvgm"}[fmt]
     if shutil.which("latex") is None or shutil.which(tool) is None:
         missing = "latex" if shutil.which("latex") is None else tool

@@ -8,10 +8,10 @@ The parser only builds a syntax tree; it never evaluates user text.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from fractions import Fraction
 
 from .errors import LimitError, ParseError
+from .record import record
 
 MAX_LENGTH = 100_000   # characters in one expression
 MAX_DEPTH = 200        # nesting of parentheses, calls and operators
@@ -19,19 +19,19 @@ MAX_DEPTH = 200        # nesting of parentheses, calls and operators
 # ---------------------------------------------------------------- syntax tree
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Num:
     value: Fraction
     span: tuple[int, int]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Name:
     id: str
     span: tuple[int, int]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Unary:
     op: str
     operand: object
@@ -39,7 +39,7 @@ class Unary:
     op_span: tuple[int, int]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Binary:
     op: str
     left: object
@@ -48,7 +48,7 @@ class Binary:
     op_span: tuple[int, int]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Postfix:
     op: str            # always "'": transpose
     operand: object
@@ -56,7 +56,7 @@ class Postfix:
     op_span: tuple[int, int]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Call:
     func: str
     args: tuple
@@ -67,7 +67,7 @@ class Call:
 # ---------------------------------------------------------------- lexer
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Token:
     kind: str          # num, name, op, (, ), ",", eof
     text: str

@@ -7,12 +7,12 @@ sizes (m, n, ...) and builds the canonical graph through the constructors.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from fractions import Fraction
 
 from . import algebra as alg
 from .errors import LimitError, MatcalcError, ParseError, ShapeError, UnsupportedError
 from .ops.base import FUNCTIONS
+from .record import factory, record
 from .shapes import SCALAR, Dim, Mono, Namer, Unifier, fmt_shape, size_product
 from .syntax import Binary, Call, Name, Num, Postfix, Unary, habit_hint, parse_syntax
 
@@ -34,7 +34,7 @@ _DECL = re.compile(r"^\s*(scalar|vector|matrix|symmetric|spd|diagonal|probabilit
 _MAX_SIZE_POWER = 8      # n^8 entries is already more than any machine holds
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Decl:
     kind: str
     sizes: tuple = ()
@@ -104,7 +104,7 @@ def _top_level_parts(item: str) -> list[str]:
     return parts + [item[start:]]
 
 
-@dataclass
+@record
 class Symbol:
     name: str
     kind: str
@@ -137,15 +137,15 @@ def _provisional(u, d):
     return letters[idx] if idx < len(letters) else f"d{idx}"
 
 
-@dataclass
+@record
 class Typed:
     """A parsed and typed expression: the graph plus its symbol table, and the syntax tree with
     every tree node's shape (the judge evaluates the function as typed from them: judge.py)."""
     source: str
     expr: object
-    symbols: dict[str, Symbol] = field(default_factory=dict)
+    symbols: dict[str, Symbol] = factory(dict)
     tree: object = None
-    tree_shapes: dict = field(default_factory=dict)
+    tree_shapes: dict = factory(dict)
 
     @property
     def shape(self):

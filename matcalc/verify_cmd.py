@@ -9,72 +9,17 @@ inconclusive. Exit codes: 0 nothing failed or errored, 1 an identity failed or c
 """
 from __future__ import annotations
 
-import json
 import math
 import sys
 import time
-from typing import List, Optional
 
-import typer
-
-from .command import Command, check_target, console, note, run_action, safe_text, write_file
-
-HELP = """Check identity files: each identity's expected derivative against finite differences and
-against matcalc's own derivation.
-
-PATH is an identity file or a folder, searched recursively for *.toml files with \\[\\[identity]]
-tables. Exit code 0 when no identity fails (passed or inconclusive), 1 when one fails or cannot be
-checked (an error), 2 when a file is invalid.
-
-[bold]Examples[/]
-
-  matcalc verify identities/
-  matcalc verify identities/trace.toml --filter hessian -j 4
-  matcalc verify identities/ --junit report.xml --seed 7 --trials 10
-"""
+from .args import Arg, Command, Opt
+from .command import check_target, console, note, safe_text, write_file
 
 STATUSES = ("passed", "failed", "error", "inconclusive")     # of an outcome; the report's count keys
 
 
-def register(app: typer.Typer) -> None:
-    """Add the verify command to the matcalc app."""
-
-    @app.command("verify", help=HELP, cls=Command,
-                 short_help="Check identity files against finite differences and matcalc's own derivation.")
-    def verify(paths: List[str] = typer.Argument(..., metavar="PATH...", help="Identity files or folders.",
-                                                 show_default=False),
-               junit: Optional[str] = typer.Option(None, "--junit", metavar="FILE",
-                                                   help="Also write a JUnit XML report to FILE (replaced "
-                                                        "if it exists; never an input file)."),
-               as_json: bool = typer.Option(False, "--json", metavar="", help="Print a machine-readable "
-                                                                              "report (JSON) instead of the "
-                                                                              "table."),
-               jobs: int = typer.Option(1, "-j", "--jobs", min=1, max=256, metavar="N",
-                                        help="Check in N processes."),
-               seed: int = typer.Option(0, "--seed", min=0, metavar="N", help="Random seed of the numeric checks."),
-               filters: List[str] = typer.Option([], "--filter", "-k", metavar="TEXT", show_default=False,
-                                                 help="Only identities whose name contains TEXT or tagged "
-                                                      "TEXT (repeatable: any of them)."),
-               trials: int = typer.Option(3, "--trials", min=1, max=100, metavar="N",
-                                          help="Random points per identity."),
-               quiet: bool = typer.Option(False, "--quiet", "-q", metavar="", help="List only identities "
-                                                                                   "that do not pass.")):
-        code = run_action(lambda: _verify(paths, junit, as_json, jobs, seed, filters, trials, quiet))
-        raise typer.Exit(code)
-
-
-def counts(outcomes) -> dict:
-    """How many outcomes have each status, keyed by the status."""
-    return {s: sum(o.status == s for o in outcomes) for s in STATUSES}
-
-
-def summary_line(n: dict) -> str:
-    """`3 passed, 1 failed, 0 errors` (`, 2 inconclusive` when there are any)."""
-    line = f"{n['passed']} passed, {n['failed']} failed, {n['error']} error{'' if n['error'] == 1 else 's'}"
-    return line + (f", {n['inconclusive']} inconclusive" if n["inconclusive"] else "")
-
-
-def _verify(paths, junit, as_json, jobs, seed, filters, trials, quiet) -> int:
+def verify(paths, junit, as_json, jobs, seed, filters, trials, quiet) -> int:
     from .errors import UsageError
     from .identities import load, run, select
 
@@ -108,12 +53,46 @@ def _verify(paths, junit, as_json, jobs, seed, filters, trials, quiet) -> int:
     return 0 if n["failed"] == n["error"] == 0 else 1
 
 
+COMMAND = Command(
+    "verify", "Check identity files against finite differences and matcalc's own derivation.", verify,
+    [Arg("paths", "PATH...", "Identity files or folders.", nargs="+"),
+     Opt(("--junit",), "junit", "Also write a JUnit XML report to FILE (replaced if it exists; never an input "
+         "file).", metavar="FILE"),
+     Opt(("--json",), "as_json", "Print a machine-readable report (JSON) instead of the table.", kind="flag"),
+     Opt(("-j", "--jobs"), "jobs", "Check in N processes.", kind="int", metavar="N", default=1, lo=1, hi=256),
+     Opt(("--seed",), "seed", "Random seed of the numeric checks.", kind="int", metavar="N", default=0, lo=0),
+     Opt(("-k", "--filter"), "filters", "Only identities whose name contains TEXT or tagged TEXT (repeatable: "
+         "any of them).", kind="list", metavar="TEXT"),
+     Opt(("--trials",), "trials", "Random points per identity.", kind="int", metavar="N", default=3, lo=1, hi=100),
+     Opt(("-q", "--quiet"), "quiet", "List only identities that do not pass.", kind="flag")],
+    text="Check identity files: each identity's expected derivative against finite differences and against "
+         "matcalc's own derivation.\n\n"
+         "PATH is an identity file or a folder, searched recursively for *.toml files with [[identity]] tables. "
+         "Exit code 0 when no identity fails (passed or inconclusive), 1 when one fails or cannot be checked (an "
+         "error), 2 when a file is invalid.",
+    examples=("matcalc verify identities/",
+              "matcalc verify identities/trace.toml --filter hessian -j 4",
+              "matcalc verify identities/ --junit report.xml --seed 7 --trials 10"))
+
+
+def counts(outcomes) -> dict:
+    """How many outcomes have each status, keyed by the status."""
+    return {s: sum(o.status == s for o in outcomes) for s in STATUSES}
+
+
+def summary_line(n: dict) -> str:
+    """`3 passed, 1 failed, 0 errors` (`, 2 inconclusive` when there are any)."""
+    line = f"{n['passed']} passed, {n['failed']} failed, {n['error']} error{'' if n['error'] == 1 else 's'}"
+    return line + (f", {n['inconclusive']} inconclusive" if n["inconclusive"] else "")
+
+
 def _inputs(paths, identities) -> list[str]:
     return list(dict.fromkeys([*paths, *(i.file for i in identities)]))
 
 
 def _json_text(data) -> str:
     """JSON with non-ASCII text kept, but DEL and the C1 control codes escaped: they could drive a terminal."""
+    import json
     text = json.dumps(data, ensure_ascii=False, indent=2)
     return "".join(f"\\u{ord(c):04x}" if "\x7f" <= c <= "\x9f" else c for c in text)
 

@@ -1,20 +1,17 @@
-"""The command line as a user meets it: typer's CliRunner and a real subprocess of the installed matcalc."""
+"""The command line as a user meets it: matcalc.cli.main in process (tests/cli_runner.py) and a real subprocess of the installed matcalc."""
 import json
 import shutil
 import subprocess
 import sys
 
 import pytest
-from typer.testing import CliRunner
+from cli_runner import invoke
 
 from matcalc import __version__
-from matcalc.cli import app
-
-runner = CliRunner()
 
 
 def run(*args, input=None):
-    return runner.invoke(app, list(args), input=input)
+    return invoke(list(args), input=input)
 
 
 def test_show_prints_expression_shape_and_names():

@@ -8,10 +8,9 @@ import importlib.util
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
+from cli_runner import invoke
 
 import matcalc
-from matcalc.cli import app
 from matcalc.codegen import function_code
 from matcalc.numeric import evaluate, to_user
 
@@ -293,14 +292,13 @@ def test_constant_and_zero_results():
 
 
 def test_cli_code_formats(tmp_path):
-    runner = CliRunner()
-    r = runner.invoke(app, ["grad", "norm(A*x - b)**2", "x", "--format", "numpy", "--with-value"])
+    r = invoke(["grad", "norm(A*x - b)**2", "x", "--format", "numpy", "--with-value"])
     assert r.exit_code == 0 and "def value_and_grad_f(A, x, b):" in r.stdout
     out = tmp_path / "grad_ls.py"
-    r = runner.invoke(app, ["grad", "norm(A*x - b)**2", "x", "--format", "torch", "-o", str(out)])
+    r = invoke(["grad", "norm(A*x - b)**2", "x", "--format", "torch", "-o", str(out)])
     assert r.exit_code == 0 and r.stdout == "" and "wrote" in r.stderr
     assert "import torch" in out.read_text() and "torch.float64" in out.read_text()
-    r = runner.invoke(app, ["grad", "x'*x", "x", "--with-value"])
+    r = invoke(["grad", "x'*x", "x", "--with-value"])
     assert r.exit_code == 2 and "--with-value goes with --format numpy, torch, jax" in r.stderr
 
 

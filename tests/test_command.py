@@ -1,5 +1,5 @@
 """The command boundary (matcalc/command.py) and the options every user meets first: help, output files,
-terminal safety, --standalone, --name, --steps width. CliRunner in-process, and real processes."""
+terminal safety, --standalone, --name, --steps width. In process (tests/cli_runner.py), and real processes."""
 from __future__ import annotations
 
 import json
@@ -12,12 +12,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
-from matcalc.cli import app
+from cli_runner import invoke
 from matcalc.command import safe_text
-
-runner = CliRunner()
 EXE = shutil.which("matcalc")
 MATCALC = [EXE] if EXE else [sys.executable, "-m", "matcalc"]
 COMMANDS = ("show", "grad", "jacobian", "hessian", "vjp", "jvp", "hvp", "verify")
@@ -31,7 +27,7 @@ expected = "A'"
 
 
 def run(*args, **kw):
-    return runner.invoke(app, [str(a) for a in args], **kw)
+    return invoke([str(a) for a in args], **kw)
 
 
 def real(*args, **kw):

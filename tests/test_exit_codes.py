@@ -1,6 +1,6 @@
-"""Exit codes and streams (issue 7), through typer's CliRunner and a real process of the installed matcalc.
+"""Exit codes and streams (issue 7), in process (tests/cli_runner.py) and through a real process of the installed matcalc.
 
-0 success; 1 a verification failed; 2 bad input or usage (matcalc's own errors and typer's usage
+0 success; 1 a verification failed; 2 bad input or usage (matcalc's own errors and the command line's usage
 errors alike). Results go to stdout, messages to stderr; a failure prints nothing on stdout.
 """
 from __future__ import annotations
@@ -11,11 +11,7 @@ import sys
 import time
 
 import pytest
-from typer.testing import CliRunner
-
-from matcalc.cli import app
-
-runner = CliRunner()
+from cli_runner import invoke
 EXE = shutil.which("matcalc")
 MATCALC = [EXE] if EXE else [sys.executable, "-m", "matcalc"]
 
@@ -51,14 +47,14 @@ BAD_INPUT = [   # matcalc's errors: a message with a caret on stderr
     (["grad", "a'*vec(X)", "X"], "matrix notation has no name"),
 ]
 
-BAD_USAGE = [   # typer's usage errors and matcalc's UsageError
+BAD_USAGE = [   # usage errors: the command line's (matcalc/args.py) and the commands' own
     ([], None),                                          # no command: help, exit 2
-    (["grad", "x'*x"], "Missing argument"),
-    (["grad"], "Missing argument"),
-    (["grad", "x'*x", "x", "--frobnicate"], "No such option"),
-    (["frobnicate"], "No such command"),
-    (["grad", "x'*x", "x", "--trials", "0"], "Invalid value"),
-    (["grad", "x'*x", "x", "--seed", "abc"], "Invalid value"),
+    (["grad", "x'*x"], "missing argument VAR"),
+    (["grad"], "missing arguments EXPR, VAR"),
+    (["grad", "x'*x", "x", "--frobnicate"], "no such option --frobnicate"),
+    (["frobnicate"], "no such command 'frobnicate'"),
+    (["grad", "x'*x", "x", "--trials", "0"], "argument --trials: must be from 1 to 100, not 0"),
+    (["grad", "x'*x", "x", "--seed", "abc"], "argument --seed: 'abc' is not a whole number"),
     (["grad", "x'*x", "x", "--format", "docx"], "unknown format"),
     (["grad", "x'*x", "x", "--let", "x:tensor"], "unknown kind"),
     (["grad", "x'*x", "x", "--let", "x"], "cannot read the declaration"),
@@ -80,17 +76,17 @@ def _check_fail(code, out, err, want, expected_code):
         assert want in err, err
 
 
-# ------------------------------------------------------------------ in process (CliRunner)
+# ------------------------------------------------------------------ in process (cli_runner.invoke)
 
 @pytest.mark.parametrize("args,want", OK, ids=lambda v: " ".join(v) if isinstance(v, list) else None)
 def test_success_is_0_with_the_result_on_stdout(args, want):
-    r = runner.invoke(app, args)
+    r = invoke(args)
     _check_ok(r.exit_code, r.stdout, r.stderr, want)
 
 
 @pytest.mark.parametrize("args,want", INCONCLUSIVE, ids=lambda v: " ".join(v) if isinstance(v, list) else None)
 def test_an_inconclusive_verification_is_0_and_says_so(args, want):
-    r = runner.invoke(app, args)
+    r = invoke(args)
     assert r.exit_code == 0, (r.stdout, r.stderr)
     assert want in r.stdout + r.stderr
     assert "✓" not in r.stdout + r.stderr and "✗" not in r.stdout + r.stderr
@@ -99,19 +95,19 @@ def test_an_inconclusive_verification_is_0_and_says_so(args, want):
 
 @pytest.mark.parametrize("args,want", BAD_INPUT, ids=lambda v: " ".join(v)[:40] if isinstance(v, list) else None)
 def test_bad_input_is_2_with_a_message_on_stderr(args, want):
-    r = runner.invoke(app, args)
+    r = invoke(args)
     _check_fail(r.exit_code, r.stdout, r.stderr, want, 2)
     assert r.stdout == ""
 
 
 @pytest.mark.parametrize("args,want", BAD_USAGE, ids=lambda v: " ".join(v) if isinstance(v, list) else None)
 def test_bad_usage_is_2(args, want):
-    r = runner.invoke(app, args)
+    r = invoke(args)
     _check_fail(r.exit_code, r.stdout, r.stderr, want, 2)
 
 
 def test_carets_point_at_the_fault():
-    r = runner.invoke(app, ["show", "norm(A*x - b]"])
+    r = invoke(["show", "norm(A*x - b]"])
     lines = r.stderr.splitlines()
     assert r.exit_code == 2
     assert lines[0] == "  norm(A*x - b]" and lines[1].index("^") == lines[0].index("]")

@@ -21,10 +21,9 @@ import sys
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from typer.testing import CliRunner
+from cli_runner import invoke
 
 import matcalc
-from matcalc.cli import app
 from matcalc.errors import MatcalcError
 from matcalc.printing import latex, numpy_code, source, text
 
@@ -108,13 +107,11 @@ def test_gradients_of_well_formed_expressions_verify_or_are_refused(ex, data):
 
 # ------------------------------------------------------------------ the command line
 
-runner = CliRunner()
-
 
 @settings(FAST, max_examples=25)
 @given(st.one_of(st.text(max_size=60), token_sequences(max_size=15)), st.sampled_from(["show", "grad"]))
 def test_cli_fails_with_exit_code_2_and_a_caret_never_a_traceback(s, command):
-    check_cli(runner, app, s, command)
+    check_cli(s, command)
 
 
 @settings(FAST, max_examples=15)
@@ -124,7 +121,7 @@ def test_cli_on_well_formed_expressions(ex):
     args = ["grad", text_, sorted(let)[0] if let else "x", "--plain", "--no-verify"]
     if let:
         args += ["--let", let_text(let)]
-    r = runner.invoke(app, args)
+    r = invoke(args)
     assert r.exit_code in (0, 2), (args, r.stdout, r.stderr)
     assert "Traceback" not in r.stderr and "internal error" not in r.stderr
 
@@ -132,7 +129,7 @@ def test_cli_on_well_formed_expressions(ex):
 @settings(FAST, max_examples=20)
 @given(st.binary(max_size=60))
 def test_cli_reads_any_bytes_from_stdin(b):
-    r = runner.invoke(app, ["show", "-", "--plain"], input=b)
+    r = invoke(["show", "-", "--plain"], input=b)
     assert r.exit_code in (0, 2), (b, r.stdout, r.stderr)
     assert "Traceback" not in r.stderr and "internal error" not in r.stderr
     if r.exit_code == 2:
@@ -185,7 +182,7 @@ def test_sizes_no_variable_has_are_verified_and_refused_in_code():
     with pytest.raises(MatcalcError) as info:
         r.numpy
     assert "belongs to no variable" in info.value.message
-    out = runner.invoke(app, ["grad", "x'*x*tr(eye(k))", "x", "--format", "numpy"])
+    out = invoke(["grad", "x'*x*tr(eye(k))", "x", "--format", "numpy"])
     assert out.exit_code == 2 and "belongs to no variable" in out.stderr
 
 

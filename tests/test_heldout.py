@@ -725,15 +725,14 @@ def test_torch_code_against_autograd(p):
 def test_command_line_gives_the_same_answer(p):
     """`matcalc KIND EXPR WRT --let ... --format json` prints what the API gives, or refuses with exit 2."""
     import json
-    from typer.testing import CliRunner
-    from matcalc.cli import app
+    from cli_runner import invoke
     why = missing(p)
     if why:
         pytest.skip(why)
     args = [p.kind, p.expr, p.wrt, "--format", "json", "--no-verify"]
     for name, kind in (p.let or {}).items():
         args += ["--let", f"{name}:{kind}"]
-    out = CliRunner().invoke(app, args)
+    out = invoke(args)
     try:
         r = getattr(matcalc, p.kind)(p.expr, p.wrt, let=p.let)
     except MatcalcError:

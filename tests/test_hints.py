@@ -2,11 +2,7 @@
 printed output pasted back. Each input gets a hint naming the matcalc spelling, and the caret under
 the fault (its 0-based column in the input)."""
 import pytest
-from typer.testing import CliRunner
-
-from matcalc.cli import app
-
-runner = CliRunner()
+from cli_runner import invoke
 
 HINTS = [
     # input,                         hint (a part of it),                                   caret column
@@ -47,7 +43,7 @@ HINTS = [
 
 @pytest.mark.parametrize("text, hint, column", HINTS, ids=[h[0] for h in HINTS])
 def test_a_common_mistake_gets_a_hint_with_the_matcalc_spelling(text, hint, column):
-    r = runner.invoke(app, ["show", text])
+    r = invoke(["show", text])
     assert r.exit_code == 2 and "Traceback" not in r.output
     lines = r.stderr.splitlines()
     hint_line = next(line for line in lines if line.startswith("hint: "))
@@ -57,13 +53,13 @@ def test_a_common_mistake_gets_a_hint_with_the_matcalc_spelling(text, hint, colu
 
 
 def test_an_unknown_function_close_to_a_known_one_is_named():
-    r = runner.invoke(app, ["show", "sofmax(z)"])
+    r = invoke(["show", "sofmax(z)"])
     assert r.exit_code == 2 and "did you mean softmax?" in r.stderr and "matcalc functions" in r.stderr
 
 
 def test_a_hint_is_only_given_where_it_fits():
     """A valid expression that looks like a habit is not touched; an error elsewhere keeps its own hint."""
-    assert runner.invoke(app, ["show", "x'*A*x", "--plain"]).exit_code == 0
-    assert runner.invoke(app, ["show", "A.T*x", "--plain"]).exit_code == 0
-    r = runner.invoke(app, ["show", "x'*A*x +"])
+    assert invoke(["show", "x'*A*x", "--plain"]).exit_code == 0
+    assert invoke(["show", "A.T*x", "--plain"]).exit_code == 0
+    r = invoke(["show", "x'*A*x +"])
     assert "hint: the expression ends too early" in r.stderr

@@ -15,11 +15,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
+from cli_runner import invoke
 
 import matcalc
 from matcalc import algebra as alg
-from matcalc.cli import app
 from matcalc.codegen import function_code
 from matcalc.identities import check_identity, load, prepare
 from matcalc.numeric import evaluate, to_user
@@ -31,8 +30,6 @@ import test_mutation
 from catalogue_points import point, rel_error
 from test_codegen import compile_function, user_args
 from test_output import validate
-
-runner = CliRunner()
 HAVE_TORCH = importlib.util.find_spec("torch") is not None
 HAVE_JAX = importlib.util.find_spec("jax") is not None
 HAVE_LATEX = shutil.which("latex") is not None
@@ -221,7 +218,7 @@ def test_the_check_is_directional_and_bounded():
 # ----------------------------------------------------------------------------- the command line
 
 def run(*args, **kw):
-    return runner.invoke(app, [str(a) for a in args], **kw)
+    return invoke([str(a) for a in args], **kw)
 
 
 def test_cli_text_steps_and_plain():

@@ -21,14 +21,11 @@ import sys
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from typer.testing import CliRunner
+from cli_runner import invoke
 
 import matcalc
-from matcalc.cli import app
 from matcalc.errors import MatcalcError, ParseError, UsageError
 from matcalc.printing import code_name, latex_name
-
-runner = CliRunner()
 NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
 
@@ -79,7 +76,7 @@ def test_no_file_is_created(tmp_path, monkeypatch):
     for expr in payloads(str(target)) + ["touch pwned", "$(touch pwned)", "`touch pwned`"]:
         for args, stdin in ((["show", expr], None), (["grad", expr, "x"], None), (["grad", "x'*x", expr], None),
                             (["grad", "-", "x"], expr)):
-            r = runner.invoke(app, args, input=stdin)
+            r = invoke(args, input=stdin)
             assert r.exit_code == 2, (args, r.stdout, r.stderr)
             assert "Traceback" not in r.stderr and r.stdout == ""
     assert not target.exists()
@@ -104,11 +101,11 @@ def test_no_file_is_created_through_let_and_the_variable(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     for let in ["$(touch pwned):scalar", "x:scalar;touch pwned", "`touch pwned`:vector",
                 "x:matrix($(touch pwned),n)", "__import__('os'):scalar", "x:{0}", "x:%s"]:
-        r = runner.invoke(app, ["grad", "x'*x", "x", "--let", let])
+        r = invoke(["grad", "x'*x", "x", "--let", let])
         assert r.exit_code == 2, (let, r.stdout, r.stderr)
         assert "Traceback" not in r.stderr
     for var in ["$(touch pwned)", "x;touch pwned", "x.__class__", "__import__", "`x`", "x y", "é"]:
-        r = runner.invoke(app, ["grad", "x'*x", var])
+        r = invoke(["grad", "x'*x", var])
         assert r.exit_code == 2 and "the variable must be a name" in r.stderr, (var, r.stderr)
     assert list(tmp_path.iterdir()) == []
 
@@ -211,7 +208,7 @@ def test_latex_compiles_with_tricky_names(tmp_path):
 @pytest.mark.parametrize("expr", ["x + \x1b[31mred\x1b[0m", "x\x07", "x + \x1b]0;title\x07", "x\r+ ]",
                                   "x\u202e + ]", "x + \x00"])
 def test_error_messages_never_echo_control_characters(expr):
-    r = runner.invoke(app, ["show", expr])
+    r = invoke(["show", expr])
     assert r.exit_code == 2
     assert "\x1b" not in r.stderr and "\x07" not in r.stderr and "\r" not in r.stderr
     assert "\x00" not in r.stderr and "\u202e" not in r.stderr
@@ -226,7 +223,7 @@ def test_tabs_keep_the_caret_in_its_column():
 
 
 def test_multi_line_input_shows_the_faulty_line():
-    r = runner.invoke(app, ["show", "-"], input="x +\n  y ]\n  + z")
+    r = invoke(["show", "-"], input="x +\n  y ]\n  + z")
     assert r.exit_code == 2
     lines = r.stderr.splitlines()
     assert lines[0].strip() == "(line 2)"

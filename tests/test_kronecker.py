@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
+from cli_runner import invoke
 
 import matcalc
-from matcalc.cli import app
 from matcalc.codegen import function_code
 from matcalc.errors import ShapeError, UnsupportedError
 from matcalc.shapes import Product, fmt_shape, size_names, size_product, size_value
@@ -211,7 +210,7 @@ def test_refusals_say_which_form_is_missing(kind, expr, wrt, words):
 
 
 def test_cli_jacobian_by_a_matrix_no_longer_a_tensor():
-    out = CliRunner().invoke(app, ["jacobian", "A*X", "X"])
+    out = invoke(["jacobian", "A*X", "X"])
     assert out.exit_code == 0 and "I ⊗ A" in out.output and "✓ verified" in out.output
     assert "tensor" not in out.output
 
@@ -305,10 +304,10 @@ def test_steps_show_the_identification_with_its_source():
     last = r.steps[-1]
     assert last.rule.startswith("identification") and "Magnus & Neudecker" in last.cite
     assert str(last.adjoint) == "Bᵀ ⊗ A"
-    out = CliRunner().invoke(app, ["jacobian", "A*X*B", "X", "--steps", "--no-verify"])
+    out = invoke(["jacobian", "A*X*B", "X", "--steps", "--no-verify"])
     assert out.exit_code == 0 and "before  A dX B" in out.output and "after   Bᵀ ⊗ A" in out.output
 
 
 def test_an_undecided_product_of_sizes_hints_at_declaring_them():
-    out = CliRunner().invoke(app, ["show", "kron(A, B)*vec(X)"])
+    out = invoke(["show", "kron(A, B)*vec(X)"])
     assert out.exit_code == 2 and "inner sizes np and qr differ" in out.output and "declare the sizes" in out.output

@@ -9,11 +9,10 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
+from cli_runner import invoke
 
 import matcalc
 from matcalc import algebra as alg
-from matcalc.cli import app
 from matcalc.numeric import evaluate
 from matcalc.ops.base import FUNCTIONS
 from matcalc.output import RenderError, latex_equation, run_latex, tex_document
@@ -507,18 +506,17 @@ def _png_size(path):
 needs_dvipng = pytest.mark.skipif(not (HAVE_LATEX and shutil.which("dvipng")), reason="TeX or dvipng not installed")
 needs_dvisvgm = pytest.mark.skipif(not (HAVE_LATEX and shutil.which("dvisvgm")),
                                    reason="TeX or dvisvgm not installed")
-runner = CliRunner()
 
 
 @needs_dvipng
 def test_png_picture(tmp_path):
     out = tmp_path / "eq.png"
-    r = runner.invoke(app, ["grad", "norm(A*x - b)**2", "x", "--format", "png", "-o", str(out)])
+    r = invoke(["grad", "norm(A*x - b)**2", "x", "--format", "png", "-o", str(out)])
     assert r.exit_code == 0, r.output
     w, h = _png_size(out)
     assert 300 < w < 3000 and 40 < h < 400          # one line of display math at 300 dpi
     big = tmp_path / "mlp.png"
-    r = runner.invoke(app, ["grad", "cross_entropy(W2*tanh(W1*x + b1) + b2, y)", "W1", "--format", "png",
+    r = invoke(["grad", "cross_entropy(W2*tanh(W1*x + b1) + b2, y)", "W1", "--format", "png",
                             "-o", str(big)])
     assert r.exit_code == 0
     assert _png_size(big)[1] > h                     # a second line for "where h = ..."
@@ -527,7 +525,7 @@ def test_png_picture(tmp_path):
 @needs_dvisvgm
 def test_svg_picture(tmp_path):
     out = tmp_path / "eq.svg"
-    r = runner.invoke(app, ["jacobian", "softmax(z)", "z", "--format", "svg", "-o", str(out),
+    r = invoke(["jacobian", "softmax(z)", "z", "--format", "svg", "-o", str(out),
                             "--latex-style", "plain"])
     assert r.exit_code == 0, r.output
     import xml.etree.ElementTree as ET
@@ -538,14 +536,14 @@ def test_svg_picture(tmp_path):
 
 @pytest.mark.parametrize("fmt", ["png", "svg"])
 def test_picture_needs_an_output_file(fmt):
-    r = runner.invoke(app, ["grad", "x'*x", "x", "--format", fmt])
+    r = invoke(["grad", "x'*x", "x", "--format", fmt])
     assert r.exit_code == 2 and "-o FILE" in r.stderr
 
 
 @pytest.mark.parametrize("fmt", ["png", "svg"])
 def test_picture_without_tex_is_a_clear_error(fmt, tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))          # no latex, dvipng or dvisvgm on PATH
-    r = runner.invoke(app, ["grad", "x'*x", "x", "--format", fmt, "-o", str(tmp_path / "eq")])
+    r = invoke(["grad", "x'*x", "x", "--format", fmt, "-o", str(tmp_path / "eq")])
     assert r.exit_code == 2
     assert "needs TeX" in r.stderr and "not found" in r.stderr and "hint:" in r.stderr
     assert not (tmp_path / "eq").exists()

@@ -8,20 +8,17 @@ import re
 from importlib import resources
 
 import pytest
-from typer.testing import CliRunner
+from cli_runner import invoke
 
 import matcalc
-from matcalc.cli import app
 from matcalc.output import SCHEMA_PATH, as_json, latex_equation
 from matcalc.verify import Report
 
 from catalogue_points import ids, results
 
-runner = CliRunner()
-
 
 def run(*args):
-    return runner.invoke(app, list(args))
+    return invoke(list(args))
 
 
 # ----------------------------------------------------------------------------- a small JSON Schema validator

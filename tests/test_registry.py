@@ -134,9 +134,8 @@ def test_readme_function_table_is_the_generated_one():
 
 
 def test_functions_command_lists_every_function():
-    from typer.testing import CliRunner
-    from matcalc.cli import app
-    r = CliRunner().invoke(app, ["functions", "--plain"])
+    from cli_runner import invoke
+    r = invoke(["functions", "--plain"])
     assert r.exit_code == 0
     listed = {line.split()[0] for line in r.stdout.splitlines()[1:] if line and not line.startswith(" ")}
     assert set(FUNCTIONS) - {"trace"} <= listed | {"trace"}

@@ -6,11 +6,10 @@ import subprocess
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
+from cli_runner import invoke
 
 import matcalc
 from matcalc import algebra as alg
-from matcalc.cli import app
 from matcalc.codegen import function_code
 from matcalc.errors import MatcalcError, ParseError, ShapeError
 from matcalc.printing import source
@@ -63,7 +62,7 @@ def test_a_declaration_may_name_another_variable_s_size():
         matcalc.parse("tr(A*X)", let="A:matrix(rows(Z),n)")
     with pytest.raises(MatcalcError, match="len needs a vector"):
         matcalc.parse("tr(A*X)", let="A:matrix(len(X), n)")
-    r = CliRunner().invoke(app, ["grad", "x'*A*x", "x", "--let", "A:matrix(len(x),len(x)),S:spd"])
+    r = invoke(["grad", "x'*A*x", "x", "--let", "A:matrix(len(x),len(x)),S:spd"])
     assert r.exit_code == 0 and r.stdout.startswith("(A + Aᵀ)x")
 
 
@@ -71,7 +70,7 @@ def test_len_of_a_matrix_is_an_error_with_a_caret_and_a_hint():
     with pytest.raises(ShapeError) as err:
         matcalc.grad("len(X)*x'*x", "x")
     assert "len needs a vector" in str(err.value) and "rows(X) or cols(X)" in err.value.hint
-    r = CliRunner().invoke(app, ["grad", "x'*x + len(X)", "x"])
+    r = invoke(["grad", "x'*x + len(X)", "x"])
     assert r.exit_code == 2 and "        ^~~" in r.stderr and "Traceback" not in r.stderr
     with pytest.raises(ParseError, match="a size is"):
         matcalc.parse("ones(len(x) + 1)")
@@ -83,7 +82,7 @@ def test_a_size_may_be_a_product_of_sizes_and_reads_back():
     for expr in ("ones(m*n)", "ones(2*n, n^2)", "vec(X)'*ones(rows(X)*cols(X))"):
         p = matcalc.parse(expr)
         assert matcalc.parse(source(p.expr), p.declarations()).expr is p.expr, expr
-    r = CliRunner().invoke(app, ["grad", "x'*x + ones(n^0)'*ones(n)", "x"])
+    r = invoke(["grad", "x'*x + ones(n^0)'*ones(n)", "x"])
     assert r.exit_code == 2 and "the power of a size is a whole number from 1 to 8" in r.stderr
     assert "^" in r.stderr.splitlines()[1] and "Traceback" not in r.stderr
 

@@ -1,4 +1,4 @@
-"""`matcalc verify`: typer's CliRunner in-process, and real runs of the installed command.
+"""`matcalc verify`: in process (tests/cli_runner.py), and real runs of the installed command.
 
 The whole catalogue is verified here once in-process (2 trials), and once more
 by the installed command in two processes (1 trial).
@@ -15,14 +15,11 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
-from matcalc.cli import app
+from cli_runner import invoke
 from matcalc.verify import TOLERANCE
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOGUE = ROOT / "identities"
-runner = CliRunner()
 
 WRONG = '''[[identity]]
 name = "trace-ok"
@@ -56,7 +53,7 @@ expected = "I
 
 
 def verify(*args):
-    return runner.invoke(app, ["verify", *map(str, args)])
+    return invoke(["verify", *map(str, args)])
 
 
 def summary(stdout: str) -> str:
@@ -233,7 +230,7 @@ def test_a_non_identity_toml_given_explicitly_is_skipped(tmp_path):
 
 
 def test_help_lists_the_options():
-    r = runner.invoke(app, ["verify", "--help"], env={"COLUMNS": "120"})
+    r = invoke(["verify", "--help"], env={"COLUMNS": "120"})
     for option in ("--junit", "--json", "--jobs", "--seed", "--filter", "--trials"):
         assert option in r.stdout
     assert "[[identity]]" in r.stdout       # not eaten as rich markup

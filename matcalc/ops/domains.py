@@ -15,7 +15,7 @@ Domains are tried in the order they are registered: the first `draw` that applie
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from .lazy_numpy import np
 

@@ -7,7 +7,7 @@ a TypeError naming the op, never a surprise in a printer or the verifier later.
 from __future__ import annotations
 
 import string
-from typing import Callable
+from collections.abc import Callable
 
 from ..algebra import _need
 from ..backends import BACKENDS

@@ -6,13 +6,12 @@ described here once.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from ..record import record
 from .base import FUNCTIONS
 from .function import FunctionOp
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Entry:
     names: tuple
     arity: tuple

@@ -2,7 +2,7 @@
 
     python tests/fuzz/long_run.py                    # hypothesis, 10 minutes over all properties
     python tests/fuzz/long_run.py --minutes 30 --json /tmp/fuzz.json --seed 12345
-    python tests/fuzz/long_run.py --seed 12345 --replay "CLI (CliRunner)" 17   # one round again
+    python tests/fuzz/long_run.py --seed 12345 --replay "CLI (in process)" 17   # one round again
     python tests/fuzz/long_run.py --atheris --minutes 5   # coverage-guided (pip install atheris)
 
 Every run prints its seed (random unless --seed is given). Each property runs in rounds of 250
@@ -43,14 +43,11 @@ def hypothesis_run(minutes: float, out_json: str | None, seed: int, replay=None)
     from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis import seed as hypothesis_seed
     from hypothesis import strategies as st
-    from typer.testing import CliRunner
 
     from fuzz.grammar import SCALAR, expressions
     from fuzz.properties import (check_canonical_form, check_cli, check_derivative, check_gradient,
                                  check_round_trip, check_text, token_sequences)
-    from matcalc.cli import app
 
-    runner = CliRunner()
     unstable: list = []
 
     def grad_case(draw_ex):
@@ -81,9 +78,9 @@ def hypothesis_run(minutes: float, out_json: str | None, seed: int, replay=None)
         ("jacobian/hessian/vjp/jvp", 0.10,
          st.tuples(st.one_of(expressions(shape=SCALAR, max_depth=3), expressions(shape=("n", 1), max_depth=3)),
                    st.sampled_from(["jacobian", "hessian", "vjp", "jvp"]), st.integers(0, 50)), other_case),
-        ("CLI (CliRunner)", 0.08,
+        ("CLI (in process)", 0.08,
          st.tuples(st.one_of(st.text(max_size=80), token_sequences(max_size=20)), st.sampled_from(["show", "grad"])),
-         lambda a: check_cli(runner, app, a[0], a[1])),
+         lambda a: check_cli(a[0], a[1])),
     ]
     stats: dict[str, Counter] = defaultdict(Counter)
     failures: dict[str, dict] = {}

@@ -263,10 +263,11 @@ def _let(let) -> str:
     return "'" + ",".join(f"{k}:{v}" for k, v in (let or {}).items()) + "'"
 
 
-def check_cli(runner, app, s: str, command: str) -> str:
+def check_cli(s: str, command: str) -> str:
     """The CLI: exit 0 or 2, never a traceback or an internal error; a caret under a short fault."""
+    from cli_runner import invoke
     args = [command, s] + (["x", "--no-verify"] if command == "grad" else []) + ["--plain"]
-    r = runner.invoke(app, args)
+    r = invoke(args)
     out = r.stdout + r.stderr
     assert "Traceback" not in out and "internal error" not in out, (args, out)
     assert r.exit_code in (0, 2), (args, r.exit_code, out, r.exception)
