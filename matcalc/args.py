@@ -52,8 +52,8 @@ class Opt:
 
     def describe(self) -> str:
         extra = []
-        if self.kind == "int" and (self.lo is not None or self.hi is not None):
-            extra.append(f"{self.lo if self.lo is not None else '…'} to {self.hi if self.hi is not None else '…'}")
+        if self.kind == "int" and self.lo is not None:
+            extra.append(f"at least {self.lo}" if self.hi is None else f"{self.lo} to {self.hi}")
         if self.default is not None and self.kind in ("str", "int"):
             extra.append(f"default: {self.default}")
         return self.help + (f"  [{'; '.join(extra)}]" if extra else "")

@@ -44,6 +44,6 @@ def functions(name, plain):
 
 COMMAND = Command(
     "functions", "List the functions of the language (name, arguments, meaning, derivative rule).", functions,
-    [Arg("name", "[NAME]", "One function: its rule, source and an example.", nargs="?"),
+    [Arg("name", "NAME", "One function: its rule, source and an example.", nargs="?"),
      Opt(("--plain",), "plain", "No colour.", kind="flag")],
     examples=("matcalc functions", "matcalc functions logdet"))
