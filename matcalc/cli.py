@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 
 from . import __version__
-from .args import Arg, Command, Opt, help_width, main_help
+from .args import HELP_FLAGS, Arg, Command, Opt, help_width, main_help
 from .command import run_action
 
 TEXT = "Symbolic matrix calculus: gradients, Jacobians and Hessians in textbook notation, checked numerically."
@@ -196,22 +196,25 @@ def _commands() -> dict:
 def main(argv: list[str] | None = None) -> int:
     """Run one command line (sys.argv[1:] by default); the exit code."""
     argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
+    return run_action(lambda: _dispatch(argv))
+
+
+def _dispatch(argv: list[str]) -> int:
     commands = _commands()
-    if not argv or argv[0] in ("-h", "--help"):
-        code = _write(main_help(commands, TEXT, EXAMPLES, MAIN_FOOTER, help_width()) + "\n")
-        return code or (0 if argv else 2)       # no command at all is a usage error, after the help
+    if not argv or argv[0] in HELP_FLAGS:
+        sys.stdout.write(main_help(commands, TEXT, EXAMPLES, MAIN_FOOTER, help_width()) + "\n")
+        return 0 if argv else 2         # no command at all is a usage error, after the help
     if argv[0] == "--version":
-        return _write(f"matcalc {__version__}\n")
+        sys.stdout.write(f"matcalc {__version__}\n")
+        return 0
     command = commands.get(argv[0])
     if command is None:
-        return run_action(lambda: _unknown(argv[0], commands))
-    try:
-        values = command.parse(argv[1:])
-    except Exception as exc:        # a usage error, through the boundary that prints it
-        return run_action(lambda: _raise(exc))
+        raise _unknown(argv[0], commands)
+    values = command.parse(argv[1:])
     if values is None:
-        return _write(command.help() + "\n")
-    return run_action(lambda: command.action(**values))
+        sys.stdout.write(command.help() + "\n")
+        return 0
+    return command.action(**values)
 
 
 def _unknown(word: str, commands: dict):
@@ -220,21 +223,8 @@ def _unknown(word: str, commands: dict):
     from .errors import UsageError
     what = "option" if word.startswith("-") else "command"
     close = difflib.get_close_matches(word, list(commands) + ["--version", "--help"], n=1)
-    raise UsageError(f"no such {what} {word!r}" + (f" (did you mean {close[0]}?)" if close else ""),
-                     hint="matcalc COMMAND [ARGS]... (the commands: matcalc --help)")
-
-
-def _raise(exc: Exception):
-    raise exc
-
-
-def _write(text: str) -> int:
-    try:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-        return 0
-    except OSError as exc:          # a full disk, a closed pipe: the same message as every command's
-        return run_action(lambda: _raise(exc))
+    return UsageError(f"no such {what} {word!r}" + (f" (did you mean {close[0]}?)" if close else ""),
+                      hint="matcalc COMMAND [ARGS]... (the commands: matcalc --help)")
 
 
 def run():
