@@ -31,6 +31,7 @@ class Backend:
     onehot_index: str = "{ns}.argmax({0}, axis=-1)"
     onehot_check: str | None = None   # a declared onehot matrix has one-hot rows (None: would not trace)
     constant_arg: str = "{0}"     # a number (or size) as a function's argument: torch.log(3) needs a tensor
+    columns: str = "{ns}.stack(({0}), axis=1)"    # vectors side by side: the columns of a matrix
     submodules: tuple = ()        # (prefix, import line): submodules a call needs imported
 
 
@@ -61,7 +62,7 @@ TORCH = Backend(
     symmetric_check="torch.allclose({0}, {0}.T)",
     constant_arg="torch.as_tensor({0}, dtype=torch.float64)",
     onehot_check="torch.all(({0} == 0) | ({0} == 1)) and torch.all({0}.sum(dim=-1) == 1)",
-    onehot_index="torch.argmax({0}, dim=-1)",
+    onehot_index="torch.argmax({0}, dim=-1)", columns="torch.stack(({0}), dim=1)",
     scatter_rows="{zeros}.index_add(0, {i}, {r})", scatter_cols="{zeros}.index_add(-1, {i}, {r})",
 )
 

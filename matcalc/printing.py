@@ -985,6 +985,34 @@ class CodePrinter(Printer):
             return self.names[e]
         return self.paren(s) if own < prec else s
 
+    def add(self, e):
+        return self.outer_products(e) or super().add(e)
+
+    def outer_products(self, e) -> str | None:
+        """A sum of outer products u₁v₁ᵀ + … + u_kv_kᵀ as one product [u₁ … u_k][v₁ … v_k]ᵀ, or None.
+
+        The m×n result is written once, where k outer products and their sum write it 2k − 1 times:
+        bᵀXᵀXc's gradient X(bcᵀ + cbᵀ) = (Xb)cᵀ + (Xc)bᵀ took 5.6× its function's time (issue 15).
+        A term applies only if its cheapest order ends in a column times a row (a scalar factor goes
+        into the column); a term named for sharing is left to the plain sum."""
+        if e.shape[0] == 1 or e.shape[1] == 1:
+            return None
+        columns, rows = [], []
+        for t in e.args:
+            if t in self.names or t in self.candidates:
+                return None
+            coef, atoms, chain = alg.mul_split(t)
+            if len(chain) < 2:
+                return None
+            k = _chain_order(chain)[1][0, len(chain) - 1]
+            u, v = alg.mul(*chain[:k + 1]), alg.mul(*chain[k + 1:])
+            if not (is_column(u.shape) and is_row(v.shape)):
+                return None
+            columns.append(self.operand(alg.mul_parts(coef, atoms, [u]), 0))
+            rows.append(self.operand(v, 0))
+        stack = self.be.columns.format(", ".join(columns), ns=self.be.ns)
+        return f"{stack} @ {self.be.ns}.stack(({', '.join(rows)}))"
+
     def _in_text_order(self, code: str) -> str:
         def items(text):        # "a\x000\x00b" -> "a", 0, "b": text, and the markers' numbers
             return (int(p) if i % 2 else p for i, p in enumerate(text.split("\x00")))

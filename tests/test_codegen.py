@@ -204,6 +204,21 @@ def test_a_sum_of_diagonal_and_rank_one_factors_is_distributed():
     assert vs_numpy < 1e-9 and vs_autograd < 1e-8
 
 
+@pytest.mark.parametrize("expr,wrt,line", [
+    ("b'*X'*X*c", "X", "return np.stack((X @ b, X @ c), axis=1) @ np.stack((c, b))"),
+    ("a'*X*b - 2*c'*X*d", "X", "return np.stack((a, -2 * c), axis=1) @ np.stack((b, d))")])
+def test_a_sum_of_outer_products_is_one_product(expr, wrt, line):
+    # X(bcᵀ + cbᵀ) = (Xb)cᵀ + (Xc)bᵀ: the n×m result written once, not by two outer products and a sum
+    r = matcalc.grad(expr, wrt)
+    code = function_code(r, "numpy")
+    assert line in code and "np.outer" not in code
+    _agrees(r, code)
+    if HAVE_TORCH:
+        assert "torch.stack((X @ b, X @ c), dim=1)" in function_code(matcalc.grad("b'*X'*X*c", "X"), "torch")
+        vs_numpy, vs_autograd = _torch_case(r)
+        assert vs_numpy < 1e-9 and vs_autograd < 1e-8
+
+
 def test_a_product_is_evaluated_in_its_cheapest_order():
     r = matcalc.grad("u'*A*B*C*x", "x")        # matrix-vector products only: no n³ product
     code = function_code(r, "numpy", with_value=True)
