@@ -37,7 +37,8 @@ class Opt:
 
     def __init__(self, flags: tuple[str, ...], dest: str, help: str, kind: str = "str", metavar: str = "",
                  default=None, lo: int | None = None, hi: int | None = None):
-        assert kind in ("flag", "switch", "str", "int", "list"), kind
+        if kind not in ("flag", "switch", "str", "int", "list"):
+            raise ValueError(f"option {flags[0]}: unknown kind {kind!r}")
         self.flags, self.dest, self.help, self.kind = flags, dest, help, kind
         self.metavar, self.default, self.lo, self.hi = metavar, default, lo, hi
 
@@ -48,7 +49,7 @@ class Opt:
         if self.kind == "switch":
             return " / ".join(f"{f} / --no-{f[2:]}" for f in longs)
         text = ", ".join(shorts + longs)
-        return f"{text} {self.metavar}" if self.kind not in ("flag",) else text
+        return text if self.kind == "flag" else f"{text} {self.metavar}"
 
     def describe(self) -> str:
         extra = []
