@@ -131,7 +131,8 @@ def _factor_sum(terms: list[Expr]) -> Expr:
         rest = [_remainder(terms[i], side, idx, terms) for i in idx]
         inner = _factor_sum(rest)
         pulled = alg.mul(inner, best) if side == -1 else alg.mul(best, inner)
-        others = [t for i, t in enumerate(terms) if i not in idx]
+        taken = set(idx)            # (a set: `i not in idx` on the list was quadratic in a wide sum)
+        others = [t for i, t in enumerate(terms) if i not in taken]
         return _factor_sum([pulled] + others) if others else pulled
     return alg.add(*terms)
 
@@ -175,7 +176,8 @@ def _merge_krons(terms: list[Expr]) -> list[Expr]:
         idx = groups[shared]
         rest = alg.add(*[alg.mul_parts(*_kron_of(terms[i])[0], [_kron_of(terms[i])[1][1 - side]]) for i in idx])
         merged = kron(shared, rest) if side == 0 else kron(rest, shared)
-        return _merge_krons([merged] + [t for i, t in enumerate(terms) if i not in idx])
+        taken = set(idx)
+        return _merge_krons([merged] + [t for i, t in enumerate(terms) if i not in taken])
     return terms
 
 
