@@ -73,7 +73,10 @@ def assume(expr: Expr, kinds: dict[str, str], doms: dict[str, set[str]]) -> Expr
         if node.op is alg.MUL:
             return _unit_row_sums(node, unit)
         return None
-    return alg.rewrite(expr, visit)
+    try:
+        return alg.rewrite(expr, visit)
+    finally:        # closures that call each other are a reference cycle (with the memo's nodes): broken
+        del is_symmetric, visit         # here, so reference counting frees them without the collector
 
 
 def _unit_rows(y: Expr, unit: set[str]) -> bool:
