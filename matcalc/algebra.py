@@ -329,71 +329,75 @@ def power(e: Expr, p) -> Expr:
     return mul_parts(ONE, [(e, frac(p))], [])
 
 
+def _add_atom(acc: list, exps: dict, a: Expr, e: Fraction):
+    """mul_parts' a^e: a constant into the coefficient acc[0], a product's factors one by one, else
+    into exps. (A function of its own, not a closure in mul_parts: a closure that calls itself is a
+    reference cycle, garbage for the cyclic collector on every product built.)"""
+    if a.op is CONST:
+        v = a.attrs[0]
+        if v == 0 and e < 0:
+            raise ZeroDivisionError("division by zero in a constant")
+        if e.denominator == 1 or v > 0 and _exact_root(v, e) is not None:
+            acc[0] *= _power(v, int(e)) if e.denominator == 1 else _exact_root(v, e)
+            return
+    if _is_abs(a) and e.denominator == 1 and e.numerator % 2 == 0:     # |b|^(2k) = b^(2k) for every b
+        _add_atom(acc, exps, a.args[0], e)
+        return
+    if a.op is MUL and not _is_pure_chain(a):
+        c, aexps = a.attrs
+        k = len(aexps)
+        factors = list(zip(a.args[:k], aexps))
+        if len(a.args) > k:
+            factors.append((_mul_node(ONE, (), a.args[k:]), ONE))
+        # (c Π bᶠ)^e = c^e Π (bᶠ)^e: for an integer e always; for another e only when c > 0 and
+        # all factors but one are known positive (else (−1·−1)^½ = 1 would become nan, and
+        # (0·(−1))^½ = 0 would become 0·nan)
+        if e.denominator == 1 or c > 0 and sum(not positive(b) for b, f in factors) <= 1:
+            r = _power(c, int(e)) if e.denominator == 1 else _exact_root(c, e)
+            if r is not None:
+                acc[0] *= r
+                for b, f in factors:
+                    _add_atom(acc, exps, *_merged_power(b, f, e))
+                return
+    exps[a] = exps.get(a, ZERO_F) + e
+
+
 def mul_parts(coef, atoms, factors) -> Expr:
     """Build coef · Π atoms[i][0]^atoms[i][1] · Π factors (factors in order, any shapes)."""
-    coef = frac(coef)
+    acc = [frac(coef)]       # the coefficient, which _add_atom multiplies
     exps: dict[Expr, Fraction] = {}
-
-    def add_atom(a: Expr, e: Fraction):
-        nonlocal coef
-        if a.op is CONST:
-            v = a.attrs[0]
-            if v == 0 and e < 0:
-                raise ZeroDivisionError("division by zero in a constant")
-            if e.denominator == 1 or v > 0 and _exact_root(v, e) is not None:
-                coef *= _power(v, int(e)) if e.denominator == 1 else _exact_root(v, e)
-                return
-        if _is_abs(a) and e.denominator == 1 and e.numerator % 2 == 0:     # |b|^(2k) = b^(2k) for every b
-            add_atom(a.args[0], e)
-            return
-        if a.op is MUL and not _is_pure_chain(a):
-            c, aexps = a.attrs
-            k = len(aexps)
-            factors = list(zip(a.args[:k], aexps))
-            if len(a.args) > k:
-                factors.append((_mul_node(ONE, (), a.args[k:]), ONE))
-            # (c Π bᶠ)^e = c^e Π (bᶠ)^e: for an integer e always; for another e only when c > 0 and
-            # all factors but one are known positive (else (−1·−1)^½ = 1 would become nan, and
-            # (0·(−1))^½ = 0 would become 0·nan)
-            if e.denominator == 1 or c > 0 and sum(not positive(b) for b, f in factors) <= 1:
-                r = _power(c, int(e)) if e.denominator == 1 else _exact_root(c, e)
-                if r is not None:
-                    coef *= r
-                    for b, f in factors:
-                        add_atom(*_merged_power(b, f, e))
-                    return
-        exps[a] = exps.get(a, ZERO_F) + e
 
     chain: list[Expr] = []
     for a, e in atoms:
-        add_atom(a, frac(e))
+        _add_atom(acc, exps, a, frac(e))
     for f in factors:
         if f.op is MUL and not (f.is_scalar and _is_pure_chain(f)):
             c, fexps = f.attrs
             k = len(fexps)
-            coef *= c
+            acc[0] *= c
             for a, e in zip(f.args[:k], fexps):
-                add_atom(a, e)
+                _add_atom(acc, exps, a, e)
             chain.extend(f.args[k:])
         elif f.is_scalar:
-            add_atom(f, ONE)
+            _add_atom(acc, exps, f, ONE)
         else:
             chain.append(f)
     charge(2 * len(exps) + len(chain))     # the work budget (expr.budget); an atom costs more
     shape = _chain_shape(chain)
-    if coef == 0 or any(is_zero(f) for f in chain) or any(is_zero(a) and e > 0 for a, e in exps.items()):
+    if acc[0] == 0 or any(is_zero(f) for f in chain) or any(is_zero(a) and e > 0 for a, e in exps.items()):
         return zero(shape)
     chain = _simplify_chain(chain)
     # a 1×1 piece inside the chain is a scalar factor: x yᵀ z → (yᵀz) x
     chain, pulled = _pull_scalars(chain)
     for a in pulled:
-        add_atom(a, ONE)
+        _add_atom(acc, exps, a, ONE)
     if len(chain) == 2 and all(f.op is ONES for f in chain) and chain[0].shape[1] == 1 \
             and chain[0].shape[0] != 1 and chain[1].shape[1] != 1:
         chain = [ones((chain[0].shape[0], chain[1].shape[1]))]       # 𝟏𝟏ᵀ alone is the matrix of ones
-    if chain and is_scalar(_chain_shape(chain)) and (exps or coef != 1 or _scalar_segment(chain).op is not MUL):
-        add_atom(_scalar_segment(chain), ONE)
+    if chain and is_scalar(_chain_shape(chain)) and (exps or acc[0] != 1 or _scalar_segment(chain).op is not MUL):
+        _add_atom(acc, exps, _scalar_segment(chain), ONE)
         chain = []
+    coef = acc[0]
     _cancel_signs(exps)
     items = sorted(((a, e) for a, e in exps.items() if e != 0), key=lambda ae: ae[0].key)
     _exponents(e for _, e in items)

@@ -240,7 +240,8 @@ class Printer:
         positive = [t for t in terms if alg.split_coef(t)[0] > 0]
         if len(positive) < len(terms) - len(positive):        # −2(a + b) stays: not 2(−a − b)
             return coef, chain
-        flipped = Expr(alg.ADD, tuple(positive + [t for t in terms if t not in positive]), (), f.shape)
+        pos = set(positive)         # (a set: `in` on the list is quadratic in a wide sum)
+        flipped = Expr(alg.ADD, tuple(positive + [t for t in terms if t not in pos]), (), f.shape)
         return -coef, chain[:sums[0]] + [flipped] + chain[sums[0] + 1:]
 
     def negated_partner(self, e: Expr, prec: int) -> str | None:

@@ -73,7 +73,10 @@ def assume(expr: Expr, kinds: dict[str, str], doms: dict[str, set[str]]) -> Expr
         if node.op is alg.MUL:
             return _unit_row_sums(node, unit)
         return None
-    return alg.rewrite(expr, visit)
+    try:
+        return alg.rewrite(expr, visit)
+    finally:        # closures that call each other are a reference cycle (with the memo's nodes): broken
+        del is_symmetric, visit         # here, so reference counting frees them without the collector
 
 
 def _unit_rows(y: Expr, unit: set[str]) -> bool:
@@ -131,7 +134,8 @@ def _factor_sum(terms: list[Expr]) -> Expr:
         rest = [_remainder(terms[i], side, idx, terms) for i in idx]
         inner = _factor_sum(rest)
         pulled = alg.mul(inner, best) if side == -1 else alg.mul(best, inner)
-        others = [t for i, t in enumerate(terms) if i not in idx]
+        taken = set(idx)            # (a set: `i not in idx` on the list was quadratic in a wide sum)
+        others = [t for i, t in enumerate(terms) if i not in taken]
         return _factor_sum([pulled] + others) if others else pulled
     return alg.add(*terms)
 
@@ -175,7 +179,8 @@ def _merge_krons(terms: list[Expr]) -> list[Expr]:
         idx = groups[shared]
         rest = alg.add(*[alg.mul_parts(*_kron_of(terms[i])[0], [_kron_of(terms[i])[1][1 - side]]) for i in idx])
         merged = kron(shared, rest) if side == 0 else kron(rest, shared)
-        return _merge_krons([merged] + [t for i, t in enumerate(terms) if i not in idx])
+        taken = set(idx)
+        return _merge_krons([merged] + [t for i, t in enumerate(terms) if i not in taken])
     return terms
 
 
