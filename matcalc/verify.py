@@ -50,6 +50,7 @@ from .algebra import graph_size_names
 from .expr import Expr, postorder
 from .numeric import evaluate
 from .ops.domains import DOMAINS, draw as draw_in_domains
+from .rng import default_rng
 from .shapes import size_names, size_value
 
 TOLERANCE = {"grad": 1e-5, "jacobian": 1e-5, "vjp": 1e-5, "jvp": 1e-5, "hessian": 1e-4, "hvp": 1e-4}
@@ -190,7 +191,7 @@ def check(kind: str, f, wrt: str, candidate: Expr, symbols: dict, domains: dict,
     gradient g of a vjp or the direction v of a jvp or hvp, with its shape).
     Raises CanonicalFormDiffers when the engine's graph of f is not the typed f.
     """
-    rng = np.random.default_rng(seed)
+    rng = default_rng(seed)     # the standard library's Mersenne Twister: no numpy.random (rng.py)
     dims = {n for _, shape in symbols.values() for d in shape for n in size_names(d)}
     # and sizes no name has: ones(m) or eye(k) alone (was a KeyError; issue 7, found by fuzzing)
     dims |= graph_size_names(f.expr) | graph_size_names(candidate)     # (and sizes as numbers: n = len(x))
