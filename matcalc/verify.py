@@ -151,6 +151,15 @@ class _Problem:
     def f_at(self, vals, x):
         return self.f.at({**vals, self.wrt: x}, self.sizes)
 
+    def charge_again(self):
+        """Charge the check's budget for an evaluation of f whose value is reused (as f.at charges)."""
+        if hasattr(self.sizes, "charge"):
+            units = self.__dict__.get("units")
+            if units is None:
+                f = self.f
+                units = self.units = len(f.shapes) if f.tree is not None else len(postorder(f.expr))
+            self.sizes.charge(units)
+
 
 from .errors import InternalError  # noqa: E402
 
@@ -311,11 +320,12 @@ def _check_sizes(kind, f, wrt, candidate, symbols, domains, trials, seed, aux, s
         # a candidate that is 0 up to its own rounding (terms that cancel), for a function that
         # does not vary beyond rounding: the one case where agreement below resolution is a pass
         zero = float(np.abs(cand).max(initial=0.0)) <= 1e-9 * evaluate(candidate, vals, sizes, magnitude=True)
-        verdict = _one_trial(kind, prob, vals, cand, aux, zero, full=(trial == 0))
+        verdict = _one_trial(kind, prob, vals, cand, aux, zero, full=(trial == 0), fx=fx)
         for step in (0.05, 0.0025):         # fast variation (sin(1000x)) needs steps far below 1e-4
             if verdict.outcome == "pass":
                 break
-            verdict = verdict.best(_one_trial(kind, prob, vals, cand, aux, zero, full=(trial == 0), step=step))
+            verdict = verdict.best(_one_trial(kind, prob, vals, cand, aux, zero, full=(trial == 0), step=step,
+                                              fx=fx))
         worst = max(worst, verdict.error)
         if verdict.outcome == "fail":
             return Report(False, worst, trial + 1, sizes, seed,
@@ -469,15 +479,27 @@ def _scale(fun, x, v, s, noise, lower=None) -> tuple[float, bool]:
 _NOISE_GAIN = {1: 40.0, 2: 270.0}
 
 
-def _one_trial(kind, prob, vals, cand, aux, zero, full, step=1.0) -> _Verdict:
+def _one_trial(kind, prob, vals, cand, aux, zero, full, step=1.0, fx=None) -> _Verdict:
+    """fx: f at the point (vals), when the caller has it: f(x) is wanted a dozen times (the point's size,
+    the noise, the scales) and is the same value each time, so it is computed once; each use is still
+    charged to the check's budget as an evaluation (_Problem.charge_again), so the budget is unchanged."""
     x = vals[prob.wrt]
     rng = prob.rng
     xscale = max(1.0, float(np.abs(x).max()))
+    if fx is None:
+        fx = prob.f_at(vals, x)
+    else:
+        prob.charge_again()
     # f and the candidate in units of a power of 2 near f's size (exact): differences of values
     # near 1e300 do not overflow, and every judgement is relative anyway
-    size = float(np.max(np.abs(prob.f_at(vals, x)), initial=0.0))
+    size = float(np.max(np.abs(fx), initial=0.0))
     unit = 2.0 ** float(np.round(np.log2(size))) if 0 < size < np.inf else 1.0
-    fun = lambda xx: prob.f_at(vals, xx) / unit  # noqa: E731
+
+    def fun(xx):
+        if xx is x:             # f at the point itself (_noise, _scale): the value computed once
+            prob.charge_again()
+            return fx / unit
+        return prob.f_at(vals, xx) / unit
     cand = cand / unit
     tol = TOLERANCE[kind]
     if kind in ("hessian", "hvp"):
