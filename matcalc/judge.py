@@ -13,25 +13,26 @@ Values are 2-D arrays as in numeric.py: vectors (n, 1), scalars (1, 1).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from .shapes import size_value
 from .syntax import Binary, Call, Name, Num, Postfix, Unary
 
 
-@dataclass(frozen=True)
 class Function:
-    """A typed function: its syntax tree, each tree node's resolved shape, and its graph."""
+    """A typed function: its syntax tree, each tree node's resolved shape, and its graph. (A plain
+    class, not a dataclass: the decorator's code generation costs start-up time.)"""
 
-    tree: object          # None for a graph built in Python (no text typed): the graph is the function
-    shapes: dict          # id(tree node) -> (rows, cols), sizes named as in the graph
-    expr: object          # the canonical Expr the engine built from the tree
+    __slots__ = ("tree", "shapes", "expr", "_program")
 
-    def __post_init__(self):
-        if self.shapes is None:
-            object.__setattr__(self, "shapes", {})
+    def __init__(self, tree, shapes: dict | None, expr):
+        self.tree = tree        # None for a graph built in Python (no text typed): the graph is the function
+        self.shapes = {} if shapes is None else shapes     # id(tree node) -> (rows, cols), sizes named as in the graph
+        self.expr = expr        # the canonical Expr the engine built from the tree
+        self._program = None    # the tree compiled (Compiled), on first evaluation
+
+    def __repr__(self):
+        return f"Function(tree={self.tree!r}, shapes={self.shapes!r}, expr={self.expr!r})"
 
     def at(self, values: dict, sizes: dict) -> np.ndarray:
         if self.tree is None:
@@ -40,11 +41,9 @@ class Function:
 
     def _compiled(self) -> "Compiled":
         """The tree compiled once for this Function (a check evaluates it hundreds of times)."""
-        prog = self.__dict__.get("_program")
-        if prog is None:
-            prog = Compiled(self.tree, self.shapes)
-            object.__setattr__(self, "_program", prog)      # not a field: eq, repr and hash ignore it
-        return prog
+        if self._program is None:
+            self._program = Compiled(self.tree, self.shapes)
+        return self._program
 
     def canonical_at(self, values: dict, sizes: dict) -> np.ndarray:
         from .numeric import evaluate
