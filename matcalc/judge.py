@@ -13,30 +13,37 @@ Values are 2-D arrays as in numeric.py: vectors (n, 1), scalars (1, 1).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from .shapes import size_value
 from .syntax import Binary, Call, Name, Num, Postfix, Unary
 
 
-@dataclass(frozen=True)
 class Function:
-    """A typed function: its syntax tree, each tree node's resolved shape, and its graph."""
+    """A typed function: its syntax tree, each tree node's resolved shape, and its graph. (A plain
+    class, not a dataclass: the decorator's code generation costs start-up time.)"""
 
-    tree: object          # None for a graph built in Python (no text typed): the graph is the function
-    shapes: dict          # id(tree node) -> (rows, cols), sizes named as in the graph
-    expr: object          # the canonical Expr the engine built from the tree
+    __slots__ = ("tree", "shapes", "expr", "_program")
 
-    def __post_init__(self):
-        if self.shapes is None:
-            object.__setattr__(self, "shapes", {})
+    def __init__(self, tree, shapes: dict | None, expr):
+        self.tree = tree        # None for a graph built in Python (no text typed): the graph is the function
+        self.shapes = {} if shapes is None else shapes     # id(tree node) -> (rows, cols), sizes named as in the graph
+        self.expr = expr        # the canonical Expr the engine built from the tree
+        self._program = None    # the tree compiled (Compiled), on first evaluation
+
+    def __repr__(self):
+        return f"Function(tree={self.tree!r}, shapes={self.shapes!r}, expr={self.expr!r})"
 
     def at(self, values: dict, sizes: dict) -> np.ndarray:
         if self.tree is None:
             return self.canonical_at(values, sizes)
-        return evaluate_tree(self.tree, self.shapes, values, sizes)
+        return self._compiled().run(values, sizes)
+
+    def _compiled(self) -> "Compiled":
+        """The tree compiled once for this Function (a check evaluates it hundreds of times)."""
+        if self._program is None:
+            self._program = Compiled(self.tree, self.shapes)
+        return self._program
 
     def canonical_at(self, values: dict, sizes: dict) -> np.ndarray:
         from .numeric import evaluate
@@ -47,7 +54,7 @@ class Function:
         if self.tree is None:
             from .numeric import evaluate
             return evaluate(self.expr, values, sizes, magnitude=True)
-        return evaluate_tree(self.tree, self.shapes, values, sizes, magnitude=True)
+        return self._compiled().run(values, sizes, magnitude=True)
 
     def domains(self) -> dict[str, set[str]]:
         """Where each name must lie for the function to be defined: the domains of the ops applied
@@ -104,6 +111,133 @@ def evaluate_tree(tree, shapes: dict, values: dict, sizes: dict, magnitude: bool
                 finite = np.abs(value[np.isfinite(value)])
                 largest = max(largest, float(finite.max(initial=0.0)))
     return largest if magnitude else memo[id(tree)]
+
+
+class Compiled:
+    """The syntax tree compiled to a flat list of steps in postorder, one a distinct tree node: the
+    same operations as evaluate_tree (the same NumPy calls on the same values, in the same order), without
+    its walk. Each step is a closure reading its arguments from the values of earlier steps by index.
+    The nodes' sizes are resolved once per set of sizes (a check draws its sizes once), not per node and
+    evaluation. Compiled without recursion: a sum of 5,000 terms is a tree 5,000 deep."""
+
+    __slots__ = ("steps", "count", "names", "nodes", "dims", "key")
+
+    def __init__(self, tree, shapes: dict):
+        from .ops.base import FUNCTIONS
+        self.count = len(shapes)        # what evaluate_tree charges the check's budget
+        order, index = [], {}           # distinct nodes in postorder; id(node) -> its step
+        stack = [(tree, False)]
+        while stack:
+            node, ready = stack.pop()
+            if id(node) in index:
+                continue
+            kids = _children(node)
+            if not ready and kids:
+                stack.append((node, True))
+                stack.extend((k, False) for k in reversed(kids) if id(k) not in index)
+                continue
+            index[id(node)] = len(order)
+            order.append(node)
+        self.nodes = [(node, shapes[id(node)]) for node in order]
+        names = {n for _, shape in self.nodes for d in shape for n in _size_names(d)}
+        for node in order:      # commutation(m, n): its arguments are size names
+            if isinstance(node, Call) and _sized(node.func):
+                names |= {a.id for a in node.args if not isinstance(a, Num)}
+        self.names = tuple(sorted(names))
+        self.key = None
+        self.dims: list = [None] * len(order)       # each step's (rows, cols) for the current sizes
+        dims = self.dims
+        steps = []
+        for node in order:
+            i = len(steps)
+            args = tuple(index[id(k)] for k in _children(node))
+            steps.append(_step(node, i, args, dims, FUNCTIONS))
+        self.steps = steps
+
+    def _resolve(self, sizes):
+        key = tuple(sizes[n] for n in self.names)
+        if key != self.key:
+            self.dims[:] = [[size_value(d, sizes) for d in shape] for _, shape in self.nodes]
+            self.key = key
+
+    def run(self, values: dict, sizes: dict, magnitude: bool = False):
+        """evaluate_tree(tree, shapes, values, sizes, magnitude), computed by the compiled steps."""
+        if hasattr(sizes, "charge"):        # the numeric check's budget (verify.CheckSizes)
+            sizes.charge(self.count)
+        self._resolve(sizes)
+        out = []
+        put = out.append
+        with np.errstate(all="ignore"):
+            if not magnitude:
+                for step in self.steps:
+                    put(step(out, values, sizes))
+                return out[-1]
+            largest = 0.0
+            isfinite, absolute = np.isfinite, np.abs
+            for step in self.steps:
+                value = step(out, values, sizes)
+                put(value)
+                finite = absolute(value[isfinite(value)])
+                largest = max(largest, float(finite.max(initial=0.0)))
+            return largest
+
+
+def _size_names(d):
+    from .shapes import size_names
+    return size_names(d)
+
+
+def _step(node, i, args, dims, FUNCTIONS):
+    """The closure computing one node: (values of earlier steps, values by name, sizes) -> its value,
+    as _eval and np.asarray(·, float) compute it."""
+    asarray = np.asarray
+    if isinstance(node, Num):
+        v = float(node.value)
+        return lambda out, values, sizes: np.array([[v]])
+    if isinstance(node, Name):
+        if node.id == "I":
+            return lambda out, values, sizes: np.eye(dims[i][0])
+        name = node.id
+        return lambda out, values, sizes: asarray(values[name], float)
+    if isinstance(node, Unary):
+        a, = args
+        return lambda out, values, sizes: -out[a]
+    if isinstance(node, Postfix):
+        a, = args
+        return lambda out, values, sizes: out[a].T
+    if isinstance(node, Call):
+        func = node.func
+        if _sized(func):
+            spec = [(True, int(a.value)) if isinstance(a, Num) else (False, a.id) for a in node.args]
+            return lambda out, values, sizes: asarray(
+                _call(func, [v if num else sizes[v] for num, v in spec], dims[i]), float)
+        if func in ("eye", "ones"):
+            return lambda out, values, sizes: asarray(_call(func, [out[k] for k in args], dims[i]), float)
+        fn = FUNCTIONS[func].np
+        LinAlgError = np.linalg.LinAlgError
+
+        def call(out, values, sizes):
+            try:
+                return asarray(fn(*[out[k] for k in args]), float)
+            except LinAlgError:        # a singular matrix: not defined here
+                return np.full(dims[i], np.nan)
+        return call
+    a, b = args
+    op = node.op
+    if op == "+":
+        return lambda out, values, sizes: out[a] + out[b]
+    if op == "-":
+        return lambda out, values, sizes: out[a] - out[b]
+    if op in ("*", "@"):
+        def product(out, values, sizes):
+            x, y = out[a], out[b]
+            return x * y if x.shape == (1, 1) or y.shape == (1, 1) else x @ y
+        return product
+    if op in ("/", "./"):
+        return lambda out, values, sizes: out[a] / out[b]
+    if op == ".*":
+        return lambda out, values, sizes: out[a] * out[b]
+    return lambda out, values, sizes: asarray(_binary(op, out[a], out[b]), float)
 
 
 def _eval(node, args, dims, values, sizes):

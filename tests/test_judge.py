@@ -145,8 +145,12 @@ def test_a_derivative_below_the_resolution_of_the_function_is_inconclusive(offse
     # large constant is no reason to call either negligible
     for candidate in ("2*x", "3*x"):
         assert _check("grad", f"x'*x + {offset}", "x", candidate).status == "inconclusive"
-    assert _check("grad", "x'*x + 1e6", "x", "2*x").status == "passed"
-    assert _check("grad", "x'*x + 1e6", "x", "3*x").status == "failed"
+    # at 1e6 the noise (1e6·eps, amplified 40/t by the quotients) is near the tolerance: the right
+    # gradient passes at most points and is inconclusive at some (about 1 seed in 4, with NumPy's
+    # generator as with the verifier's own), never failed; the wrong one fails at every point
+    right = [_check("grad", "x'*x + 1e6", "x", "2*x", seed=s).status for s in range(5)]
+    assert "failed" not in right and right.count("passed") >= 2, right
+    assert all(_check("grad", "x'*x + 1e6", "x", "3*x", seed=s).status == "failed" for s in range(5))
 
 
 def test_a_constant_function_has_gradient_zero():

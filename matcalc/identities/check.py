@@ -171,7 +171,8 @@ class Prepared:
         from ..numeric import evaluate
         from ..shapes import size_names, size_value
         from ..verify import draw_sizes, draw_value, size_pairs
-        rng = np.random.default_rng(seed)
+        from ..rng import default_rng
+        rng = default_rng(seed)     # as the verifier draws them (verify.check)
         dims = {n for _, shape in self.symbols.values() for d in shape for n in size_names(d)}
         sizes = draw_sizes(dims, rng, size_pairs(self.f, self.e))
         concrete = {n: tuple(size_value(d, sizes) for d in shape)
