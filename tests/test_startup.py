@@ -90,3 +90,13 @@ def test_deferred_numpy_resolves_on_first_call():
             "assert 'numpy' not in sys.modules\n"
             "assert e(0.0) == 1.0 and f([3.0, 4.0]) == 5.0 and np.pi > 3 and 'numpy' in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_the_console_script_skips_the_teardown_but_not_the_output():
+    # cli.run ends with os._exit: everything written must have been flushed first, to a pipe as to a file
+    long = subprocess.run([sys.executable, "-m", "matcalc", "functions", "--plain"], capture_output=True, text=True,
+                          env={"PATH": "", "COLUMNS": "100"}, timeout=120)
+    assert long.returncode == 0 and long.stdout == invoke(["functions", "--plain"], env={"COLUMNS": "100"}).stdout
+    bad = subprocess.run([sys.executable, "-m", "matcalc", "grad", "A*x", "x"], capture_output=True, text=True,
+                         env={"PATH": ""}, timeout=120)
+    assert bad.returncode == 2 and bad.stdout == "" and bad.stderr.endswith("vjp with an upstream gradient\n")
