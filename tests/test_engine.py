@@ -270,7 +270,7 @@ def test_numpy_expression_agrees_with_the_graph(kind, expr, wrt, let, text):
 
 @pytest.mark.parametrize("kind,expr,wrt,code", [
     ("grad", "x'*A*x", "x", "A @ x + A.T @ x"),                                # two mat-vecs, no n×n sum
-    ("grad", "b'*X'*X*c", "X", "np.outer((X @ b), c) + np.outer((X @ c), b)"),  # O(n²), not X(bcᵀ + cbᵀ)
+    ("grad", "b'*X'*X*c", "X", "np.stack((X @ b, X @ c), axis=1) @ np.stack((c, b))"),  # O(n²), written once
     ("jacobian", "tanh(W*x)", "x", "(np.ones(W.shape[0]) - np.tanh((W @ x)) ** 2)[:, None] * W"),
 ])
 def test_numpy_code_keeps_the_cheap_gradient_cost(kind, expr, wrt, code):
