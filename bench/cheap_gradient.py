@@ -13,12 +13,25 @@ of calls this short move with the other processes' load by more than the ratios 
 from __future__ import annotations
 
 import time
+from collections import Counter
 
 import numpy as np
 
 from .common import Goal, Section, Table, catalogue, fmt_ratio, fmt_time, loadavg, run_child, timeit_many
 
 BOUND = 3.0
+MAX_ENTRIES = 50_000_000    # an array the timing may build (400 MB): vec-form results at n = 1000 reach n⁴
+
+
+def _largest(res, n: int) -> int:
+    """The entries of the largest array the function's or the gradient's graph holds, every size name n."""
+    from matcalc.expr import postorder
+    from matcalc.shapes import size_names, size_value
+
+    def entries(e):
+        sizes = {k: n for d in e.shape for k in size_names(d)}
+        return size_value(e.shape[0], sizes) * size_value(e.shape[1], sizes)
+    return max(entries(node) for root in (res.expr, res.function.expr) for node in postorder(root))
 
 
 def _point(res, func_code, n, rng):
@@ -26,12 +39,13 @@ def _point(res, func_code, n, rng):
     from matcalc import simplify
     from matcalc.numeric import to_user
     from matcalc.printing import code_name
+    from matcalc.shapes import size_names, size_value
     from matcalc.verify import draw_value
     doms = simplify.domains(res.function.expr)
     for _ in range(5):
         vals = {}
         for name, (kind, shape) in res.symbols.items():
-            shp = tuple(d if isinstance(d, int) else n for d in shape)
+            shp = tuple(size_value(d, {k: n for k in size_names(d)}) for d in shape)
             vals[code_name(name)] = to_user(draw_value(kind, shp, doms.get(name, set()), rng), shp)
         env = {"np": np, **vals}
         with np.errstate(all="ignore"):
@@ -55,6 +69,10 @@ def measure(quick: bool, log=lambda m: None) -> list[dict]:
         try:
             res = matcalc.grad(e.expr, e.wrt, e.let)
         except MatcalcError:
+            continue
+        largest = _largest(res, n)
+        if largest > MAX_ENTRIES:
+            rows.append({"id": f"{e.file[:-5]}:{e.name}", "skipped": f"an array of {largest:,} entries at n = {n}"})
             continue
         func_code = numpy_code(res.function.expr, res.size_code())
         vals = _point(res, func_code, n, rng)
@@ -98,7 +116,9 @@ def run(cfg, log) -> Section:
         t.add(r["id"], str(r["n"]), fmt_time(r["grad"]), fmt_time(r["func"]), fmt_time(r["write"]),
               "yes" if r["larger"] else "", fmt_ratio(r["ratio"]), fmt_ratio(r["ratio_write"]))
     ratios = sorted(r["ratio"] for r in timed)
-    t.notes.append(f"{len(timed)} catalogue gradients timed ({len(rows) - len(timed)} skipped: no finite point drawn); "
+    skipped = Counter(r["skipped"].split(" of ")[0] for r in rows if "skipped" in r)
+    why = ", ".join(f"{k} {reason}" for reason, k in skipped.items()) or "none"
+    t.notes.append(f"{len(timed)} catalogue gradients timed (skipped: {why}; every size name n); "
                    f"median ratio {fmt_ratio(ratios[len(ratios) // 2]) if ratios else '—'}; ratio = gradient ÷ "
                    "function, or ÷ max(function, writing) where the gradient has more entries than the inputs; "
                    "1 BLAS thread, CPU time; load average before / after: " + " · ".join(load))

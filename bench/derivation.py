@@ -60,15 +60,16 @@ def _with_timeout(fn, seconds):
 def _point(result, seed=1):
     """Random distinct sizes and inputs from each name's domain (as matcalc's verifier draws them)."""
     from matcalc import simplify
+    from matcalc.shapes import size_names, size_value
     from matcalc.verify import draw_sizes, draw_value
     rng = np.random.default_rng(seed)
     syms = result.symbols
-    dims = {d for _, shape in syms.values() for d in shape if isinstance(d, str)}
+    dims = {k for _, shape in syms.values() for d in shape for k in size_names(d)}
     sizes = draw_sizes(dims, rng)
     doms = simplify.domains(result.function.expr)
     values = {}
     for name, (kind, shape) in syms.items():
-        shp = tuple(d if isinstance(d, int) else sizes[d] for d in shape)
+        shp = tuple(size_value(d, sizes) for d in shape)
         values[name] = draw_value(kind, shp, doms.get(name, set()), rng)
     return sizes, values
 

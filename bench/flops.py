@@ -28,13 +28,15 @@ import math
 
 from .common import Goal, Section, Table, catalogue, fmt_num, median
 
-ZERO_COST = {"sym", "const", "zero", "identity", "ones", "transpose", "diag"}
+ZERO_COST = {"sym", "const", "zero", "identity", "ones", "transpose", "diag", "vec", "commutation", "len", "rows",
+             "cols"}
 PER_ENTRY = {"softmax": 5, "log_softmax": 5, "logsumexp": 4, "cross_entropy": 6, "norm": 2, "norm1": 2,
              "sum": 1}
 
 
 def _size(d, n):
-    return d if isinstance(d, int) else n
+    from matcalc.shapes import size_names, size_value
+    return size_value(d, {k: n for k in size_names(d)})        # mn is n² when every size is n
 
 
 def chain_cost(dims: list[int]) -> int:
@@ -90,9 +92,10 @@ def node_cost(node, n: int) -> int:
     if name in PER_ENTRY:
         a = node.args[0]
         return PER_ENTRY[name] * _size(a.shape[0], n) * _size(a.shape[1], n)
-    if getattr(op, "elementwise", False):
+    if getattr(op, "elementwise", False) or name == "kron":
         return N
-    raise KeyError(f"no cost rule for {name}")
+    # any other op (a reduction, a row-wise normalisation, max): one operation per entry read and written
+    return N + sum(_size(a.shape[0], n) * _size(a.shape[1], n) for a in node.args)
 
 
 def cost(expr, n: int) -> tuple[int, dict]:

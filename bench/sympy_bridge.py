@@ -70,6 +70,8 @@ class Translation:
     def _dim(self, d, sizes):
         if isinstance(d, int):
             return d
+        if not isinstance(d, str):
+            raise NotExpressible(f"the size {d} is a product of sizes (vec, kron)")
         if sizes is not None:
             return sizes[d]
         if d not in self.dims:
