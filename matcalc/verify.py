@@ -16,7 +16,10 @@ algebra (an internal error, exit 3), never a pass.
   cross-entropy targets, entries at least 0.2 away from the kinks of relu/abs).
   A point where the function or the candidate is not finite, or where a matrix
   the function inverts has condition number above 1e3, is drawn again (up to
-  200 times: log(b − Ax) needs every entry of b − Ax positive).
+  200 times: log(b − Ax) needs every entry of b − Ax positive). So is, up to
+  8 times, a point where the candidate is 0 and f flat along the variable: there
+  a wrong result is often 0 too (relu(Wx), the gradient of aᵀrelu(Wx) by a, is
+  0 wherever Wx < 0, and so is −relu(Wx)).
 - Checks: directional derivatives ⟨G, V⟩ against central differences with
   Richardson extrapolation, for every trial; the full entry-by-entry
   comparison when the variable has at most 36 entries. Hessians and
@@ -53,6 +56,7 @@ from .shapes import size_names, size_value
 
 TOLERANCE = {"grad": 1e-5, "jacobian": 1e-5, "vjp": 1e-5, "jvp": 1e-5, "hessian": 1e-4, "hvp": 1e-4}
 _DRAWS = 200
+_REDRAWS = 8     # more points drawn where the result is 0 and f flat (_check_sizes)
 
 
 class Report:
@@ -311,26 +315,32 @@ def _check_sizes(kind, f, wrt, candidate, symbols, domains, trials, seed, aux, s
     tol = TOLERANCE[kind]
     worst = 0.0
     for trial in range(trials):
-        for _ in range(_DRAWS):
-            vals = prob.point()
-            if aux is not None:
-                vals[aux] = rng.standard_normal(tuple(size_value(d, sizes) for d in symbols[aux][1]))
-            fx = prob.f_at(vals, vals[wrt])
-            if np.all(np.isfinite(fx)) and _finite_nearby(prob, vals) and _well_conditioned(prob, vals):
-                break
-        else:
+        drawn = _finite_point(prob, aux, symbols, sizes, rng)
+        if drawn is None:
             return Report(False, float("nan"), trial, sizes, seed,
                           "no point found where the function is finite", inconclusive=True)
-        _assert_canonical_agrees(f, vals, sizes, fx)
+        vals, fx = drawn
         cand = evaluate(candidate, vals, sizes)
+        zero = _is_zero(cand, candidate, vals, sizes)
+        # A point where the result is 0 and f is flat proves little: a wrong result is often 0 where
+        # the right one is (aᵀrelu(Wx)'s gradient by a, relu(Wx), is 0 wherever Wx < 0, and so are a
+        # wrong −relu(Wx) or 0). A few more points are drawn for one where the result is not 0 or f
+        # varies; for a function flat everywhere (a constant) the last one drawn is as good as any.
+        for _ in range(_REDRAWS):
+            if not zero or _varies(prob, vals, fx):
+                break
+            other = _finite_point(prob, aux, symbols, sizes, rng)
+            if other is None:
+                break
+            vals, fx = other
+            cand = evaluate(candidate, vals, sizes)
+            zero = _is_zero(cand, candidate, vals, sizes)
+        _assert_canonical_agrees(f, vals, sizes, fx)
         if not np.all(np.isfinite(cand)):       # at a random point: overflow, not a pole
             return Report(False, float("inf"), trial + 1, sizes, seed,
                           "the result overflows at a point where the function is finite", inconclusive=True)
         # near a pole or a kink (log(b − Ax) with b − Ax small) the quotients at the usual step are
         # off; a right result agrees at a smaller one, a wrong one at none
-        # a candidate that is 0 up to its own rounding (terms that cancel), for a function that
-        # does not vary beyond rounding: the one case where agreement below resolution is a pass
-        zero = float(np.abs(cand).max(initial=0.0)) <= 1e-9 * evaluate(candidate, vals, sizes, magnitude=True)
         verdict = _one_trial(kind, prob, vals, cand, aux, zero, full=(trial == 0), fx=fx)
         for step in (0.05, 0.0025):         # fast variation (sin(1000x)) needs steps far below 1e-4
             if verdict.outcome == "pass":
@@ -346,6 +356,36 @@ def _check_sizes(kind, f, wrt, candidate, symbols, domains, trials, seed, aux, s
                           "finite differences do not settle here (their uncertainty is "
                           f"{verdict.uncertainty:.1e} of the derivative's size)", inconclusive=True)
     return Report(True, worst, trials, sizes, seed)
+
+
+def _finite_point(prob, aux, symbols, sizes, rng):
+    """(values, f at them) at a random point where f is finite, also nearby, and the matrices it
+    inverts are well-conditioned; None when _DRAWS draws find none."""
+    for _ in range(_DRAWS):
+        vals = prob.point()
+        if aux is not None:
+            vals[aux] = rng.standard_normal(tuple(size_value(d, sizes) for d in symbols[aux][1]))
+        fx = prob.f_at(vals, vals[prob.wrt])
+        if np.all(np.isfinite(fx)) and _finite_nearby(prob, vals) and _well_conditioned(prob, vals):
+            return vals, fx
+    return None
+
+
+def _is_zero(value, candidate, vals, sizes) -> bool:
+    """The candidate's value is 0 up to its own rounding (terms that cancel): its largest entry at
+    most 1e-9 of the largest value computed on the way to it."""
+    return float(np.abs(value).max(initial=0.0)) <= 1e-9 * evaluate(candidate, vals, sizes, magnitude=True)
+
+
+def _varies(prob, vals, fx) -> bool:
+    """Whether f moves beyond rounding along a random direction of the variable, over the step the
+    difference quotients take."""
+    x = vals[prob.wrt]
+    t = 1e-4 * max(1.0, float(np.abs(x).max()))
+    v = prob.rng.standard_normal(x.shape)
+    rounding = 4 * np.finfo(float).eps * float(np.abs(fx).max(initial=0.0))
+    with np.errstate(all="ignore"):
+        return any(float(np.abs(prob.f_at(vals, x + h * v) - fx).max(initial=0.0)) > rounding for h in (t, -t))
 
 
 class _Verdict:

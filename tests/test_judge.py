@@ -157,6 +157,16 @@ def test_a_constant_function_has_gradient_zero():
     assert _check("grad", "sum(log_softmax(ones(n)*alpha))", "alpha", "0").status == "passed"
 
 
+@pytest.mark.parametrize("candidate", ["-relu(W*x)", "2*relu(W*x)", "0*relu(W*x)"])
+def test_a_wrong_result_that_is_zero_where_the_right_one_is_fails_at_every_seed(candidate):
+    # aᵀrelu(Wx)'s gradient by a, relu(Wx), is 0 wherever Wx < 0; so are these wrong ones: a point
+    # where the result is 0 proves little, and the check draws another (at about 1 seed in 20 one
+    # trial had only such a point, and the wrong result passed)
+    statuses = [_check("grad", "a'*relu(W*x)", "a", candidate, trials=1, seed=s).status for s in range(60)]
+    assert statuses == ["failed"] * 60
+    assert all(_check("grad", "a'*relu(W*x)", "a", "relu(W*x)", trials=1, seed=s).passed for s in range(60))
+
+
 # ------------------------------------------------------------------ Result.numpy runs
 
 def _numpy_agrees(r, sizes, vals):
