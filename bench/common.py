@@ -128,14 +128,19 @@ def run_child(module: str, args: tuple, threads: int, log):
     import json
     import subprocess
     import sys
+    import threading
     env = {**os.environ, "OPENBLAS_NUM_THREADS": str(threads), "OMP_NUM_THREADS": str(threads),
            "MKL_NUM_THREADS": str(threads), "PYTHONWARNINGS": "ignore"}
     code = f"import sys; sys.path.insert(0, {ROOT!r}); from bench.{module} import _child; _child(*{args!r})"
     p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                          env=env, cwd=ROOT)
+    out: list[str] = []         # read beside stderr: a JSON over the pipe's 64 KB would block the child
+    reader = threading.Thread(target=lambda: out.append(p.stdout.read()), daemon=True)
+    reader.start()
     for line in p.stderr:
         log(line.rstrip())
-    out = p.stdout.read()
+    reader.join()
+    out = out[0] if out else ""
     if p.wait() != 0:
         raise RuntimeError(f"{module} child ({threads} BLAS thread{'s' if threads > 1 else ''}) failed")
     return json.loads(out.strip().splitlines()[-1])
