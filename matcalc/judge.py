@@ -84,6 +84,25 @@ def _children(node) -> tuple:
     return ()
 
 
+def _postorder(tree) -> list:
+    """The tree's distinct nodes (by identity), each after its children. Iterative: a sum of 5,000
+    terms is a tree 5,000 deep."""
+    order, seen = [], set()
+    stack = [(tree, False)]
+    while stack:
+        node, ready = stack.pop()
+        if id(node) in seen:
+            continue
+        kids = _children(node)
+        if not ready and kids:
+            stack.append((node, True))
+            stack.extend((k, False) for k in reversed(kids) if id(k) not in seen)
+            continue
+        seen.add(id(node))
+        order.append(node)
+    return order
+
+
 def evaluate_tree(tree, shapes: dict, values: dict, sizes: dict, magnitude: bool = False):
     """The value of the syntax tree; values are 2-D arrays by name, sizes the numbers of size names.
     With magnitude=True: the largest finite entry of any node's value instead.
@@ -94,17 +113,9 @@ def evaluate_tree(tree, shapes: dict, values: dict, sizes: dict, magnitude: bool
         sizes.charge(len(shapes))
     memo: dict[int, np.ndarray] = {}
     largest = 0.0
-    stack = [(tree, False)]
     with np.errstate(all="ignore"):
-        while stack:
-            node, ready = stack.pop()
-            if id(node) in memo:
-                continue
+        for node in _postorder(tree):
             kids = _children(node)
-            if not ready and kids:
-                stack.append((node, True))
-                stack.extend((k, False) for k in reversed(kids) if id(k) not in memo)
-                continue
             dims = [size_value(d, sizes) for d in shapes[id(node)]]
             value = memo[id(node)] = np.asarray(_eval(node, [memo[id(k)] for k in kids], dims, values, sizes), float)
             if magnitude:
@@ -125,19 +136,8 @@ class Compiled:
     def __init__(self, tree, shapes: dict):
         from .ops.base import FUNCTIONS
         self.count = len(shapes)        # what evaluate_tree charges the check's budget
-        order, index = [], {}           # distinct nodes in postorder; id(node) -> its step
-        stack = [(tree, False)]
-        while stack:
-            node, ready = stack.pop()
-            if id(node) in index:
-                continue
-            kids = _children(node)
-            if not ready and kids:
-                stack.append((node, True))
-                stack.extend((k, False) for k in reversed(kids) if id(k) not in index)
-                continue
-            index[id(node)] = len(order)
-            order.append(node)
+        order = _postorder(tree)
+        index = {id(node): i for i, node in enumerate(order)}      # id(node) -> its step
         self.nodes = [(node, shapes[id(node)]) for node in order]
         names = {n for _, shape in self.nodes for d in shape for n in _size_names(d)}
         for node in order:      # commutation(m, n): its arguments are size names
