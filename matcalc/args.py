@@ -228,6 +228,8 @@ def _reworded(message: str, command: Command) -> str:
         if unknown:
             flags = [f for o in command.opts for f in o.flags] + \
                 [f"--no-{f[2:]}" for o in command.opts if o.kind == "switch" for f in o.flags]
+            if unknown[0] in flags:     # a real option, after `--`, where every word is an argument
+                return f"unexpected extra argument: {unknown[0]} (after --, every word is an argument)"
             close = difflib.get_close_matches(unknown[0], flags, n=1)
             return f"no such option {unknown[0]}" + (f" (did you mean {close[0]}?)" if close else "")
         return f"unexpected extra argument{'s' if len(words) > 1 else ''}: {' '.join(words)}"

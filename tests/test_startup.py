@@ -78,7 +78,8 @@ def test_a_narrow_terminal_gets_the_help_fitted_to_it():
     (GRAD + ["--trails", "3"], "no such option --trails (did you mean --trials?)"),
     (GRAD + ["--verify", "--no-verfy"], "no such option --no-verfy (did you mean --no-verify?)"),
     (["gard"] + GRAD[1:], "no such command 'gard' (did you mean grad?)"),
-    (GRAD + ["extra"], "unexpected extra argument: extra")])
+    (GRAD + ["extra"], "unexpected extra argument: extra"),
+    (["grad", "--", "-x'*x", "x", "--plain"], "unexpected extra argument: --plain (after --, every word")])
 def test_usage_errors_name_the_fault_and_the_usage(args, message):
     r = invoke(args)
     assert r.exit_code == 2 and r.stdout == "" and message in r.stderr
